@@ -1,0 +1,131 @@
+import { InputError } from './errors';
+
+/**
+ * Datasets are definitions, not code paths: everything the pipeline does with a Socrata dataset (which
+ * columns to request, how to check and type each value, how to order pages, which table to load) follows
+ * from one of these objects. A third dataset is a third object in `DATASETS`.
+ */
+
+/** The column type in the lakehouse table; the staged JSON value follows from it. */
+export type ColumnType = 'string' | 'int' | 'date' | 'timestamp';
+
+export interface FieldDefinition {
+  readonly name: string;
+  readonly type: ColumnType;
+  /** Key fields are always required; other fields may be required too. A missing optional field loads as NULL. */
+  readonly required?: boolean;
+  /** Strings: the only values accepted (e.g. direction `I`/`O`). */
+  readonly allowed?: readonly string[];
+  /** Integers, and strings that carry an integer (the original table keeps `hour` as a string): inclusive bounds. */
+  readonly range?: { readonly min: number; readonly max: number };
+}
+
+export interface DatasetDefinition {
+  readonly name: string;
+  readonly title: string;
+  /** Socrata resource URL, e.g. https://data.ny.gov/resource/qzve-kjga.json */
+  readonly resourceUrl: string;
+  readonly fields: readonly FieldDefinition[];
+  /** The natural key: at most one row per key in the table. */
+  readonly key: readonly string[];
+  /** The date or timestamp field the window applies to. */
+  readonly windowField: string;
+  readonly table: { readonly schema: string; readonly name: string };
+}
+
+const COUNT = { min: 0, max: 2_147_483_647 } as const;
+
+export const BNT_HOURLY_TRAFFIC: DatasetDefinition = {
+  name: 'bnt-hourly-traffic',
+  title: 'Hourly Traffic on MTA Bridges and Tunnels: Beginning 2010 (qzve-kjga)',
+  resourceUrl: 'https://data.ny.gov/resource/qzve-kjga.json',
+  // Exactly the original flow's columns and types, so tables it wrote keep working.
+  fields: [
+    { name: 'plaza_id', type: 'string' },
+    { name: 'date', type: 'date' },
+    { name: 'hour', type: 'string', range: { min: 0, max: 23 } },
+    { name: 'direction', type: 'string', allowed: ['I', 'O'] },
+    { name: 'vehicles_e_zpass', type: 'int', range: COUNT },
+    { name: 'vehicles_vtoll', type: 'int', range: COUNT },
+  ],
+  key: ['plaza_id', 'date', 'hour', 'direction'],
+  windowField: 'date',
+  table: { schema: 'bronze', name: 'bnt_traffic_hourly' },
+};
+
+export const BNT_HOURLY_CROSSINGS: DatasetDefinition = {
+  name: 'bnt-hourly-crossings',
+  title: 'MTA Bridges and Tunnels Hourly Crossings: Beginning 2019 (ebfx-2m7v)',
+  resourceUrl: 'https://data.ny.gov/resource/ebfx-2m7v.json',
+  // Facility ids and the direction vocabulary are not published: check shape (non-empty text), not a list.
+  fields: [
+    { name: 'transit_timestamp', type: 'timestamp' },
+    { name: 'date', type: 'date' },
+    { name: 'hour', type: 'int', range: { min: 0, max: 23 } },
+    { name: 'facility_id', type: 'string' },
+    { name: 'facility', type: 'string' },
+    { name: 'direction', type: 'string' },
+    { name: 'payment_method', type: 'string' },
+    { name: 'vehicle_class', type: 'int', range: COUNT },
+    { name: 'vehicle_class_description', type: 'string' },
+    { name: 'vehicle_class_category', type: 'string' },
+    { name: 'traffic_count', type: 'int', range: COUNT },
+  ],
+  key: ['facility_id', 'transit_timestamp', 'direction', 'payment_method', 'vehicle_class'],
+  windowField: 'transit_timestamp',
+  table: { schema: 'bronze', name: 'bnt_crossings_hourly' },
+};
+
+export const DATASETS: readonly DatasetDefinition[] = [BNT_HOURLY_TRAFFIC, BNT_HOURLY_CROSSINGS];
+export const DEFAULT_DATASET = BNT_HOURLY_TRAFFIC.name;
+
+export function findDataset(name: string, field = 'dataset'): DatasetDefinition {
+  const dataset = DATASETS.find((candidate) => candidate.name === name);
+  if (!dataset) {
+    const known = DATASETS.map((candidate) => candidate.name).join(', ');
+    throw new InputError(field, `${field} "${name}" is not a known dataset (known: ${known})`);
+  }
+  return dataset;
+}
+
+/**
+ * The `$order` for paging: every key field, then Socrata's row id. It makes paging stable (SODA has no
+ * default order) and puts records with the same key next to each other, so duplicates are found with
+ * constant memory. The window field leads so pages follow time.
+ */
+export function pageOrder(dataset: DatasetDefinition): string[] {
+  const keyRest = dataset.key.filter((name) => name !== dataset.windowField);
+  const leading = dataset.key.includes(dataset.windowField) ? [dataset.windowField] : [];
+  return [...leading, ...keyRest, ':id'];
+}
+
+export function isRequired(dataset: DatasetDefinition, field: FieldDefinition): boolean {
+  return field.required === true || dataset.key.includes(field.name);
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
+const DATASET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * Definitions feed SQL and paths, so their names are checked once here rather than trusted downstream.
+ * Throws on the first problem; used by tests for every built-in and by anyone adding a dataset.
+ */
+export function assertValidDefinition(dataset: DatasetDefinition): void {
+  const problems: string[] = [];
+  if (!DATASET_NAME.test(dataset.name)) problems.push(`name "${dataset.name}" must be lower-case letters, digits and dashes`);
+  for (const part of [dataset.table.schema, dataset.table.name]) {
+    if (!IDENTIFIER.test(part)) problems.push(`table identifier "${part}" must match ${IDENTIFIER}`);
+  }
+  const names = new Set<string>();
+  for (const field of dataset.fields) {
+    if (!IDENTIFIER.test(field.name)) problems.push(`field "${field.name}" must match ${IDENTIFIER}`);
+    if (names.has(field.name)) problems.push(`field "${field.name}" is defined twice`);
+    names.add(field.name);
+  }
+  for (const keyField of dataset.key) if (!names.has(keyField)) problems.push(`key field "${keyField}" is not a field`);
+  const windowField = dataset.fields.find((field) => field.name === dataset.windowField);
+  if (!windowField || (windowField.type !== 'date' && windowField.type !== 'timestamp')) {
+    problems.push(`window field "${dataset.windowField}" must be a date or timestamp field`);
+  }
+  if (problems.length > 0) throw new Error(`dataset definition "${dataset.name}" is invalid: ${problems.join('; ')}`);
+}

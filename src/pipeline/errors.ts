@@ -1,0 +1,28 @@
+/**
+ * Two kinds of failure, because callers react differently:
+ * - `InputError`: the caller asked for something invalid (a flag, a setting, a request body). Nothing was
+ *   touched; the CLI exits 2 and HTTP answers 400.
+ * - anything else is a run failure: the CLI exits 1 with the cause.
+ */
+export class InputError extends Error {
+  override readonly name = 'InputError';
+  /** The flag, setting or field that was wrong, e.g. `--start-date` or `window.start`. */
+  readonly field: string;
+
+  constructor(field: string, message: string) {
+    super(message);
+    this.field = field;
+  }
+}
+
+/** The one line a person reads: the message of the error and of each cause below it. */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  while (current !== undefined && parts.length < 5) {
+    const message = current instanceof Error ? current.message : String(current);
+    if (message && !parts.some((part) => part.includes(message))) parts.push(message);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(': ');
+}

@@ -1,0 +1,160 @@
+import { type DatasetDefinition, type FieldDefinition, isRequired } from './datasets';
+import type { Window } from './window';
+
+/** A record as Socrata sends it: strings (numbers included), null fields left out. */
+export type SourceRecord = Readonly<Record<string, unknown>>;
+
+/** A typed row as staged: dates `YYYY-MM-DD`, timestamps `YYYY-MM-DDTHH:MM:SS`, ints as numbers, NULL as null. */
+export type StagedRow = Record<string, string | number | null>;
+
+/** Why a record was quarantined. Stable codes: the manifest counts by them and people grep for them. */
+export type QuarantineReason =
+  | 'missing_field'
+  | 'empty_text'
+  | 'not_allowed'
+  | 'not_an_integer'
+  | 'out_of_range'
+  | 'not_a_date'
+  | 'not_a_timestamp'
+  | 'outside_window'
+  | 'duplicate_key';
+
+export interface Rejection {
+  readonly reason: QuarantineReason;
+  readonly field: string;
+  readonly message: string;
+}
+
+/** One line of the quarantine file: the record exactly as received, and why it was not staged. */
+export interface QuarantineEntry extends Rejection {
+  readonly record: SourceRecord;
+}
+
+export type Checked = { readonly row: StagedRow; readonly key: string } | { readonly rejection: Rejection };
+
+/** Checks one value and returns its typed form, or a rejection. */
+type FieldCheck = (raw: string) => string | number | Rejection;
+
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?)?$/;
+const INTEGER = /^[-+]?\d+(?:\.0*)?$/;
+const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+function reject(reason: QuarantineReason, field: string, message: string): Rejection {
+  return { reason, field, message };
+}
+
+function isRejection(value: string | number | Rejection): value is Rejection {
+  return typeof value === 'object';
+}
+
+function parseInteger(field: FieldDefinition, raw: string): number | Rejection {
+  if (!INTEGER.test(raw)) {
+    const what = NUMBER.test(raw) ? 'is not a whole number' : 'is not a number';
+    return reject('not_an_integer', field.name, `${field.name} "${raw}" ${what}`);
+  }
+  const value = Number.parseInt(raw, 10);
+  if (field.range && (value < field.range.min || value > field.range.max)) {
+    return reject('out_of_range', field.name, `${field.name} ${value} is outside ${field.range.min}–${field.range.max}`);
+  }
+  return value;
+}
+
+function parseDateTime(field: FieldDefinition, raw: string): string | Rejection {
+  const reason = field.type === 'date' ? 'not_a_date' : 'not_a_timestamp';
+  const match = DATE_TIME.exec(raw);
+  if (!match) return reject(reason, field.name, `${field.name} "${raw}" is not an ISO ${field.type}`);
+  const [, y, mo, d, h = '00', mi = '00', s = '00', fraction = ''] = match as unknown as string[];
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
+    return reject(reason, field.name, `${field.name} "${raw}" is not a calendar date`);
+  }
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
+    return reject(reason, field.name, `${field.name} "${raw}" is not a time of day`);
+  }
+  const date = `${y}-${mo}-${d}`;
+  const subSecond = fraction.replace(/0+$/, '');
+  if (field.type === 'date') {
+    // A date that carries a time of day is not a date: truncating it could merge two source rows into one key.
+    if (h !== '00' || mi !== '00' || s !== '00' || subSecond !== '') {
+      return reject(reason, field.name, `${field.name} "${raw}" has a time of day; expected midnight`);
+    }
+    return date;
+  }
+  return `${date}T${h}:${mi}:${s}${subSecond ? `.${subSecond}` : ''}`;
+}
+
+function compileField(field: FieldDefinition): FieldCheck {
+  switch (field.type) {
+    case 'int':
+      return (raw) => parseInteger(field, raw);
+    case 'date':
+    case 'timestamp':
+      return (raw) => parseDateTime(field, raw);
+    case 'string': {
+      const allowed = field.allowed ? new Set(field.allowed) : undefined;
+      return (raw) => {
+        if (raw.trim() === '') return reject('empty_text', field.name, `${field.name} is empty`);
+        if (allowed && !allowed.has(raw)) {
+          return reject('not_allowed', field.name, `${field.name} "${raw}" is not one of ${[...allowed].join(', ')}`);
+        }
+        if (field.range) {
+          // A string column that carries an integer (the original's `hour`): check it, keep its canonical text.
+          const value = parseInteger(field, raw);
+          return isRejection(value) ? value : String(value);
+        }
+        return raw;
+      };
+    }
+  }
+}
+
+/**
+ * Builds the checker for one dataset and window. It types every field, applies the dataset's rules and the
+ * window, and returns the staged row with its key, or the first rule the record breaks.
+ */
+export function recordChecker(dataset: DatasetDefinition, window: Window): (record: SourceRecord) => Checked {
+  const fields = dataset.fields.map((field) => ({
+    name: field.name,
+    required: isRequired(dataset, field),
+    check: compileField(field),
+  }));
+  const windowField = dataset.windowField;
+  const keyFields = dataset.key;
+
+  return (record) => {
+    const row: StagedRow = {};
+    for (const field of fields) {
+      const raw = record[field.name];
+      if (raw === undefined || raw === null) {
+        if (field.required) return { rejection: reject('missing_field', field.name, `${field.name} is missing`) };
+        row[field.name] = null;
+        continue;
+      }
+      if (typeof raw !== 'string' && typeof raw !== 'number') {
+        return { rejection: reject('not_allowed', field.name, `${field.name} is a ${typeof raw}, expected text`) };
+      }
+      const value = field.check(String(raw));
+      if (isRejection(value)) return { rejection: value };
+      row[field.name] = value;
+    }
+    const day = String(row[windowField]).slice(0, 10);
+    if (day < window.start || day >= window.stop) {
+      return {
+        rejection: reject(
+          'outside_window',
+          windowField,
+          `${windowField} ${String(row[windowField])} is outside the window [${window.start}, ${window.stop})`,
+        ),
+      };
+    }
+    let key = '';
+    for (const name of keyFields) key += `${String(row[name])}\u001f`;
+    return { row, key };
+  };
+}

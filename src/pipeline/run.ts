@@ -1,0 +1,231 @@
+import type { StagedWindow, Warehouse } from '../warehouse/warehouse';
+import type { DatasetDefinition } from './datasets';
+import { type QuarantineEntry, type QuarantineReason, type SourceRecord, recordChecker } from './records';
+import { type SocrataClient, windowQuery, windowWhere } from './source';
+import { type Manifest, parseManifest, windowLayout } from './stage/layout';
+import type { StageStore, TextSink } from './stage/store';
+import { type Window, describeWindow } from './window';
+
+/** Progress for people (stderr on the command line, the invocation log in Functions). */
+export type Progress = (message: string) => void;
+
+/** Above this many rows a new part file is started (at the next page boundary), keeping files a sane size. */
+export const DEFAULT_ROWS_PER_PART = 1_000_000;
+
+export interface StageWindowOptions {
+  readonly dataset: DatasetDefinition;
+  readonly window: Window;
+  readonly source: SocrataClient;
+  readonly stage: StageStore;
+  readonly progress?: Progress;
+  readonly rowsPerPart?: number;
+  readonly now?: () => Date;
+}
+
+/** What staging a window did; the manifest plus what a person wants to know when nothing came back. */
+export interface StageResult {
+  readonly manifest: Manifest;
+  /** When the window was empty: the newest value of the window field the source has, to make staleness obvious. */
+  readonly newestInSource?: string | undefined;
+}
+
+/**
+ * Fetches a window from the source, checks every record and writes the valid ones as JSON Lines and the rest
+ * to quarantine; the manifest with the counts is written last. A rerun first removes the window's previous
+ * files, manifest first, so a run that fails halfway leaves no manifest, and nothing a load would accept.
+ * Records sharing a key arrive next to each other (pages are ordered on the key): the first is staged and the
+ * others are quarantined as `duplicate_key`, so the counts still add up.
+ */
+export async function stageWindow(options: StageWindowOptions): Promise<StageResult> {
+  const { dataset, window, source, stage } = options;
+  const progress = options.progress ?? (() => undefined);
+  const rowsPerPart = options.rowsPerPart ?? DEFAULT_ROWS_PER_PART;
+  const layout = windowLayout(dataset.name, window);
+  const started = Date.now();
+
+  const sourceCount = await source.count(windowWhere(dataset, window));
+  progress(`${dataset.name} ${describeWindow(window)}: the source has ${sourceCount.toLocaleString('en-US')} rows`);
+
+  // From here until the new manifest is written the window is incomplete, and a load refuses it.
+  await stage.remove(layout.manifest);
+  await stage.deletePrefix(layout.prefix);
+
+  const check = recordChecker(dataset, window);
+  const parts: string[] = [];
+  let part: TextSink | undefined;
+  let rowsInPart = 0;
+  let quarantine: TextSink | undefined;
+  const reasons: Partial<Record<QuarantineReason, number>> = {};
+  let fetched = 0;
+  let staged = 0;
+  let quarantined = 0;
+  let previousKey: string | undefined;
+
+  const quarantineLine = (entry: QuarantineEntry): string => {
+    quarantined += 1;
+    reasons[entry.reason] = (reasons[entry.reason] ?? 0) + 1;
+    return `${JSON.stringify(entry)}\n`;
+  };
+
+  try {
+    for await (const page of source.pages(windowQuery(dataset, window))) {
+      let stagedText = '';
+      let quarantineText = '';
+      for (const record of page.records as SourceRecord[]) {
+        const checked = check(record);
+        if ('rejection' in checked) {
+          quarantineText += quarantineLine({ ...checked.rejection, record });
+        } else if (checked.key === previousKey) {
+          quarantineText += quarantineLine({
+            reason: 'duplicate_key',
+            field: dataset.key.join(','),
+            message: `another record with the same key (${dataset.key.join(', ')}) was staged first`,
+            record,
+          });
+        } else {
+          previousKey = checked.key;
+          stagedText += `${JSON.stringify(checked.row)}\n`;
+          staged += 1;
+          rowsInPart += 1;
+        }
+      }
+      fetched += page.records.length;
+      if (stagedText) {
+        if (!part) {
+          parts.push(layout.part(parts.length));
+          part = await stage.createSink(parts[parts.length - 1] as string);
+        }
+        await part.write(stagedText);
+        if (rowsInPart >= rowsPerPart) {
+          await part.close();
+          part = undefined;
+          rowsInPart = 0;
+        }
+      }
+      if (quarantineText) {
+        quarantine ??= await stage.createSink(layout.quarantine);
+        await quarantine.write(quarantineText);
+      }
+      const seconds = (Date.now() - started) / 1000;
+      progress(
+        `page ${page.number}: ${fetched.toLocaleString('en-US')}/${sourceCount.toLocaleString('en-US')} rows fetched, ` +
+          `${quarantined.toLocaleString('en-US')} quarantined, ${seconds.toFixed(1)}s ` +
+          `(${Math.round(fetched / Math.max(seconds, 0.001)).toLocaleString('en-US')} rows/s)`,
+      );
+    }
+    await part?.close();
+    await quarantine?.close();
+  } catch (error) {
+    const reason = error instanceof Error ? error : new Error(String(error));
+    await Promise.all([part?.abort(reason), quarantine?.abort(reason)]);
+    throw error;
+  }
+
+  const manifest: Manifest = {
+    dataset: dataset.name,
+    window: { start: window.start, stop: window.stop },
+    source: source.resourceUrl,
+    fetched,
+    staged,
+    quarantined,
+    quarantineReasons: reasons,
+    parts,
+    quarantineFile: quarantine ? layout.quarantine : null,
+    sourceCount,
+    stagedAt: (options.now ?? (() => new Date()))().toISOString(),
+  };
+  await stage.writeText(layout.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+  if (sourceCount !== fetched) {
+    progress(`warning: the source counted ${sourceCount} rows for the window but sent ${fetched}; it may have changed during the run`);
+  }
+  if (fetched > 0) return { manifest };
+  const newestInSource = await source.max(dataset.windowField);
+  progress(
+    `the source returned no rows for ${describeWindow(window)}; the newest ${dataset.windowField} it has is ${newestInSource ?? '(none: the dataset is empty)'}`,
+  );
+  return { manifest, newestInSource };
+}
+
+/** The manifest of a completely staged window; an error if the window was never staged or is incomplete. */
+export async function readManifest(stage: StageStore, dataset: DatasetDefinition, window: Window): Promise<Manifest> {
+  const path = windowLayout(dataset.name, window).manifest;
+  const text = await stage.readText(path);
+  if (text === undefined) {
+    throw new Error(
+      `${dataset.name} ${describeWindow(window)} is not completely staged in ${stage.description} (no ${path}); stage it again`,
+    );
+  }
+  const manifest = parseManifest(text, path);
+  if (manifest.dataset !== dataset.name || manifest.window.start !== window.start || manifest.window.stop !== window.stop) {
+    throw new Error(`the manifest ${path} describes ${manifest.dataset} ${describeWindow(manifest.window)}, not this window`);
+  }
+  return manifest;
+}
+
+export interface LoadResult {
+  readonly table: string;
+  /** Rows in the table for each window after the load, in the order given. */
+  readonly rowsInWindow: readonly number[];
+}
+
+/** Creates the table if needed and upserts the staged windows in one statement; then counts each window. */
+export async function loadWindows(
+  dataset: DatasetDefinition,
+  manifests: readonly Manifest[],
+  stage: StageStore,
+  warehouse: Warehouse,
+): Promise<LoadResult> {
+  const windows: StagedWindow[] = manifests.map((manifest) => ({ window: manifest.window, parts: manifest.parts }));
+  await warehouse.ensureTable(dataset);
+  await warehouse.loadWindows(dataset, windows, stage);
+  const rowsInWindow: number[] = [];
+  for (const { window } of windows) rowsInWindow.push(await warehouse.rowsInWindow(dataset, window));
+  return { table: warehouse.tableName(dataset), rowsInWindow };
+}
+
+export interface RunSummary {
+  readonly dataset: string;
+  readonly window: Window;
+  readonly source: string;
+  readonly fetched: number;
+  readonly staged: number;
+  readonly quarantined: number;
+  readonly quarantineReasons: Partial<Record<QuarantineReason, number>>;
+  readonly quarantineFile: string | null;
+  readonly stage: string;
+  readonly parts: readonly string[];
+  readonly table: string;
+  readonly warehouse: string;
+  readonly rowsInWindow: number;
+  readonly newestInSource?: string | undefined;
+  readonly elapsedMs: number;
+}
+
+export interface RunWindowOptions extends StageWindowOptions {
+  readonly warehouse: Warehouse;
+}
+
+/** The whole flow for one window: fetch → check → stage → load → count. */
+export async function runWindow(options: RunWindowOptions): Promise<RunSummary> {
+  const started = Date.now();
+  const { manifest, newestInSource } = await stageWindow(options);
+  options.progress?.(`loading ${manifest.staged.toLocaleString('en-US')} rows into ${options.warehouse.description}`);
+  const load = await loadWindows(options.dataset, [manifest], options.stage, options.warehouse);
+  return {
+    dataset: manifest.dataset,
+    window: manifest.window,
+    source: manifest.source,
+    fetched: manifest.fetched,
+    staged: manifest.staged,
+    quarantined: manifest.quarantined,
+    quarantineReasons: manifest.quarantineReasons,
+    quarantineFile: manifest.quarantineFile,
+    stage: options.stage.description,
+    parts: manifest.parts,
+    table: load.table,
+    warehouse: options.warehouse.description,
+    rowsInWindow: load.rowsInWindow[0] ?? 0,
+    ...(newestInSource !== undefined ? { newestInSource } : {}),
+    elapsedMs: Date.now() - started,
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Where staged files live. The pipeline only needs a handful of object-store operations, so both the local
+ * directory (the embedded default) and Azure Blob Storage sit behind this one small interface.
+ * Paths are `/`-separated and relative to the store's root (a directory, or a container).
+ */
+export type StageLocation =
+  | { readonly kind: 'local'; readonly root: string }
+  | { readonly kind: 'azure'; readonly accountName: string; readonly container: string; readonly endpoint?: string };
+
+/** A file being written in order; `write` resolves when the store can take more (backpressure). */
+export interface TextSink {
+  write(text: string): Promise<void>;
+  close(): Promise<void>;
+  /** Gives up on the file; what was written may remain but is never referenced by a manifest. */
+  abort(error: Error): Promise<void>;
+}
+
+/** A local file to read; `release` removes it if it was a temporary copy. */
+export interface LocalFile {
+  readonly path: string;
+  release(): Promise<void>;
+}
+
+export interface StageStore {
+  readonly location: StageLocation;
+  /** For people: `local directory /home/me/.local` or `Azure container stage on account mtademo`. */
+  readonly description: string;
+  createSink(path: string): Promise<TextSink>;
+  writeText(path: string, text: string): Promise<void>;
+  /** The whole file, or undefined when there is none. */
+  readText(path: string): Promise<string | undefined>;
+  /** Removes one file; no error if there is none. */
+  remove(path: string): Promise<void>;
+  /** Removes every file under `prefix/`. */
+  deletePrefix(prefix: string): Promise<void>;
+  /** A local file with the content of `path`, for engines that read from disk (DuckDB). */
+  localFile(path: string): Promise<LocalFile>;
+}

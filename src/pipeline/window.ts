@@ -1,0 +1,75 @@
+import { InputError } from './errors';
+
+/**
+ * A run's window: the half-open range of calendar dates `[start, stop)`, as `YYYY-MM-DD` strings.
+ * The window is the run's identity: staged paths, instance ids and the rows a load may touch derive from it.
+ */
+export interface Window {
+  readonly start: string;
+  readonly stop: string;
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DAY_MS = 86_400_000;
+
+/** Parses a `YYYY-MM-DD` calendar date; `field` names the flag or setting in the error. */
+export function parseIsoDate(value: string, field: string): string {
+  const match = ISO_DATE.exec(value);
+  if (!match) throw new InputError(field, `${field} "${value}" is not a date in the form YYYY-MM-DD`);
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  // Date.UTC rolls 2024-02-30 over to 2024-03-01: a round trip tells real dates from rolled ones.
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    throw new InputError(field, `${field} "${value}" is not a calendar date (YYYY-MM-DD)`);
+  }
+  return value;
+}
+
+export function addDays(isoDate: string, days: number): string {
+  return new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+}
+
+export function daysBetween(start: string, stop: string): number {
+  return Math.round((Date.parse(`${stop}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / DAY_MS);
+}
+
+/**
+ * The scheduled window for a reference time T (the timer's scheduled time, or now on the command line):
+ * `[date(T) − 8 days, date(T) − 1 day)`. For a Monday run that is Sunday through Saturday of the week
+ * before, as the original flow did. Deriving it from the *scheduled* time keeps a late run on its week.
+ */
+export function scheduledWindow(reference: Date): Window {
+  if (Number.isNaN(reference.getTime())) throw new InputError('reference time', 'the reference time is not a valid date');
+  const today = reference.toISOString().slice(0, 10);
+  return { start: addDays(today, -8), stop: addDays(today, -1) };
+}
+
+/**
+ * The window a caller asked for. Both dates, or neither (then the scheduled window for `reference`);
+ * `names` are how the caller spells the two fields, so errors name what the user typed.
+ */
+export function resolveWindow(
+  requested: { start?: string | undefined; stop?: string | undefined },
+  reference: Date,
+  names: { start: string; stop: string } = { start: 'start', stop: 'stop' },
+): Window {
+  const { start, stop } = requested;
+  if (start === undefined && stop === undefined) return scheduledWindow(reference);
+  if (start === undefined) throw new InputError(names.start, `${names.start} is required when ${names.stop} is given`);
+  if (stop === undefined) throw new InputError(names.stop, `${names.stop} is required when ${names.start} is given`);
+  parseIsoDate(start, names.start);
+  parseIsoDate(stop, names.stop);
+  if (stop <= start) {
+    throw new InputError(names.stop, `${names.stop} "${stop}" must be after ${names.start} "${start}" (the window is [start, stop))`);
+  }
+  return { start, stop };
+}
+
+/** `2024-01-07_2024-01-14`: the window as a path segment and instance-id suffix. */
+export function windowKey(window: Window): string {
+  return `${window.start}_${window.stop}`;
+}
+
+export function describeWindow(window: Window): string {
+  return `[${window.start}, ${window.stop})`;
+}

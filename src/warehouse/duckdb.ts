@@ -1,0 +1,127 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
+import { windowLayout } from '../pipeline/stage/layout';
+import type { LocalFile, StageLocation, StageStore } from '../pipeline/stage/store';
+import type { Window } from '../pipeline/window';
+import {
+  type SourceRelation,
+  type SqlDialect,
+  checkedIdentifier,
+  columnDefinitions,
+  countInWindowStatement,
+  mergeStatement,
+  stringLiteral,
+} from './sql';
+import type { StagedWindow, Warehouse } from './warehouse';
+
+const DUCKDB_TYPES: Record<ColumnType, string> = { string: 'VARCHAR', int: 'INTEGER', date: 'DATE', timestamp: 'TIMESTAMP' };
+
+export const duckdbDialect: SqlDialect = {
+  name: 'duckdb',
+  quote: (identifier) => `"${identifier}"`,
+  columnType: (type) => DUCKDB_TYPES[type],
+};
+
+/**
+ * The embedded warehouse: one DuckDB file (`<data-dir>/warehouse.duckdb`). It reads the staged JSON Lines
+ * itself with `read_json`, straight from a local stage, or from temporary copies of blobs.
+ */
+export class DuckDbWarehouse implements Warehouse {
+  readonly description: string;
+  private readonly file: string;
+  private opened: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | undefined;
+
+  constructor(file: string) {
+    this.file = file === ':memory:' ? file : resolve(file);
+    this.description = `DuckDB ${this.file}`;
+  }
+
+  tableName(dataset: DatasetDefinition): string {
+    return `${checkedIdentifier(dataset.table.schema, 'schema')}.${checkedIdentifier(dataset.table.name, 'table')}`;
+  }
+
+  planStatements(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageLocation): string[] {
+    const sources = windows.map((staged) => ({
+      window: staged.window,
+      relation: readJson(dataset, [plannedPartGlob(dataset.name, staged.window, stage)]),
+    }));
+    return [...this.ddl(dataset), ...(sources.length > 0 ? [mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources)] : [])];
+  }
+
+  async ensureTable(dataset: DatasetDefinition): Promise<void> {
+    const connection = await this.connection();
+    for (const statement of this.ddl(dataset)) await connection.run(statement);
+  }
+
+  async loadWindows(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageStore): Promise<void> {
+    const copies: LocalFile[] = [];
+    try {
+      const sources: SourceRelation[] = [];
+      for (const staged of windows) {
+        if (staged.parts.length === 0) continue;
+        let files: string[];
+        if (stage.location.kind === 'local') {
+          files = [join(stage.location.root, windowLayout(dataset.name, staged.window).prefix, 'part-*.jsonl')];
+        } else {
+          for (const part of staged.parts) copies.push(await stage.localFile(part));
+          files = copies.slice(-staged.parts.length).map((copy) => copy.path);
+        }
+        sources.push({ window: staged.window, relation: readJson(dataset, files) });
+      }
+      if (sources.length === 0) return;
+      const connection = await this.connection();
+      await connection.run(mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources));
+    } finally {
+      await Promise.all(copies.map((copy) => copy.release()));
+    }
+  }
+
+  async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
+    const connection = await this.connection();
+    const reader = await connection.runAndReadAll(countInWindowStatement(duckdbDialect, this.tableName(dataset), dataset, window));
+    const [row] = reader.getRowObjects();
+    return Number(row?.row_count ?? 0);
+  }
+
+  async close(): Promise<void> {
+    const opened = this.opened;
+    this.opened = undefined;
+    if (!opened) return;
+    const { instance, connection } = await opened;
+    connection.closeSync();
+    instance.closeSync();
+  }
+
+  private ddl(dataset: DatasetDefinition): string[] {
+    return [
+      `CREATE SCHEMA IF NOT EXISTS ${checkedIdentifier(dataset.table.schema, 'schema')}`,
+      `CREATE TABLE IF NOT EXISTS ${this.tableName(dataset)} (${columnDefinitions(duckdbDialect, dataset)})`,
+    ];
+  }
+
+  /** Opened on first use, so planning touches no file. */
+  private async connection(): Promise<DuckDBConnection> {
+    this.opened ??= (async () => {
+      if (this.file !== ':memory:') await mkdir(dirname(this.file), { recursive: true });
+      const instance = await DuckDBInstance.create(this.file);
+      return { instance, connection: await instance.connect() };
+    })();
+    return (await this.opened).connection;
+  }
+}
+
+function readJson(dataset: DatasetDefinition, files: readonly string[]): string {
+  const columns = dataset.fields
+    .map((field) => `${stringLiteral(checkedIdentifier(field.name, 'column'))}: '${DUCKDB_TYPES[field.type]}'`)
+    .join(', ');
+  return `read_json([${files.map(stringLiteral).join(', ')}], format = 'newline_delimited', columns = {${columns}})`;
+}
+
+function plannedPartGlob(datasetName: string, window: Window, stage: StageLocation): string {
+  const glob = `${windowLayout(datasetName, window).prefix}/part-*.jsonl`;
+  if (stage.kind === 'local') return join(stage.root, glob);
+  // DuckDB reads blobs from temporary local copies; the plan names the blobs they come from.
+  return `<temporary copy of ${stage.container}/${glob}>`;
+}

@@ -1,0 +1,717 @@
+/**
+ * A local stand-in for the part of the Socrata SODA 2 API (as served by data.ny.gov) that our
+ * client uses, so unit/integration tests and the benchmark never need the internet.
+ *
+ * What it imitates:
+ *  - `GET /resource/<id>.json` answering a JSON array of row objects whose values are all strings
+ *    and where a null field is left out of the object;
+ *  - `$limit` (default 1000, > 50000 rejected with 400), `$offset`, `$order`, `$where`, `$select`
+ *    (plain columns, or `count(*)`, `count(col)`, `max(col)`, `min(col)` with optional `AS alias`),
+ *    and SODA "simple filters" (`?column=value`);
+ *  - SoQL error bodies (`query.soql.*` codes) and the `X-SODA2-Fields`/`X-SODA2-Types`/`Last-Modified`
+ *    response headers.
+ * On top of that a test can queue faults (HTTP errors, truncated bodies, connection resets,
+ * delays) and inspect every request that arrived.
+ *
+ * Speed matters because the benchmark pages through ~350k rows: the sorted row order is computed
+ * once per `$order`, the filtered row list once per (`$where`, `$order`), and both are cached, so
+ * paging with an increasing `$offset` is a slice plus one JSON.stringify.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------------------------
+
+export type SocrataType = 'text' | 'number' | 'floating_timestamp';
+
+export interface TestDataset {
+  /** Column name -> type, in column order. */
+  fields: Record<string, SocrataType>;
+  /** Rows as the API would send them (strings; a missing key is a null value). */
+  rows: ReadonlyArray<Record<string, string>>;
+  /** Sent as `Last-Modified`; defaults to the moment the server started. */
+  lastModified?: Date;
+}
+
+export type Fault =
+  /** Answer with this status and JSON body (a string body is sent as-is, as text/plain). */
+  | { kind: 'status'; status: number; body?: unknown; retryAfterSeconds?: number }
+  /** Send 200 and the first half of the real body, then end the response: invalid JSON. */
+  | { kind: 'truncate' }
+  /** Destroy the socket without any response: a network error for the client. */
+  | { kind: 'reset' }
+  /** Answer normally, but only after `ms` milliseconds. */
+  | { kind: 'delay'; ms: number };
+
+export interface RecordedRequest {
+  /** URL path without the query string, e.g. `/resource/abcd-1234.json`. */
+  path: string;
+  /** Decoded query parameters (the last one wins if a name repeats). */
+  params: Record<string, string>;
+  /** Request headers with lower-case names; repeated headers are joined with ", ". */
+  headers: Record<string, string | undefined>;
+}
+
+export interface SocrataTestServer {
+  readonly baseUrl: string;
+  resourceUrl(datasetId: string): string;
+  /** Every request received, in order, including faulted ones. */
+  readonly requests: RecordedRequest[];
+  /** Queue faults; each one is applied to one later resource request, in order. */
+  failNext(...faults: Fault[]): void;
+  /** Faults queued but not yet applied. */
+  readonly pendingFaults: number;
+  close(): Promise<void>;
+}
+
+/** Largest `$limit` accepted; some SODA deployments reject anything above it. */
+export const MAX_LIMIT = 50_000;
+/** `$limit` used when the request has none, as in SODA 2. */
+export const DEFAULT_LIMIT = 1_000;
+/** The system column holding a stable, unique row id. */
+export const ROW_ID_COLUMN = ':id';
+
+export async function startSocrataServer(datasets: Record<string, TestDataset>): Promise<SocrataTestServer> {
+  const server = new SocrataServer(datasets);
+  await server.listen();
+  return server;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors in SODA's shape
+// ---------------------------------------------------------------------------------------------
+
+class SodaError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  toBody(): string {
+    return JSON.stringify({ code: this.code, error: true, message: this.message, data: {} });
+  }
+}
+
+const noSuchColumn = (name: string) => new SodaError(400, 'query.soql.no-such-column', `No such column: ${name}`);
+const malformed = (message: string) => new SodaError(400, 'query.soql.malformed', message);
+const typeMismatch = (message: string) => new SodaError(400, 'query.soql.type-mismatch', message);
+const datasetNotFound = () => new SodaError(404, 'not_found', 'Dataset not found');
+
+// ---------------------------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------------------------
+
+/** A value prepared for comparison: number for number columns, canonical string otherwise. */
+type Key = string | number | undefined;
+
+const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?$/;
+
+/**
+ * Floating timestamps are stored as `2024-05-30T00:00:00.000`, but SoQL accepts shorter literals
+ * such as `2024-05-30T00:00:00` or `2024-05-30`. Padding both sides to milliseconds makes plain
+ * string comparison order them correctly.
+ */
+export function canonicalTimestamp(text: string): string | undefined {
+  const match = TIMESTAMP.exec(text);
+  if (!match) return undefined;
+  const [, date, hours = '00', minutes = '00', seconds = '00', fraction = ''] = match;
+  return `${date}T${hours}:${minutes}:${seconds}.${fraction.padEnd(3, '0').slice(0, 3)}`;
+}
+
+/** Turns a stored string into its comparison key; unparseable values behave like null. */
+function keyOf(type: SocrataType, raw: string | undefined): Key {
+  if (raw === undefined) return undefined;
+  switch (type) {
+    case 'number': {
+      const value = Number(raw);
+      return raw.trim() === '' || Number.isNaN(value) ? undefined : value;
+    }
+    case 'floating_timestamp':
+      return canonicalTimestamp(raw);
+    case 'text':
+      return raw;
+  }
+}
+
+/** Null (undefined) sorts before every value; both sides otherwise share one JS type. */
+function compareKeys(a: Key, b: Key): number {
+  if (a === b) return 0;
+  if (a === undefined) return -1;
+  if (b === undefined) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function memoise<T>(compute: (input: string) => T): (input: string) => T {
+  const results = new Map<string, T>();
+  return (input) => {
+    if (results.has(input)) return results.get(input) as T;
+    const result = compute(input);
+    results.set(input, result);
+    return result;
+  };
+}
+
+/** `:id` values are padded so that their string order is the row order. */
+function rowIdOf(index: number): string {
+  return `row-${String(index).padStart(8, '0')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query parsing
+// ---------------------------------------------------------------------------------------------
+
+type CompareOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
+
+interface Condition {
+  column: string;
+  op: CompareOp;
+  /** Literal converted to the column's key type. */
+  value: string | number;
+}
+
+interface OrderTerm {
+  column: string;
+  descending: boolean;
+}
+
+interface SelectedColumn {
+  source: string;
+  alias: string;
+}
+
+interface Aggregate {
+  fn: 'count' | 'max' | 'min';
+  /** `null` for `count(*)`. */
+  column: string | null;
+  alias: string;
+}
+
+type Selection =
+  /** `columns === null` means every dataset field, as stored (the fast path). */
+  | { kind: 'rows'; columns: SelectedColumn[] | null }
+  | { kind: 'aggregate'; items: Aggregate[] };
+
+interface Query {
+  limit: number;
+  offset: number;
+  where: Condition[];
+  order: OrderTerm[];
+  selection: Selection;
+}
+
+/** What a query needs to know about the dataset's columns. */
+interface ColumnTypes {
+  typeOf(column: string): SocrataType; // throws no-such-column
+}
+
+type Token =
+  | { kind: 'identifier'; text: string }
+  | { kind: 'string'; text: string }
+  | { kind: 'number'; text: string }
+  | { kind: 'operator'; text: CompareOp }
+  | { kind: 'and' };
+
+// One alternative per token kind; the sticky flag makes exec() match exactly at lastIndex.
+const WHERE_TOKEN =
+  /\s*(?:'((?:[^']|'')*)'|(-?\d+(?:\.\d+)?)(?![\w.])|(>=|<=|!=|<>|=|>|<)|`([^`]+)`|(:?[A-Za-z_]\w*))\s*/y;
+
+function tokenizeWhere(text: string): Token[] {
+  const tokens: Token[] = [];
+  WHERE_TOKEN.lastIndex = 0;
+  while (WHERE_TOKEN.lastIndex < text.length) {
+    const start = WHERE_TOKEN.lastIndex;
+    const match = WHERE_TOKEN.exec(text);
+    if (!match) throw malformed(`Could not parse $where at position ${start + 1}: ${text.slice(start, start + 20)}`);
+    const [, quoted, numeric, operator, backticked, word] = match;
+    if (quoted !== undefined) tokens.push({ kind: 'string', text: quoted.replaceAll("''", "'") });
+    else if (numeric !== undefined) tokens.push({ kind: 'number', text: numeric });
+    else if (operator !== undefined) tokens.push({ kind: 'operator', text: operator === '<>' ? '!=' : (operator as CompareOp) });
+    else if (backticked !== undefined) tokens.push({ kind: 'identifier', text: backticked });
+    else if (word !== undefined && word.toLowerCase() === 'and') tokens.push({ kind: 'and' });
+    else if (word !== undefined) tokens.push({ kind: 'identifier', text: word });
+    else break; // unreachable: a match always captures one of the groups above
+  }
+  return tokens;
+}
+
+/** Converts a literal to the key type of the column it is compared with, as SoQL would coerce it. */
+function literalFor(column: string, type: SocrataType, literal: Token): string | number {
+  const shown = literal.kind === 'string' ? `'${literal.text}'` : 'text' in literal ? literal.text : 'AND';
+  const mismatch = () => typeMismatch(`Type mismatch: cannot compare ${type} column ${column} with ${shown}`);
+  if (literal.kind !== 'string' && literal.kind !== 'number') throw malformed(`Expected a literal after ${column}, got ${shown}`);
+  switch (type) {
+    case 'number': {
+      const value = Number(literal.text);
+      if (literal.text.trim() === '' || Number.isNaN(value)) throw mismatch();
+      return value;
+    }
+    case 'floating_timestamp': {
+      const value = literal.kind === 'string' ? canonicalTimestamp(literal.text) : undefined;
+      if (value === undefined) throw mismatch();
+      return value;
+    }
+    case 'text':
+      if (literal.kind !== 'string') throw mismatch();
+      return literal.text;
+  }
+}
+
+/** Parses `col op literal [AND col op literal ...]`: the only $where shape our client sends. */
+function parseWhere(text: string, columns: ColumnTypes): Condition[] {
+  const tokens = tokenizeWhere(text);
+  const conditions: Condition[] = [];
+  for (let at = 0; ; at += 4) {
+    const [column, operator, literal, next] = [tokens[at], tokens[at + 1], tokens[at + 2], tokens[at + 3]];
+    if (column?.kind !== 'identifier') throw malformed(`Expected a column name in $where: ${text}`);
+    const type = columns.typeOf(column.text);
+    if (operator?.kind !== 'operator') throw malformed(`Expected a comparison after ${column.text} in $where: ${text}`);
+    if (literal === undefined) throw malformed(`Expected a literal after ${column.text} ${operator.text} in $where: ${text}`);
+    conditions.push({ column: column.text, op: operator.text, value: literalFor(column.text, type, literal) });
+    if (next === undefined) return conditions;
+    if (next.kind !== 'and') throw malformed(`Expected AND or the end of $where: ${text}`);
+  }
+}
+
+/** SODA simple filters (`?column=value`) are equality conditions on that column. */
+function simpleFilter(column: string, value: string, columns: ColumnTypes): Condition {
+  const type = columns.typeOf(column);
+  return { column, op: '=', value: literalFor(column, type, { kind: 'string', text: value }) };
+}
+
+const ORDER_TERM = /^(:?[A-Za-z_]\w*)(?:\s+(asc|desc))?$/i;
+
+function parseOrder(text: string, columns: ColumnTypes): OrderTerm[] {
+  return text.split(',').map((part) => {
+    const match = ORDER_TERM.exec(part.trim());
+    const [, column, direction] = match ?? [];
+    if (column === undefined) throw malformed(`Could not parse $order term: ${part.trim()}`);
+    columns.typeOf(column);
+    return { column, descending: direction?.toLowerCase() === 'desc' };
+  });
+}
+
+const AGGREGATE_ITEM = /^(count|max|min)\s*\(\s*(\*|:?[A-Za-z_]\w*)\s*\)(?:\s+as\s+([A-Za-z_]\w*))?$/i;
+const COLUMN_ITEM = /^(\*|:?[A-Za-z_]\w*)(?:\s+as\s+([A-Za-z_]\w*))?$/i;
+
+function parseAggregate(match: RegExpExecArray, columns: ColumnTypes): Aggregate {
+  const [, name = '', argument = '', alias] = match;
+  const fn = name.toLowerCase() as Aggregate['fn'];
+  if (argument === '*') {
+    if (fn !== 'count') throw malformed(`${fn}(*) is not allowed`);
+    return { fn, column: null, alias: alias ?? 'count' };
+  }
+  columns.typeOf(argument);
+  // SODA names an unaliased aggregate `<fn>_<column>`, e.g. max(date) -> max_date.
+  return { fn, column: argument, alias: alias ?? `${fn}_${argument}` };
+}
+
+function parseSelect(text: string, datasetFields: string[], columns: ColumnTypes): Selection {
+  const aggregates: Aggregate[] = [];
+  const plain: SelectedColumn[] = [];
+  for (const rawItem of text.split(',')) {
+    const item = rawItem.trim();
+    const aggregate = AGGREGATE_ITEM.exec(item);
+    const column = aggregate ? null : COLUMN_ITEM.exec(item);
+    if (aggregate) aggregates.push(parseAggregate(aggregate, columns));
+    else if (column?.[1] === '*') plain.push(...datasetFields.map((name) => ({ source: name, alias: name })));
+    else if (column?.[1] !== undefined) {
+      columns.typeOf(column[1]);
+      plain.push({ source: column[1], alias: column[2] ?? column[1] });
+    } else throw malformed(`Could not parse $select item: ${item}`);
+  }
+  // Without $group, SODA refuses to mix aggregates with plain columns.
+  if (aggregates.length > 0 && plain.length > 0) throw malformed('Cannot mix aggregates and plain columns without $group');
+  if (aggregates.length > 0) return { kind: 'aggregate', items: aggregates };
+  // Our client selects every field by name on each page; the stored rows already are that answer.
+  const asStored = plain.length === datasetFields.length && plain.every((c, i) => c.source === datasetFields[i] && c.alias === c.source);
+  return { kind: 'rows', columns: asStored ? null : plain };
+}
+
+function parseCount(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text.trim())) throw typeMismatch(`${name} must be a non-negative integer, got: ${text}`);
+  return Number(text);
+}
+
+function parseQuery(params: URLSearchParams, datasetFields: string[], columns: ColumnTypes): Query {
+  const limit = parseCount('$limit', params.get('$limit') ?? undefined, DEFAULT_LIMIT);
+  if (limit > MAX_LIMIT) {
+    throw new SodaError(400, 'query.soql.limit-too-large', `$limit must be at most ${MAX_LIMIT}, got ${limit}`);
+  }
+  const query: Query = {
+    limit,
+    offset: parseCount('$offset', params.get('$offset') ?? undefined, 0),
+    where: [],
+    order: [],
+    selection: { kind: 'rows', columns: null },
+  };
+  for (const [name, value] of params) {
+    if (name === '$where') query.where.push(...parseWhere(value, columns));
+    else if (name === '$order') query.order = parseOrder(value, columns);
+    else if (name === '$select') query.selection = parseSelect(value, datasetFields, columns);
+    else if (name === '$limit' || name === '$offset' || name === '$$app_token') continue;
+    // Fail loudly on SoQL features we do not imitate, rather than silently ignoring them.
+    else if (name.startsWith('$')) throw malformed(`Unsupported parameter in this test server: ${name}`);
+    else query.where.push(simpleFilter(name, value, columns));
+  }
+  return query;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query execution over one dataset
+// ---------------------------------------------------------------------------------------------
+
+/** A small insertion-ordered cache that forgets its oldest entry when full. */
+class BoundedCache<V> {
+  private readonly entries = new Map<string, V>();
+  constructor(private readonly capacity: number) {}
+
+  getOrCompute(key: string, compute: () => V): V {
+    const cached = this.entries.get(key);
+    if (cached !== undefined) return cached;
+    const value = compute();
+    if (this.entries.size >= this.capacity) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, value);
+    return value;
+  }
+}
+
+interface Answer {
+  body: string;
+  fields: string[];
+  types: string[];
+}
+
+class ServedDataset implements ColumnTypes {
+  readonly fieldNames: string[];
+  readonly lastModified: Date;
+  private readonly keys = new Map<string, Key[]>();
+  private readonly ranks = new Map<string, Int32Array>();
+  /** Row indices sorted by an `$order`, keyed by the parsed terms. */
+  private readonly sortedRows = new BoundedCache<Uint32Array>(8);
+  /** Row indices passing a `$where`, in `$order` order. */
+  private readonly matchingRows = new BoundedCache<Uint32Array>(32);
+
+  constructor(
+    private readonly data: TestDataset,
+    serverStart: Date,
+  ) {
+    this.fieldNames = Object.keys(data.fields);
+    this.lastModified = data.lastModified ?? serverStart;
+  }
+
+  typeOf(column: string): SocrataType {
+    if (column === ROW_ID_COLUMN) return 'text';
+    const type = this.data.fields[column];
+    if (type === undefined) throw noSuchColumn(column);
+    return type;
+  }
+
+  answer(query: Query): Answer {
+    const matching = this.rowsMatching(query.where, query.order);
+    return query.selection.kind === 'aggregate'
+      ? this.aggregateAnswer(query.selection.items, matching, query)
+      : this.rowsAnswer(query.selection.columns, matching.subarray(query.offset, query.offset + query.limit));
+  }
+
+  private raw(index: number, column: string): string | undefined {
+    return column === ROW_ID_COLUMN ? rowIdOf(index) : this.data.rows[index]?.[column];
+  }
+
+  /** Comparison keys of a column, computed once per column. */
+  private keysOf(column: string): Key[] {
+    let keys = this.keys.get(column);
+    if (keys === undefined) {
+      const type = this.typeOf(column);
+      // Timestamps repeat hundreds of times (one per row of a day) and parsing them is the slow
+      // part, so each distinct stored string is parsed once.
+      const toKey = type === 'floating_timestamp' ? memoise((raw: string) => keyOf(type, raw)) : (raw: string) => keyOf(type, raw);
+      keys = this.data.rows.map((_, index) => {
+        const raw = this.raw(index, column);
+        return raw === undefined ? undefined : toKey(raw);
+      });
+      this.keys.set(column, keys);
+    }
+    return keys;
+  }
+
+  /**
+   * Each row's position among the column's distinct values (null = 0). Sorting by comparing
+   * these small integers is several times faster than comparing mixed strings and numbers.
+   */
+  private ranksOf(column: string): Int32Array {
+    let ranks = this.ranks.get(column);
+    if (ranks === undefined) {
+      // `:id` is unique and already in row order: its rank is the row index.
+      if (column === ROW_ID_COLUMN) ranks = Int32Array.from(this.data.rows, (_, index) => index);
+      else {
+        const keys = this.keysOf(column);
+        const distinct = [...new Set(keys)].sort(compareKeys);
+        const rankOf = new Map(distinct.map((key, rank) => [key, rank]));
+        ranks = Int32Array.from(keys, (key) => rankOf.get(key) ?? 0);
+      }
+      this.ranks.set(column, ranks);
+    }
+    return ranks;
+  }
+
+  private sortedBy(order: OrderTerm[]): Uint32Array {
+    return this.sortedRows.getOrCompute(JSON.stringify(order), () => {
+      const indices = Array.from(this.data.rows, (_, index) => index);
+      const terms = order.map((term) => ({ ranks: this.ranksOf(term.column), sign: term.descending ? -1 : 1 }));
+      indices.sort((a, b) => {
+        for (const { ranks, sign } of terms) {
+          const difference = (ranks[a] ?? 0) - (ranks[b] ?? 0);
+          if (difference !== 0) return sign * difference;
+        }
+        return a - b; // ties keep input order, so `:id` need not be sorted explicitly
+      });
+      return Uint32Array.from(indices);
+    });
+  }
+
+  private rowsMatching(where: Condition[], order: OrderTerm[]): Uint32Array {
+    const sorted = this.sortedBy(order);
+    if (where.length === 0) return sorted;
+    return this.matchingRows.getOrCompute(JSON.stringify([where, order]), () => {
+      const tests = where.map((condition) => ({ ...condition, keys: this.keysOf(condition.column) }));
+      return sorted.filter((index) => tests.every(({ keys, op, value }) => satisfies(keys[index], op, value)));
+    });
+  }
+
+  private rowsAnswer(columns: SelectedColumn[] | null, page: Uint32Array): Answer {
+    const rows = this.data.rows;
+    if (columns === null) {
+      const slice = Array.from(page, (index) => rows[index]);
+      return { body: JSON.stringify(slice), fields: this.fieldNames, types: this.fieldNames.map((name) => this.typeOf(name)) };
+    }
+    const projected = Array.from(page, (index) => {
+      const row: Record<string, string> = {};
+      for (const { source, alias } of columns) {
+        const value = this.raw(index, source);
+        if (value !== undefined) row[alias] = value; // SODA leaves nulls out
+      }
+      return row;
+    });
+    return {
+      body: JSON.stringify(projected),
+      fields: columns.map((column) => column.alias),
+      types: columns.map((column) => this.typeOf(column.source)),
+    };
+  }
+
+  private aggregateAnswer(items: Aggregate[], matching: Uint32Array, query: Query): Answer {
+    const row: Record<string, string> = {};
+    for (const item of items) {
+      const value = this.aggregate(item, matching);
+      if (value !== undefined) row[item.alias] = value; // e.g. max over no rows is null: left out
+    }
+    // An aggregate without $group is one row; $offset/$limit still apply to it.
+    const rows = [row].slice(query.offset, query.offset + query.limit);
+    return {
+      body: JSON.stringify(rows),
+      fields: items.map((item) => item.alias),
+      types: items.map((item) => (item.fn === 'count' || item.column === null ? 'number' : this.typeOf(item.column))),
+    };
+  }
+
+  private aggregate({ fn, column }: Aggregate, matching: Uint32Array): string | undefined {
+    if (column === null) return String(matching.length);
+    const keys = this.keysOf(column);
+    if (fn === 'count') return String(matching.reduce((count, index) => count + (keys[index] === undefined ? 0 : 1), 0));
+    const wanted = fn === 'max' ? 1 : -1;
+    let best: number | undefined;
+    for (const index of matching) {
+      if (keys[index] === undefined) continue;
+      if (best === undefined || compareKeys(keys[index], keys[best]) * wanted > 0) best = index;
+    }
+    // The stored string is returned, as SODA does (e.g. "2025-04-12T00:00:00.000").
+    return best === undefined ? undefined : this.raw(best, column);
+  }
+}
+
+/** SQL semantics: a comparison with null is never true. */
+function satisfies(key: Key, op: CompareOp, value: string | number): boolean {
+  if (key === undefined) return false;
+  switch (op) {
+    case '=':
+      return key === value;
+    case '!=':
+      return key !== value;
+    case '<':
+      return key < value;
+    case '<=':
+      return key <= value;
+    case '>':
+      return key > value;
+    case '>=':
+      return key >= value;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const RESOURCE_PATH = /^\/resource\/([^/]+)\.json$/;
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function errorReply(error: SodaError): Reply {
+  return { status: error.status, headers: { 'Content-Type': JSON_TYPE }, body: error.toBody() };
+}
+
+function faultReply(fault: Extract<Fault, { kind: 'status' }>): Reply {
+  const headers: Record<string, string> = {};
+  if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
+  // A string body lets a test imitate a gateway's HTML/text error page.
+  if (typeof fault.body === 'string') return { status: fault.status, headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }, body: fault.body };
+  const body = fault.body ?? { code: 'injected_fault', error: true, message: http.STATUS_CODES[fault.status] ?? 'Injected fault', data: {} };
+  return { status: fault.status, headers: { ...headers, 'Content-Type': JSON_TYPE }, body: JSON.stringify(body) };
+}
+
+function recordOf(request: http.IncomingMessage, url: URL): RecordedRequest {
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  return { path: url.pathname, params: Object.fromEntries(url.searchParams), headers };
+}
+
+class SocrataServer implements SocrataTestServer {
+  readonly requests: RecordedRequest[] = [];
+  private readonly faults: Fault[] = [];
+  private readonly datasets = new Map<string, ServedDataset>();
+  private readonly delayTimers = new Set<NodeJS.Timeout>();
+  private readonly server = http.createServer((request, response) => this.handle(request, response));
+  private address: AddressInfo | undefined;
+
+  constructor(datasets: Record<string, TestDataset>) {
+    const start = new Date();
+    for (const [id, dataset] of Object.entries(datasets)) this.datasets.set(id, new ServedDataset(dataset, start));
+  }
+
+  get baseUrl(): string {
+    if (this.address === undefined) throw new Error('Socrata test server is not listening');
+    return `http://127.0.0.1:${this.address.port}`;
+  }
+
+  get pendingFaults(): number {
+    return this.faults.length;
+  }
+
+  resourceUrl(datasetId: string): string {
+    return `${this.baseUrl}/resource/${datasetId}.json`;
+  }
+
+  failNext(...faults: Fault[]): void {
+    this.faults.push(...faults);
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', () => {
+        this.address = this.server.address() as AddressInfo;
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    for (const timer of this.delayTimers) clearTimeout(timer);
+    this.delayTimers.clear();
+    return new Promise((resolve, reject) => {
+      this.server.close((error) => (error ? reject(error) : resolve()));
+      // Keep-alive connections from fetch would otherwise hold close() open for seconds.
+      this.server.closeAllConnections();
+    });
+  }
+
+  private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
+    response.on('error', () => {}); // a client that went away is not the server's problem
+    request.resume();
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    this.requests.push(recordOf(request, url));
+    const match = RESOURCE_PATH.exec(url.pathname);
+    if (match === null) return send(response, errorReply(new SodaError(404, 'not_found', 'Not found')));
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      return send(response, errorReply(new SodaError(405, 'method_not_allowed', `Method ${request.method} not allowed`)));
+    }
+    const answer = () => this.reply(match[1] ?? '', url.searchParams);
+    const fault = this.faults.shift();
+    if (fault === undefined) return send(response, answer());
+    this.applyFault(fault, request, response, answer);
+  }
+
+  private applyFault(fault: Fault, request: http.IncomingMessage, response: http.ServerResponse, answer: () => Reply): void {
+    switch (fault.kind) {
+      case 'status':
+        return send(response, faultReply(fault));
+      case 'reset':
+        request.socket.destroy();
+        return;
+      case 'truncate': {
+        const reply = answer();
+        // No Content-Length: the response ends cleanly (chunked), only the JSON is incomplete.
+        response.writeHead(200, { ...reply.headers, 'Content-Type': JSON_TYPE });
+        response.end(reply.body.slice(0, Math.floor(reply.body.length / 2)));
+        return;
+      }
+      case 'delay': {
+        const timer = setTimeout(() => {
+          this.delayTimers.delete(timer);
+          if (!response.destroyed) send(response, answer());
+        }, fault.ms);
+        this.delayTimers.add(timer);
+        return;
+      }
+    }
+  }
+
+  private reply(encodedId: string, params: URLSearchParams): Reply {
+    try {
+      const dataset = this.datasets.get(decodeURIComponentOrEmpty(encodedId));
+      if (dataset === undefined) throw datasetNotFound();
+      const result = dataset.answer(parseQuery(params, dataset.fieldNames, dataset));
+      return {
+        status: 200,
+        headers: {
+          'Content-Type': JSON_TYPE,
+          'X-SODA2-Fields': JSON.stringify(result.fields),
+          'X-SODA2-Types': JSON.stringify(result.types),
+          'Last-Modified': dataset.lastModified.toUTCString(),
+        },
+        body: result.body,
+      };
+    } catch (error) {
+      if (error instanceof SodaError) return errorReply(error);
+      // A bug in this server must show up in the test that hit it, not crash the test process.
+      return errorReply(new SodaError(500, 'internal_error', `Test server error: ${String(error)}`));
+    }
+  }
+}
+
+function decodeURIComponentOrEmpty(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return ''; // malformed escapes name no dataset
+  }
+}
+
+function send(response: http.ServerResponse, reply: Reply): void {
+  response.writeHead(reply.status, { ...reply.headers, 'Content-Length': String(Buffer.byteLength(reply.body)) });
+  response.end(reply.body);
+}

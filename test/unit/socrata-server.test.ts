@@ -1,0 +1,270 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { MAX_LIMIT, startSocrataServer, type SocrataTestServer, type TestDataset } from '../support/socrata-server';
+
+const DATASET_ID = 'abcd-1234';
+const DAYS = ['2024-01-05', '2024-01-06', '2024-01-07', '2024-01-08'];
+const PLAZAS = ['21', '22'];
+// Chosen so that string order (10 < 100 < 9) differs from numeric order (9 < 10 < 100).
+const VOLUMES = ['9', '10', '100', '2', '1000', '35'];
+
+/** 4 days x 3 hours x 2 plazas, stored newest day first so the server has to sort. */
+function trafficRows(): Record<string, string>[] {
+  const rows: Record<string, string>[] = [];
+  let n = 0;
+  for (const day of [...DAYS].reverse()) {
+    for (const hour of ['2', '0', '1']) {
+      for (const plaza of PLAZAS) {
+        const row: Record<string, string> = { date: `${day}T00:00:00.000`, hour, plaza_id: plaza };
+        // Every 7th row has a null vehicle count, which SODA sends by leaving the key out.
+        if (n % 7 !== 3) row.vehicles = VOLUMES[n % VOLUMES.length] ?? '0';
+        rows.push(row);
+        n++;
+      }
+    }
+  }
+  return rows;
+}
+
+const TRAFFIC: TestDataset = {
+  fields: { date: 'floating_timestamp', hour: 'number', plaza_id: 'text', vehicles: 'number' },
+  rows: trafficRows(),
+};
+
+/** Runs `body` against a fresh server so queued faults and recorded requests never leak between tests. */
+async function withServer(body: (server: SocrataTestServer) => Promise<void>, datasets = { [DATASET_ID]: TRAFFIC }): Promise<void> {
+  const server = await startSocrataServer(datasets);
+  try {
+    await body(server);
+  } finally {
+    await server.close();
+  }
+}
+
+function queryUrl(server: SocrataTestServer, params: Record<string, string>, datasetId = DATASET_ID): string {
+  const url = new URL(server.resourceUrl(datasetId));
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  return url.toString();
+}
+
+async function getJson(server: SocrataTestServer, params: Record<string, string>, datasetId = DATASET_ID) {
+  const response = await fetch(queryUrl(server, params, datasetId));
+  return { status: response.status, headers: response.headers, body: (await response.json()) as unknown };
+}
+
+async function getRows(server: SocrataTestServer, params: Record<string, string>): Promise<Record<string, string>[]> {
+  const { status, body } = await getJson(server, params);
+  assert.equal(status, 200, JSON.stringify(body));
+  return body as Record<string, string>[];
+}
+
+const byContent = (rows: ReadonlyArray<Record<string, string>>) => rows.map((row) => JSON.stringify(row)).sort();
+
+test('paging with $limit/$offset over $order returns every row exactly once, in order', async () => {
+  await withServer(async (server) => {
+    const seen: Record<string, string>[] = [];
+    for (let offset = 0; ; offset += 5) {
+      const page = await getRows(server, { $order: 'date ASC, hour, :id', $limit: '5', $offset: String(offset) });
+      seen.push(...page);
+      if (page.length < 5) break;
+    }
+    assert.deepEqual(byContent(seen), byContent(TRAFFIC.rows));
+    const sortKeys = seen.map((row) => `${row.date}|${(row.hour ?? '').padStart(2, '0')}`);
+    assert.deepEqual(sortKeys, [...sortKeys].sort());
+  });
+});
+
+test('rows carry only strings and leave null fields out; headers describe the fields', async () => {
+  await withServer(async (server) => {
+    const { status, headers, body } = await getJson(server, { $order: ':id' });
+    assert.equal(status, 200);
+    assert.deepEqual(body, TRAFFIC.rows); // `:id` order is the stored order
+    assert.equal(headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.deepEqual(JSON.parse(headers.get('x-soda2-fields') ?? ''), ['date', 'hour', 'plaza_id', 'vehicles']);
+    assert.deepEqual(JSON.parse(headers.get('x-soda2-types') ?? ''), ['floating_timestamp', 'number', 'text', 'number']);
+    assert.ok(!Number.isNaN(Date.parse(headers.get('last-modified') ?? '')));
+  });
+});
+
+test('$where window filter on a floating timestamp accepts a literal shorter than the stored value', async () => {
+  await withServer(async (server) => {
+    const window = await getRows(server, { $where: "date >= '2024-01-06T00:00:00' and date < '2024-01-07T00:00:00'" });
+    assert.equal(window.length, 6);
+    assert.ok(window.every((row) => row.date === '2024-01-06T00:00:00.000'));
+
+    const equal = await getRows(server, { $where: "date = '2024-01-06' AND hour > 0 AND plaza_id != '22'" });
+    assert.deepEqual(equal.map((row) => row.hour).sort(), ['1', '2']);
+  });
+});
+
+test('number fields order numerically (nulls first), and DESC reverses', async () => {
+  await withServer(async (server) => {
+    const expected = TRAFFIC.rows
+      .map((row) => row.vehicles)
+      .sort((a, b) => (a === undefined ? -1 : b === undefined ? 1 : Number(a) - Number(b)));
+    const ascending = await getRows(server, { $order: 'vehicles' });
+    assert.deepEqual(ascending.map((row) => row.vehicles), expected);
+    const descending = await getRows(server, { $order: 'vehicles DESC' });
+    assert.deepEqual(descending.map((row) => row.vehicles), [...expected].reverse());
+    // A numeric literal compares numerically too: '9' < '10' only as numbers.
+    const small = await getRows(server, { $where: 'vehicles < 10' });
+    assert.ok(small.length > 0 && small.every((row) => Number(row.vehicles) < 10));
+  });
+});
+
+test('a plain $select returns the named columns (aliased, nulls left out); all fields in order is the stored row', async () => {
+  await withServer(async (server) => {
+    const all = await getRows(server, { $select: 'date,hour,plaza_id,vehicles', $order: ':id' });
+    assert.deepEqual(all, TRAFFIC.rows);
+
+    const { headers, body } = await getJson(server, { $select: 'plaza_id, vehicles AS v, :id', $order: ':id', $limit: '4' });
+    assert.deepEqual(body, [
+      { plaza_id: '21', v: '9', ':id': 'row-00000000' },
+      { plaza_id: '22', v: '10', ':id': 'row-00000001' },
+      { plaza_id: '21', v: '100', ':id': 'row-00000002' },
+      { plaza_id: '22', ':id': 'row-00000003' }, // null vehicles
+    ]);
+    assert.deepEqual(JSON.parse(headers.get('x-soda2-fields') ?? ''), ['plaza_id', 'v', ':id']);
+  });
+});
+
+test('count(*) and max() work with and without alias, respect $where, and leave max out over no rows', async () => {
+  await withServer(async (server) => {
+    assert.deepEqual(await getRows(server, { $select: 'count(*)' }), [{ count: '24' }]);
+    assert.deepEqual(await getRows(server, { $select: 'max(date)' }), [{ max_date: '2024-01-08T00:00:00.000' }]);
+    assert.deepEqual(await getRows(server, { $select: 'COUNT(*) AS n, max(vehicles) as top' }), [{ n: '24', top: '1000' }]);
+    assert.deepEqual(await getRows(server, { $select: 'count(*)', $where: "date < '2024-01-06T00:00:00'" }), [{ count: '6' }]);
+
+    const empty = { $where: "date > '2030-01-01T00:00:00'" };
+    assert.deepEqual(await getRows(server, { ...empty, $select: 'count(*)' }), [{ count: '0' }]);
+    assert.deepEqual(await getRows(server, { ...empty, $select: 'max(date)' }), [{}]);
+    const { headers } = await getJson(server, { ...empty, $select: 'max(date) AS latest' });
+    assert.deepEqual(JSON.parse(headers.get('x-soda2-fields') ?? ''), ['latest']);
+    assert.deepEqual(JSON.parse(headers.get('x-soda2-types') ?? ''), ['floating_timestamp']);
+  });
+});
+
+test('$limit defaults to 1000, accepts 50000, and above 50000 is rejected with 400', async () => {
+  const many = { ...TRAFFIC, rows: Array.from({ length: 1500 }, (_, index) => ({ hour: String(index % 24) })) };
+  await withServer(
+    async (server) => {
+      assert.equal((await getRows(server, {})).length, 1000);
+      assert.equal((await getRows(server, { $limit: String(MAX_LIMIT) })).length, 1500);
+      const rejected = await getJson(server, { $limit: String(MAX_LIMIT + 1) });
+      assert.equal(rejected.status, 400);
+      assert.match((rejected.body as { code: string }).code, /^query\.soql\./);
+    },
+    { [DATASET_ID]: many },
+  );
+});
+
+test('an unknown column in $where, $order or $select is a 400 with query.soql.no-such-column', async () => {
+  await withServer(async (server) => {
+    const queries: Record<string, string>[] = [{ $where: "nope > '1'" }, { $order: 'date, nope DESC' }, { $select: 'max(nope)' }];
+    for (const params of queries) {
+      const { status, body } = await getJson(server, params);
+      assert.equal(status, 400, JSON.stringify(params));
+      assert.deepEqual(body, { code: 'query.soql.no-such-column', error: true, message: 'No such column: nope', data: {} });
+    }
+  });
+});
+
+test('an unparseable or mistyped $where is a 400 with a query.soql.* code and a message', async () => {
+  await withServer(async (server) => {
+    for (const where of ["date >= '2024-01-06' OR hour = 1", 'date >=', "date >= 'yesterday'", 'plaza_id = 21']) {
+      const { status, body } = await getJson(server, { $where: where });
+      const error = body as { code: string; error: boolean; message: string };
+      assert.equal(status, 400, where);
+      assert.match(error.code, /^query\.soql\./, where);
+      assert.equal(error.error, true);
+      assert.ok(error.message.length > 0);
+    }
+  });
+});
+
+test('an unknown dataset is a 404 not_found', async () => {
+  await withServer(async (server) => {
+    const { status, body } = await getJson(server, {}, 'zzzz-9999');
+    assert.equal(status, 404);
+    assert.deepEqual(body, { code: 'not_found', error: true, message: 'Dataset not found', data: {} });
+  });
+});
+
+test('a status fault answers once with that status, body and Retry-After, then the server recovers', async () => {
+  await withServer(async (server) => {
+    server.failNext({ kind: 'status', status: 429, retryAfterSeconds: 2 }, { kind: 'status', status: 500, body: { oops: 1 } });
+    const throttled = await fetch(server.resourceUrl(DATASET_ID));
+    assert.equal(throttled.status, 429);
+    assert.equal(throttled.headers.get('retry-after'), '2');
+    assert.equal(((await throttled.json()) as { error: boolean }).error, true);
+
+    const failed = await fetch(server.resourceUrl(DATASET_ID));
+    assert.equal(failed.status, 500);
+    assert.deepEqual(await failed.json(), { oops: 1 });
+
+    assert.equal((await fetch(server.resourceUrl(DATASET_ID))).status, 200);
+    assert.equal(server.pendingFaults, 0);
+    assert.equal(server.requests.length, 3); // faulted requests are recorded too
+  });
+});
+
+test('a truncate fault sends 200 with the first part of the real body, which is invalid JSON', async () => {
+  await withServer(async (server) => {
+    const url = queryUrl(server, { $order: ':id' });
+    server.failNext({ kind: 'truncate' });
+    const truncated = await fetch(url);
+    assert.equal(truncated.status, 200);
+    const partial = await truncated.text();
+    assert.throws(() => JSON.parse(partial), SyntaxError);
+
+    const whole = await (await fetch(url)).text();
+    assert.ok(partial.length > 0 && partial.length < whole.length);
+    assert.ok(whole.startsWith(partial));
+  });
+});
+
+test('a reset fault destroys the connection, so fetch rejects', async () => {
+  await withServer(async (server) => {
+    server.failNext({ kind: 'reset' });
+    await assert.rejects(fetch(server.resourceUrl(DATASET_ID)), TypeError);
+    assert.equal((await fetch(server.resourceUrl(DATASET_ID))).status, 200);
+    assert.equal(server.requests.length, 2);
+  });
+});
+
+test('a delay fault answers normally but late, so a client timeout fires first', async () => {
+  await withServer(async (server) => {
+    server.failNext({ kind: 'delay', ms: 1_000 }, { kind: 'delay', ms: 100 });
+    await assert.rejects(fetch(server.resourceUrl(DATASET_ID), { signal: AbortSignal.timeout(50) }), { name: 'TimeoutError' });
+
+    const started = performance.now();
+    const late = await fetch(queryUrl(server, { $select: 'count(*)' }));
+    assert.ok(performance.now() - started >= 90);
+    assert.deepEqual(await late.json(), [{ count: '24' }]);
+    // close() (in withServer) must not wait for the first, abandoned delay.
+  });
+});
+
+test('faults apply only to resource requests, in the order queued', async () => {
+  await withServer(async (server) => {
+    server.failNext({ kind: 'status', status: 503 });
+    assert.equal((await fetch(`${server.baseUrl}/api/views/${DATASET_ID}.json`)).status, 404);
+    assert.equal(server.pendingFaults, 1);
+    assert.equal((await fetch(server.resourceUrl(DATASET_ID))).status, 503);
+  });
+});
+
+test('the X-App-Token header and the query parameters of each request are recorded', async () => {
+  await withServer(async (server) => {
+    await fetch(queryUrl(server, { $limit: '2', $order: ':id' }), { headers: { 'X-App-Token': 'token-123' } });
+    await fetch(server.resourceUrl(DATASET_ID));
+    assert.deepEqual(
+      server.requests.map((request) => [request.path, request.params, request.headers['x-app-token']]),
+      [
+        [`/resource/${DATASET_ID}.json`, { $limit: '2', $order: ':id' }, 'token-123'],
+        [`/resource/${DATASET_ID}.json`, {}, undefined],
+      ],
+    );
+  });
+});
