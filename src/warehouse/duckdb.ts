@@ -16,6 +16,12 @@ import {
 } from './sql';
 import type { StagedWindow, Warehouse } from './warehouse';
 
+/**
+ * DuckDB 1.5's top-N window optimizer fails with an internal error on the MERGE's
+ * `QUALIFY ROW_NUMBER() ... = 1` dedup; turning just that rewrite off keeps the statement shared with Databricks.
+ */
+const SESSION_SETUP = ["SET disabled_optimizers = 'top_n_window_elimination'"];
+
 const DUCKDB_TYPES: Record<ColumnType, string> = { string: 'VARCHAR', int: 'INTEGER', date: 'DATE', timestamp: 'TIMESTAMP' };
 
 export const duckdbDialect: SqlDialect = {
@@ -47,7 +53,7 @@ export class DuckDbWarehouse implements Warehouse {
       window: staged.window,
       relation: readJson(dataset, [plannedPartGlob(dataset.name, staged.window, stage)]),
     }));
-    return [...this.ddl(dataset), ...(sources.length > 0 ? [mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources)] : [])];
+    return [...SESSION_SETUP, ...this.ddl(dataset), ...(sources.length > 0 ? [mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources)] : [])];
   }
 
   async ensureTable(dataset: DatasetDefinition): Promise<void> {
@@ -106,7 +112,9 @@ export class DuckDbWarehouse implements Warehouse {
     this.opened ??= (async () => {
       if (this.file !== ':memory:') await mkdir(dirname(this.file), { recursive: true });
       const instance = await DuckDBInstance.create(this.file);
-      return { instance, connection: await instance.connect() };
+      const connection = await instance.connect();
+      for (const statement of SESSION_SETUP) await connection.run(statement);
+      return { instance, connection };
     })();
     return (await this.opened).connection;
   }

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { finished } from 'node:stream/promises';
 import type { LocalFile, StageLocation, StageStore, TextSink } from './store';
 
 /** The embedded default: staged files in a directory on this machine (`<data-dir>` on the command line). */
@@ -27,14 +28,21 @@ export class LocalStageStore implements StageStore {
     const file = this.pathOf(path);
     await mkdir(dirname(file), { recursive: true });
     const stream = createWriteStream(file, { encoding: 'utf8' });
+    // Kept rather than thrown from an event: the next write or close reports it to the caller.
+    let failure: Error | undefined;
+    stream.on('error', (error) => {
+      failure ??= error;
+    });
     await once(stream, 'open');
     return {
       async write(text) {
+        if (failure) throw failure;
         if (!stream.write(text)) await once(stream, 'drain');
       },
       async close() {
+        if (failure) throw failure;
         stream.end();
-        await once(stream, 'finish');
+        await finished(stream);
       },
       async abort() {
         stream.destroy();

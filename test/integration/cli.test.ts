@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { main } from '../../src/cli/pipeline';
+import type { CliIo } from '../../src/cli/io';
+import { TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../support/fixtures';
+import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** Runs the command line in-process, capturing its output. */
+async function runCli(argv: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; now?: Date }) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    env: options.env ?? {},
+    cwd: options.cwd,
+    now: () => options.now ?? new Date('2024-01-15T12:00:00Z'),
+  };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+describe('pipeline command line', () => {
+  let server: SocrataTestServer;
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+
+  before(async () => {
+    server = await startSocrataServer({ [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-07', '2024-01-14') } });
+    directory = await temporaryDirectory();
+  });
+  after(async () => {
+    await server.close();
+    await directory.remove();
+  });
+
+  test('run --json ends stdout with one JSON summary whose counts add up', async () => {
+    const result = await runCli(
+      ['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-14', '--source-url', server.resourceUrl(TRAFFIC_ID), '--json'],
+      { cwd: directory.path },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const lastLine = result.stdout.trim().split('\n').at(-1) ?? '';
+    const summary = JSON.parse(lastLine);
+    assert.equal(summary.dataset, 'bnt-hourly-traffic');
+    assert.deepEqual(summary.window, { start: '2024-01-07', stop: '2024-01-14' });
+    assert.equal(summary.fetched, 3360);
+    assert.equal(summary.staged + summary.quarantined, summary.fetched);
+    assert.equal(summary.rowsInWindow, 3360);
+    assert.equal(summary.table, 'bronze.bnt_traffic_hourly');
+    assert.match(result.stderr, /page 1: 3,360\/3,360 rows fetched/);
+    assert.ok(existsSync(join(directory.path, '.local', 'warehouse.duckdb')), '--data-dir defaults to .local under the working directory');
+  });
+
+  test('without dates it runs the previous Sunday–Saturday week; BNT_SOURCE_URL replaces the source', async () => {
+    const result = await runCli(['run', '--data-dir', 'other'], {
+      cwd: directory.path,
+      env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID), SOCRATA_APP_TOKEN: 'from-env' },
+      now: new Date('2024-01-15T12:00:00Z'),
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /bnt-hourly-traffic \[2024-01-07, 2024-01-14\)/);
+    assert.match(result.stdout, /3,360 rows in the window/);
+    assert.equal(server.requests.at(-1)?.headers['x-app-token'], 'from-env');
+    assert.ok(!result.stdout.includes('from-env') && !result.stderr.includes('from-env'), 'the token is never printed');
+  });
+
+  const badInput: [string, string[], RegExp][] = [
+    ['a date that is not on the calendar', ['--start-date', '2024-02-30', '--stop-date', '2024-03-02'], /--start-date "2024-02-30" is not a calendar date/],
+    ['a malformed date', ['--start-date', '01/07/2024', '--stop-date', '2024-01-14'], /--start-date "01\/07\/2024" is not a date in the form YYYY-MM-DD/],
+    ['a stop before the start', ['--start-date', '2024-01-14', '--stop-date', '2024-01-07'], /--stop-date "2024-01-07" must be after --start-date/],
+    ['only one date', ['--start-date', '2024-01-14'], /--stop-date is required/],
+    ['an unknown dataset', ['--dataset', 'nope'], /--dataset "nope" is not a known dataset/],
+    ['a source URL that is not a URL', ['--source-url', 'not a url', '--start-date', '2024-01-07', '--stop-date', '2024-01-14'], /--source-url: the source URL "not a url" is not a URL/],
+    ['an unknown flag', ['--frobnicate'], /unknown option '--frobnicate'/],
+  ];
+  for (const [name, flags, message] of badInput) {
+    test(`refuses ${name} with exit 2, naming the flag, touching nothing`, async () => {
+      const result = await runCli(['run', '--data-dir', 'untouched', ...flags], { cwd: directory.path });
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, message);
+      assert.ok(!existsSync(join(directory.path, 'untouched')), 'no data directory was created');
+    });
+  }
+
+  test('a failing run exits 1 with a one-line cause', async () => {
+    server.failNext({ kind: 'status', status: 404, body: { code: 'not_found', error: true, message: 'Dataset not found' } });
+    const result = await runCli(['run', '--source-url', server.resourceUrl(TRAFFIC_ID), '--start-date', '2024-01-07', '--stop-date', '2024-01-14'], {
+      cwd: directory.path,
+    });
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr.trim().split('\n').at(-1), 'error: the source refused the request with HTTP 404 (not_found): Dataset not found');
+  });
+
+  test('npm run pipeline works as a process: exit code, stderr and the JSON last line', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src', 'cli', 'pipeline.ts'), 'run', '--start-date', '2024-01-07', '--stop-date', '2024-01-09',
+        '--source-url', server.resourceUrl(TRAFFIC_ID), '--data-dir', join(directory.path, 'spawned'), '--json'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    assert.equal(JSON.parse(stdout.trim().split('\n').at(-1) ?? '').rowsInWindow, 960);
+
+    const bad = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'pipeline.ts'), 'run', '--start-date', '2024-02-30', '--stop-date', '2024-03-01'], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
+    assert.equal(await new Promise((resolve) => bad.on('close', resolve)), 2);
+  });
+});

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
+import { SocrataClient, SourceRequestError, windowQuery } from '../../src/pipeline/source';
+import { FAST_RETRY, TRAFFIC_FIELDS, TRAFFIC_ID, trafficRows } from '../support/fixtures';
+import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
+
+const window = { start: '2024-01-07', stop: '2024-01-09' }; // 2 days = 960 rows
+const rows = trafficRows('2024-01-06', '2024-01-10');
+
+describe('Socrata client', () => {
+  let server: SocrataTestServer;
+  before(async () => {
+    server = await startSocrataServer({ [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows } });
+  });
+  after(() => server.close());
+  beforeEach(() => {
+    server.requests.length = 0;
+  });
+
+  const client = (options: Partial<ConstructorParameters<typeof SocrataClient>[0]> = {}) =>
+    new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), retry: FAST_RETRY, ...options });
+
+  async function fetchAll(source: SocrataClient) {
+    const records = [];
+    const pageSizes = [];
+    for await (const page of source.pages(windowQuery(BNT_HOURLY_TRAFFIC, window))) {
+      records.push(...page.records);
+      pageSizes.push(page.records.length);
+    }
+    return { records, pageSizes };
+  }
+
+  test('pages through the window with a stable $order and the window $where', async () => {
+    const { records, pageSizes } = await fetchAll(client({ pageSize: 300 }));
+    assert.equal(records.length, 960);
+    assert.deepEqual(pageSizes, [300, 300, 300, 60]);
+    const keys = new Set(records.map((r) => `${r.plaza_id}|${r.date}|${r.hour}|${r.direction}`));
+    assert.equal(keys.size, 960, 'no record is repeated or skipped');
+    const resourceRequests = server.requests.filter((r) => r.params.$limit);
+    for (const request of resourceRequests) {
+      assert.equal(request.params.$order, 'date,plaza_id,hour,direction,:id');
+      assert.equal(request.params.$where, "date >= '2024-01-07T00:00:00' AND date < '2024-01-09T00:00:00'");
+    }
+    assert.deepEqual(resourceRequests.map((r) => r.params.$offset), ['0', '300', '600', '900']);
+  });
+
+  test('a result that ends exactly on the page size ends after one empty page', async () => {
+    const { records, pageSizes } = await fetchAll(client({ pageSize: 480 }));
+    assert.equal(records.length, 960);
+    assert.deepEqual(pageSizes, [480, 480]);
+    assert.deepEqual(server.requests.map((r) => r.params.$offset), ['0', '480', '960']);
+  });
+
+  test('refuses a page size above 50,000', () => {
+    assert.throws(() => client({ pageSize: 50_001 }), /page size 50001/);
+  });
+
+  test('sends the app token as X-App-Token', async () => {
+    await client({ appToken: 'token-123' }).count("date >= '2024-01-07T00:00:00'");
+    assert.equal(server.requests[0]?.headers['x-app-token'], 'token-123');
+  });
+
+  test('retries throttling, server errors, resets and cut-off bodies, then succeeds', async () => {
+    const retries: string[] = [];
+    server.failNext(
+      { kind: 'status', status: 429, retryAfterSeconds: 0 },
+      { kind: 'status', status: 503 },
+      { kind: 'reset' },
+    );
+    const { records } = await fetchAll(client({ pageSize: 500, onRetry: (e) => retries.push(String(e.error)) }));
+    assert.equal(records.length, 960);
+    assert.equal(retries.length, 3);
+    assert.match(retries[0] ?? '', /HTTP 429/);
+    assert.match(retries[1] ?? '', /HTTP 503/);
+    assert.match(retries[2] ?? '', /request failed/);
+
+    server.failNext({ kind: 'truncate' });
+    const again = await fetchAll(client({ pageSize: 500, onRetry: (e) => retries.push(String(e.error)) }));
+    assert.equal(again.records.length, 960);
+    assert.match(retries[3] ?? '', /truncated or invalid JSON/);
+  });
+
+  test('honours Retry-After', async () => {
+    server.failNext({ kind: 'status', status: 429, retryAfterSeconds: 1 });
+    const delays: number[] = [];
+    const started = Date.now();
+    await client({ onRetry: (e) => delays.push(e.delayMs), retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5_000 } }).count('hour = 1');
+    assert.deepEqual(delays, [1000]);
+    assert.ok(Date.now() - started >= 950);
+  });
+
+  test('retries a request that times out', async () => {
+    server.failNext({ kind: 'delay', ms: 2_000 });
+    const retries: unknown[] = [];
+    const count = await client({ timeoutMs: 200, onRetry: (e) => retries.push(e.error) }).count('hour = 1');
+    assert.equal(count, 80);
+    assert.match(String(retries[0]), /timed out/);
+  });
+
+  test('gives up after the policy runs out, saying how often it tried', async () => {
+    server.failNext(...Array.from({ length: 4 }, () => ({ kind: 'status' as const, status: 500 })));
+    await assert.rejects(client().count('hour = 1'), /failed after 4 attempts: the source answered HTTP 500/);
+    assert.equal(server.requests.length, 4);
+  });
+
+  test('does not retry a bad query, and surfaces the source message', async () => {
+    const error = await client()
+      .count('no_such_column = 1')
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof SourceRequestError);
+    assert.equal(error.status, 400);
+    assert.match(error.message, /query\.soql\.no-such-column.*no_such_column/);
+    assert.equal(server.requests.length, 1);
+  });
+
+  test('surfaces the older error body shape', async () => {
+    server.failNext({ kind: 'status', status: 403, body: { message: 'Invalid app_token specified', errorCode: 'permission_denied' } });
+    await assert.rejects(client().count('hour = 1'), /HTTP 403 \(permission_denied\): Invalid app_token specified/);
+    assert.equal(server.requests.length, 1);
+  });
+
+  test('count and max read Socrata aggregates', async () => {
+    const source = client();
+    assert.equal(await source.count("date >= '2024-01-07T00:00:00' AND date < '2024-01-08T00:00:00'"), 480);
+    assert.equal(await source.max('date'), '2024-01-09T00:00:00.000');
+  });
+});
