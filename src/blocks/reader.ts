@@ -63,16 +63,16 @@ export class BlockReader {
     const now = this.now();
     let entry = this.entries.get(name);
     if (entry === undefined || now >= entry.expiresAt) {
-      const block = this.store.get(name);
-      entry = { expiresAt: now + this.ttlMs, block };
+      entry = { expiresAt: now + this.ttlMs, block: this.store.get(name) };
       this.entries.set(name, entry);
-      const cached = entry;
-      const forget = () => {
-        if (this.entries.get(name) === cached) this.entries.delete(name);
-      };
-      block.then((stored) => stored === undefined && forget(), forget);
     }
-    return checkStoredBlock(this.store, name, type, await entry.block);
+    try {
+      return checkStoredBlock(this.store, name, type, await entry.block);
+    } catch (error) {
+      // Unless a newer read replaced it meanwhile, drop what failed so the next call asks the store again.
+      if (this.entries.get(name) === entry) this.entries.delete(name);
+      throw error;
+    }
   }
 
   /** Drops one block (or all) from the cache, e.g. after writing it in this process. */

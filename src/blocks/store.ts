@@ -69,7 +69,7 @@ export class LocalBlockStore implements BlockStore {
     return { type: storedBlockType(entry.type, `block "${name}" in ${this.description}`), document: entry.document };
   }
 
-  put<T extends BlockType>(name: string, type: T, document: BlockDocument<T>): Promise<void> {
+  async put<T extends BlockType>(name: string, type: T, document: BlockDocument<T>): Promise<void> {
     const checked = checkBlockForWrite(name, type, document);
     const write = this.writes.then(async () => {
       const blocks = await this.readFile();

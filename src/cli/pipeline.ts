@@ -24,10 +24,10 @@ function formatSummary(summary: RunSummary): string {
     .map(([reason, count]) => `${reason} ${count}`)
     .join(', ');
   const lines = [
-    `${summary.dataset} ${describeWindow(summary.window)}`,
+    `${summary.dataset} ${describeWindow(summary.window)}${summary.chunks > 1 ? ` in ${summary.chunks} chunks` : ''}`,
     `  fetched      ${summary.fetched.toLocaleString('en-US')}`,
     `  staged       ${summary.staged.toLocaleString('en-US')}  (${summary.parts.length} part file(s) in ${summary.stage})`,
-    `  quarantined  ${summary.quarantined.toLocaleString('en-US')}${reasons ? `  (${reasons}; see ${summary.quarantineFile})` : ''}`,
+    `  quarantined  ${summary.quarantined.toLocaleString('en-US')}${reasons ? `  (${reasons}; see ${summary.quarantineFiles.join(', ')})` : ''}`,
     `  table        ${summary.table} in ${summary.warehouse}: ${summary.rowsInWindow.toLocaleString('en-US')} rows in the window`,
     `  elapsed      ${(summary.elapsedMs / 1000).toFixed(1)}s`,
   ];

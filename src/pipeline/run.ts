@@ -4,7 +4,7 @@ import { type QuarantineEntry, type QuarantineReason, type SourceRecord, recordC
 import { type SocrataClient, windowQuery, windowWhere } from './source';
 import { type Manifest, parseManifest, windowLayout } from './stage/layout';
 import type { StageStore, TextSink } from './stage/store';
-import { type Window, describeWindow } from './window';
+import { type Window, describeWindow, splitWindow } from './window';
 
 /** Progress for people (stderr on the command line, the invocation log in Functions). */
 export type Progress = (message: string) => void;
@@ -22,13 +22,6 @@ export interface StageWindowOptions {
   readonly now?: () => Date;
 }
 
-/** What staging a window did; the manifest plus what a person wants to know when nothing came back. */
-export interface StageResult {
-  readonly manifest: Manifest;
-  /** When the window was empty: the newest value of the window field the source has, to make staleness obvious. */
-  readonly newestInSource?: string | undefined;
-}
-
 /**
  * Fetches a window from the source, checks every record and writes the valid ones as JSON Lines and the rest
  * to quarantine; the manifest with the counts is written last. A rerun first removes the window's previous
@@ -36,7 +29,7 @@ export interface StageResult {
  * Records sharing a key arrive next to each other (pages are ordered on the key): the first is staged and the
  * others are quarantined as `duplicate_key`, so the counts still add up.
  */
-export async function stageWindow(options: StageWindowOptions): Promise<StageResult> {
+export async function stageWindow(options: StageWindowOptions): Promise<Manifest> {
   const { dataset, window, source, stage } = options;
   const progress = options.progress ?? (() => undefined);
   const rowsPerPart = options.rowsPerPart ?? DEFAULT_ROWS_PER_PART;
@@ -138,12 +131,12 @@ export async function stageWindow(options: StageWindowOptions): Promise<StageRes
   if (sourceCount !== fetched) {
     progress(`warning: the source counted ${sourceCount} rows for the window but sent ${fetched}; it may have changed during the run`);
   }
-  if (fetched > 0) return { manifest };
-  const newestInSource = await source.max(dataset.windowField);
-  progress(
-    `the source returned no rows for ${describeWindow(window)}; the newest ${dataset.windowField} it has is ${newestInSource ?? '(none: the dataset is empty)'}`,
-  );
-  return { manifest, newestInSource };
+  return manifest;
+}
+
+/** The newest value of the dataset's window field in the whole source: what to tell people when a window is empty. */
+export function newestInSource(source: SocrataClient, dataset: DatasetDefinition): Promise<string | undefined> {
+  return source.max(dataset.windowField);
 }
 
 /** The manifest of a completely staged window; an error if the window was never staged or is incomplete. */
@@ -162,70 +155,95 @@ export async function readManifest(stage: StageStore, dataset: DatasetDefinition
   return manifest;
 }
 
-export interface LoadResult {
-  readonly table: string;
-  /** Rows in the table for each window after the load, in the order given. */
-  readonly rowsInWindow: readonly number[];
-}
-
-/** Creates the table if needed and upserts the staged windows in one statement; then counts each window. */
+/** Creates the table if needed and upserts the staged windows in one statement. */
 export async function loadWindows(
   dataset: DatasetDefinition,
   manifests: readonly Manifest[],
   stage: StageStore,
   warehouse: Warehouse,
-): Promise<LoadResult> {
+): Promise<void> {
   const windows: StagedWindow[] = manifests.map((manifest) => ({ window: manifest.window, parts: manifest.parts }));
   await warehouse.ensureTable(dataset);
   await warehouse.loadWindows(dataset, windows, stage);
-  const rowsInWindow: number[] = [];
-  for (const { window } of windows) rowsInWindow.push(await warehouse.rowsInWindow(dataset, window));
-  return { table: warehouse.tableName(dataset), rowsInWindow };
 }
+
+/** Days per chunk of a long run: four weeks, a few hundred thousand rows at most for the built-in datasets. */
+export const DEFAULT_CHUNK_DAYS = 28;
 
 export interface RunSummary {
   readonly dataset: string;
   readonly window: Window;
   readonly source: string;
+  /** Chunks the window was run in (see `splitWindow`), each staged and loaded on its own. */
+  readonly chunks: number;
   readonly fetched: number;
   readonly staged: number;
   readonly quarantined: number;
   readonly quarantineReasons: Partial<Record<QuarantineReason, number>>;
-  readonly quarantineFile: string | null;
+  readonly quarantineFiles: readonly string[];
   readonly stage: string;
   readonly parts: readonly string[];
   readonly table: string;
   readonly warehouse: string;
+  /** Rows in the table for the whole window after the load. */
   readonly rowsInWindow: number;
+  /** Only when nothing was fetched: the newest value of the window field the source has, so staleness is obvious. */
   readonly newestInSource?: string | undefined;
   readonly elapsedMs: number;
 }
 
 export interface RunWindowOptions extends StageWindowOptions {
   readonly warehouse: Warehouse;
+  readonly chunkDays?: number;
 }
 
-/** The whole flow for one window: fetch → check → stage → load → count. */
+/**
+ * The whole flow for a window: for each chunk, fetch → check → stage → load; then count the window in the
+ * table. A failure stops the run; the chunks before it stay loaded, and a rerun converges.
+ */
 export async function runWindow(options: RunWindowOptions): Promise<RunSummary> {
   const started = Date.now();
-  const { manifest, newestInSource } = await stageWindow(options);
-  options.progress?.(`loading ${manifest.staged.toLocaleString('en-US')} rows into ${options.warehouse.description}`);
-  const load = await loadWindows(options.dataset, [manifest], options.stage, options.warehouse);
+  const { dataset, window, stage, warehouse } = options;
+  const chunks = splitWindow(window, options.chunkDays ?? DEFAULT_CHUNK_DAYS);
+  const totals = { fetched: 0, staged: 0, quarantined: 0 };
+  const reasons: Partial<Record<QuarantineReason, number>> = {};
+  const parts: string[] = [];
+  const quarantineFiles: string[] = [];
+  for (const [index, chunk] of chunks.entries()) {
+    if (chunks.length > 1) options.progress?.(`chunk ${index + 1}/${chunks.length}: ${describeWindow(chunk)}`);
+    const manifest = await stageWindow({ ...options, window: chunk });
+    options.progress?.(`loading ${manifest.staged.toLocaleString('en-US')} rows into ${warehouse.description}`);
+    await loadWindows(dataset, [manifest], stage, warehouse);
+    totals.fetched += manifest.fetched;
+    totals.staged += manifest.staged;
+    totals.quarantined += manifest.quarantined;
+    for (const [reason, count] of Object.entries(manifest.quarantineReasons) as [QuarantineReason, number][]) {
+      reasons[reason] = (reasons[reason] ?? 0) + count;
+    }
+    parts.push(...manifest.parts);
+    if (manifest.quarantineFile) quarantineFiles.push(manifest.quarantineFile);
+  }
+  let newest: string | undefined;
+  if (totals.fetched === 0) {
+    newest = await newestInSource(options.source, dataset);
+    options.progress?.(
+      `the source returned no rows for ${describeWindow(window)}; the newest ${dataset.windowField} it has is ${newest ?? '(none: the dataset is empty)'}`,
+    );
+  }
   return {
-    dataset: manifest.dataset,
-    window: manifest.window,
-    source: manifest.source,
-    fetched: manifest.fetched,
-    staged: manifest.staged,
-    quarantined: manifest.quarantined,
-    quarantineReasons: manifest.quarantineReasons,
-    quarantineFile: manifest.quarantineFile,
-    stage: options.stage.description,
-    parts: manifest.parts,
-    table: load.table,
-    warehouse: options.warehouse.description,
-    rowsInWindow: load.rowsInWindow[0] ?? 0,
-    ...(newestInSource !== undefined ? { newestInSource } : {}),
+    dataset: dataset.name,
+    window: { start: window.start, stop: window.stop },
+    source: options.source.resourceUrl,
+    chunks: chunks.length,
+    ...totals,
+    quarantineReasons: reasons,
+    quarantineFiles,
+    stage: stage.description,
+    parts,
+    table: warehouse.tableName(dataset),
+    warehouse: warehouse.description,
+    rowsInWindow: await warehouse.rowsInWindow(dataset, window),
+    ...(newest !== undefined ? { newestInSource: newest } : {}),
     elapsedMs: Date.now() - started,
   };
 }

@@ -65,6 +65,20 @@ export function resolveWindow(
   return { start, stop };
 }
 
+/**
+ * Splits a window into consecutive windows of at most `maxDays` days, from its start. Long runs go chunk by
+ * chunk so that memory, and the work lost to a failure, stay those of one chunk whatever the window's length.
+ */
+export function splitWindow(window: Window, maxDays: number): Window[] {
+  if (!Number.isInteger(maxDays) || maxDays < 1) throw new Error(`a chunk of ${maxDays} days is not a whole number of days`);
+  const chunks: Window[] = [];
+  for (let start = window.start; start < window.stop; start = addDays(start, maxDays)) {
+    const stop = addDays(start, maxDays);
+    chunks.push({ start, stop: stop < window.stop ? stop : window.stop });
+  }
+  return chunks;
+}
+
 /** `2024-01-07_2024-01-14`: the window as a path segment and instance-id suffix. */
 export function windowKey(window: Window): string {
   return `${window.start}_${window.stop}`;

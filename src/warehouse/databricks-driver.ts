@@ -1,5 +1,4 @@
 import type { TokenCredential } from '@azure/core-auth';
-import type { DBSQLClient } from '@databricks/sql';
 import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import AuthenticationError from '@databricks/sql/dist/errors/AuthenticationError';
 import OperationStateError, { OperationStateErrorCode } from '@databricks/sql/dist/errors/OperationStateError';
@@ -73,9 +72,6 @@ export const dbsqlConnector: DatabricksConnector = {
 // uncaught-exception handler; failures reach us as thrown errors, so its log lines add nothing.
 const quietLogger: IDBSQLLogger = { log: () => undefined };
 
-// Compile-time only: DBSQLClient itself must keep satisfying the connector seam.
-export type DbsqlClientFitsConnector = DBSQLClient extends DatabricksConnector ? true : never;
-
 export interface DatabricksConnection {
   readonly host: string;
   readonly httpPath: string;
@@ -104,9 +100,12 @@ export function sessionPreamble(statementTimeoutSeconds: number): string[] {
  * Runs `statements` in order in one session (after the session preamble) and returns their rows.
  *
  * Connecting and running are retried together, as a whole, when the failure is transient — typically a
- * stopped warehouse that takes minutes to start, which the driver's own ~30 s of retries do not outlast.
+ * stopped warehouse that takes minutes to start. The driver never retries OpenSession or ExecuteStatement
+ * itself, and its other retries are far shorter than a cold start.
  * Rerunning the whole list is safe because every statement we send is idempotent: `SET`,
- * `CREATE TABLE IF NOT EXISTS`, a `MERGE` that converges to the same rows, and read-only `SELECT`s.
+ * `CREATE TABLE IF NOT EXISTS`, a `MERGE` that converges to the same rows however often it runs, and
+ * read-only `SELECT`s. Should a MERGE whose status poll failed still be running when the retry's MERGE
+ * starts, the table format's optimistic concurrency fails one of the two commits; neither duplicates rows.
  */
 export async function runStatements(connection: DatabricksConnection, statements: readonly string[]): Promise<StatementResults> {
   const secrets = new Set<string>();
@@ -137,14 +136,11 @@ async function runOnce(
   const token = await accessToken(connection.auth);
   secrets.add(token);
   if (attempt === 1) connection.progress?.(`connecting to Databricks ${connection.host}${connection.httpPath}`);
-  const client = await connection.connector.connect({
-    host: connection.host,
-    path: connection.httpPath,
-    token,
-    telemetryEnabled: false,
-  });
+  const client = await connection.connector
+    .connect({ host: connection.host, path: connection.httpPath, token, telemetryEnabled: false })
+    .catch((error: unknown) => Promise.reject(asError(error)));
   try {
-    const session = await client.openSession();
+    const session = await client.openSession().catch((error: unknown) => Promise.reject(asError(error)));
     try {
       const results: StatementResults = [];
       for (const [index, statement] of statements.entries()) {
@@ -180,8 +176,20 @@ async function runStatement(session: DatabricksSession, statement: string, index
 function statementError(statement: string, index: number, count: number, error: unknown): Error {
   const firstLine = statement.split('\n', 1)[0] ?? '';
   const summary = firstLine.length > 100 ? `${firstLine.slice(0, 100)}…` : firstLine;
-  const message = error instanceof Error ? error.message : String(error);
-  return new Error(`Databricks statement ${index + 1} of ${count} (${summary}) failed: ${message}`, { cause: error });
+  const cause = asError(error);
+  return new Error(`Databricks statement ${index + 1} of ${count} (${summary}) failed: ${cause.message}`, { cause });
+}
+
+/**
+ * The driver's StatusError (a failed Thrift status, e.g. from openSession) is not an Error: it would read as
+ * "[object Object]" in messages. A copy that is an Error keeps its name, message and code.
+ */
+function asError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  const copy = new Error(messageOf(error));
+  if (typeof name === 'string') copy.name = name;
+  return code === undefined ? copy : Object.assign(copy, { code });
 }
 
 /**
@@ -192,14 +200,19 @@ async function closeQuietly(what: string, closable: { close(): Promise<unknown> 
   try {
     await closable.close();
   } catch (error) {
-    progress?.(`closing the Databricks ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+    progress?.(`closing the Databricks ${what} failed: ${messageOf(error)}`);
   }
 }
 
 async function accessToken(auth: DatabricksAuth): Promise<string> {
   if (auth.type === 'pat') return auth.token;
   // Asked on every connection: the credential caches and refreshes, and a retry minutes later may need a new one.
-  const token = await auth.credential.getToken(DATABRICKS_ENTRA_SCOPE);
+  let token: { token: string } | null;
+  try {
+    token = await auth.credential.getToken(DATABRICKS_ENTRA_SCOPE);
+  } catch (error) {
+    throw new Error(`getting a Microsoft Entra token for Azure Databricks failed: ${messageOf(error)}`, { cause: error });
+  }
   if (!token?.token) throw new Error(`the Entra credential returned no token for Azure Databricks (${DATABRICKS_ENTRA_SCOPE})`);
   return token.token;
 }

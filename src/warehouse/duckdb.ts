@@ -33,14 +33,16 @@ export const duckdbDialect: SqlDialect = {
 /**
  * The embedded warehouse: one DuckDB file (`<data-dir>/warehouse.duckdb`). It reads the staged JSON Lines
  * itself with `read_json`, straight from a local stage, or from temporary copies of blobs.
+ * The file is opened for each operation and closed after it: DuckDB locks the file while it is open and keeps
+ * its allocations until it is closed, so a long run holds neither the lock nor the memory between chunks, and
+ * people can query the table while a backfill is fetching.
  */
 export class DuckDbWarehouse implements Warehouse {
   readonly description: string;
   private readonly file: string;
-  private opened: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | undefined;
 
   constructor(file: string) {
-    this.file = file === ':memory:' ? file : resolve(file);
+    this.file = resolve(file);
     this.description = `DuckDB ${this.file}`;
   }
 
@@ -57,8 +59,9 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async ensureTable(dataset: DatasetDefinition): Promise<void> {
-    const connection = await this.connection();
-    for (const statement of this.ddl(dataset)) await connection.run(statement);
+    await this.withConnection(async (connection) => {
+      for (const statement of this.ddl(dataset)) await connection.run(statement);
+    });
   }
 
   async loadWindows(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageStore): Promise<void> {
@@ -77,28 +80,22 @@ export class DuckDbWarehouse implements Warehouse {
         sources.push({ window: staged.window, relation: readJson(dataset, files) });
       }
       if (sources.length === 0) return;
-      const connection = await this.connection();
-      await connection.run(mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources));
+      const merge = mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources);
+      await this.withConnection((connection) => connection.run(merge));
     } finally {
       await Promise.all(copies.map((copy) => copy.release()));
     }
   }
 
   async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
-    const connection = await this.connection();
-    const reader = await connection.runAndReadAll(countInWindowStatement(duckdbDialect, this.tableName(dataset), dataset, window));
+    const statement = countInWindowStatement(duckdbDialect, this.tableName(dataset), dataset, window);
+    const reader = await this.withConnection((connection) => connection.runAndReadAll(statement));
     const [row] = reader.getRowObjects();
     return Number(row?.row_count ?? 0);
   }
 
-  async close(): Promise<void> {
-    const opened = this.opened;
-    this.opened = undefined;
-    if (!opened) return;
-    const { instance, connection } = await opened;
-    connection.closeSync();
-    instance.closeSync();
-  }
+  /** Nothing stays open between operations. */
+  async close(): Promise<void> {}
 
   private ddl(dataset: DatasetDefinition): string[] {
     return [
@@ -107,16 +104,17 @@ export class DuckDbWarehouse implements Warehouse {
     ];
   }
 
-  /** Opened on first use, so planning touches no file. */
-  private async connection(): Promise<DuckDBConnection> {
-    this.opened ??= (async () => {
-      if (this.file !== ':memory:') await mkdir(dirname(this.file), { recursive: true });
-      const instance = await DuckDBInstance.create(this.file);
-      const connection = await instance.connect();
+  private async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    await mkdir(dirname(this.file), { recursive: true });
+    const instance = await DuckDBInstance.create(this.file);
+    const connection = await instance.connect();
+    try {
       for (const statement of SESSION_SETUP) await connection.run(statement);
-      return { instance, connection };
-    })();
-    return (await this.opened).connection;
+      return await work(connection);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
   }
 }
 

@@ -29,7 +29,10 @@ const badTraffic: Record<string, string>[] = [
 interface Harness {
   server: SocrataTestServer;
   dataDir: string;
-  run(window: { start: string; stop: string }, options?: { dataset?: DatasetDefinition; pageSize?: number; rowsPerPart?: number }): ReturnType<typeof runWindow>;
+  run(
+    window: { start: string; stop: string },
+    options?: { dataset?: DatasetDefinition; pageSize?: number; rowsPerPart?: number; chunkDays?: number },
+  ): ReturnType<typeof runWindow>;
   query(sql: string): Promise<Record<string, unknown>[]>;
 }
 
@@ -59,6 +62,7 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
             stage: new LocalStageStore(directory.path),
             warehouse,
             ...(options.rowsPerPart ? { rowsPerPart: options.rowsPerPart } : {}),
+            ...(options.chunkDays ? { chunkDays: options.chunkDays } : {}),
           });
         } finally {
           await warehouse.close();
@@ -102,7 +106,7 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
     assert.equal(summary.rowsInWindow, summary.staged);
     assert.equal(summary.table, 'bronze.bnt_traffic_hourly');
 
-    const quarantine = (await readFile(join(harness.dataDir, summary.quarantineFile ?? ''), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const quarantine = (await readFile(join(harness.dataDir, summary.quarantineFiles[0] ?? ''), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(quarantine.length, 7);
     const duplicate = quarantine.find((entry) => entry.reason === 'duplicate_key');
     assert.deepEqual(duplicate.record, badTraffic[6], 'the quarantine keeps the record as received');
@@ -153,6 +157,19 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
     const summary = await harness.run({ start: '2024-01-14', stop: '2024-01-21' }, { pageSize: 500, rowsPerPart: 1000 });
     assert.equal(summary.parts.length, 4);
     assert.equal(summary.rowsInWindow, 7 * 480);
+  });
+
+  test('a long window runs chunk by chunk, each staged on its own, and counts the whole window', async () => {
+    const summary = await harness.run({ start: '2024-01-07', stop: '2024-01-21' }, { chunkDays: 5 });
+    assert.equal(summary.chunks, 3);
+    assert.equal(summary.fetched, 14 * 480 + badTraffic.length);
+    assert.equal(summary.fetched, summary.staged + summary.quarantined);
+    assert.equal(summary.rowsInWindow, 14 * 480 + 1);
+    assert.deepEqual(summary.parts, [
+      'stage/bnt-hourly-traffic/2024-01-07_2024-01-12/part-00000.jsonl',
+      'stage/bnt-hourly-traffic/2024-01-12_2024-01-17/part-00000.jsonl',
+      'stage/bnt-hourly-traffic/2024-01-17_2024-01-21/part-00000.jsonl',
+    ]);
   });
 
   test('a window the source has no rows for says so and reports the newest date it has', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InputError } from '../../src/pipeline/errors';
-import { addDays, parseIsoDate, resolveWindow, scheduledWindow, windowKey } from '../../src/pipeline/window';
+import { addDays, parseIsoDate, resolveWindow, scheduledWindow, splitWindow, windowKey } from '../../src/pipeline/window';
 
 describe('scheduled window', () => {
   test('a Monday noon run covers Sunday through Saturday of the week before', () => {
@@ -72,5 +72,24 @@ describe('requested window', () => {
 
   test('the window key is its two dates', () => {
     assert.equal(windowKey({ start: '2024-01-07', stop: '2024-01-14' }), '2024-01-07_2024-01-14');
+  });
+});
+
+describe('chunks of a long window', () => {
+  test('cover the window exactly, in order, the last one shorter', () => {
+    assert.deepEqual(splitWindow({ start: '2024-01-01', stop: '2024-03-01' }, 28), [
+      { start: '2024-01-01', stop: '2024-01-29' },
+      { start: '2024-01-29', stop: '2024-02-26' },
+      { start: '2024-02-26', stop: '2024-03-01' },
+    ]);
+  });
+
+  test('a window no longer than a chunk is its own single chunk', () => {
+    assert.deepEqual(splitWindow({ start: '2024-01-07', stop: '2024-01-14' }, 28), [{ start: '2024-01-07', stop: '2024-01-14' }]);
+    assert.deepEqual(splitWindow({ start: '2024-01-01', stop: '2024-01-29' }, 28), [{ start: '2024-01-01', stop: '2024-01-29' }]);
+  });
+
+  test('refuses a chunk that is not a whole number of days', () => {
+    assert.throws(() => splitWindow({ start: '2024-01-07', stop: '2024-01-14' }, 0), /not a whole number/);
   });
 });

@@ -1,0 +1,72 @@
+/**
+ * `npm run bench`: the standalone pipeline end to end against the local Socrata stand-in, with generated
+ * rows, for a 4-week and a 2-year window. Prints rows/s and peak memory (RSS of the pipeline process).
+ * Targets on a 2-core machine: ≥ 100,000 rows/s, and the 2-year peak within 1.2× of the 4-week one
+ * (memory must not grow with the window).
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../test/support/fixtures';
+import { startSocrataServer } from '../test/support/socrata-server';
+
+const run = promisify(execFile);
+
+interface Measurement {
+  fetched: number;
+  rowsInWindow: number;
+  seconds: number;
+  peakRssBytes: number;
+}
+
+const WINDOWS = [
+  { name: '4 weeks', start: '2023-01-01', stop: '2023-01-29' },
+  { name: '2 years', start: '2023-01-01', stop: '2025-01-01' },
+];
+
+async function main(): Promise<void> {
+  const rows = trafficRows('2023-01-01', '2025-01-01');
+  const server = await startSocrataServer({ [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows } });
+  const results: (Measurement & { name: string })[] = [];
+  try {
+    for (const window of WINDOWS) {
+      const directory = await temporaryDirectory();
+      try {
+        const { stdout } = await run(
+          process.execPath,
+          ['--import', 'tsx', join(__dirname, 'run-window.ts'), server.resourceUrl(TRAFFIC_ID), window.start, window.stop, directory.path],
+          { maxBuffer: 1024 * 1024 },
+        );
+        const measurement = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Measurement;
+        if (measurement.rowsInWindow !== measurement.fetched) throw new Error(`${window.name}: loaded ${measurement.rowsInWindow} of ${measurement.fetched} rows`);
+        results.push({ name: window.name, ...measurement });
+      } finally {
+        await directory.remove();
+      }
+    }
+  } finally {
+    await server.close();
+  }
+
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+  console.log('window     rows        seconds   rows/s     peak RSS');
+  for (const result of results) {
+    const rate = Math.round(result.fetched / result.seconds);
+    console.log(
+      `${result.name.padEnd(10)} ${result.fetched.toLocaleString('en-US').padEnd(11)} ${result.seconds.toFixed(2).padEnd(9)} ${rate.toLocaleString('en-US').padEnd(10)} ${mib(result.peakRssBytes)} MiB`,
+    );
+  }
+  const [small, large] = results;
+  if (small && large) {
+    const ratio = large.peakRssBytes / small.peakRssBytes;
+    const rate = large.fetched / large.seconds;
+    console.log(`2-year / 4-week peak memory: ${ratio.toFixed(2)}× (target ≤ 1.20×)`);
+    console.log(`2-year throughput: ${Math.round(rate).toLocaleString('en-US')} rows/s (target ≥ 100,000)`);
+    if (ratio > 1.2 || rate < 100_000) process.exitCode = 1;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,298 @@
+import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
+import { InputError } from '../pipeline/errors';
+import type { RetryPolicy } from '../pipeline/retry';
+import { windowLayout } from '../pipeline/stage/layout';
+import type { StageLocation, StageStore } from '../pipeline/stage/store';
+import type { Window } from '../pipeline/window';
+import {
+  type DatabricksAuth,
+  type DatabricksConnection,
+  type DatabricksConnector,
+  dbsqlConnector,
+  runStatements,
+  sessionPreamble,
+} from './databricks-driver';
+import {
+  type SourceRelation,
+  type SqlDialect,
+  checkedDate,
+  checkedIdentifier,
+  columnDefinitions,
+  countInWindowStatement,
+  mergeStatement,
+  stringLiteral,
+} from './sql';
+import type { StagedWindow, Warehouse } from './warehouse';
+
+export type { DatabricksAuth, DatabricksConnector } from './databricks-driver';
+
+export type DatabricksTableFormat = 'iceberg' | 'delta-uniform';
+
+export interface DatabricksWarehouseOptions {
+  /** Workspace host name without a scheme, e.g. `adb-1234567890123456.7.azuredatabricks.net`. */
+  readonly host: string;
+  /** `/sql/1.0/warehouses/<id>` (a SQL warehouse) or `/sql/protocolv1/o/<org>/<cluster>`. */
+  readonly httpPath: string;
+  readonly auth: DatabricksAuth;
+  /** Unity Catalog catalog and schema; both must exist (the pipeline never creates a schema here). */
+  readonly catalog: string;
+  readonly schema: string;
+  /** Managed Iceberg, or Delta with UniForm so Iceberg clients can read it. */
+  readonly format: DatabricksTableFormat;
+  /** Per statement, enforced by the warehouse. Default one hour. */
+  readonly statementTimeoutSeconds?: number;
+  /** Around connect + run; the default outlasts a stopped warehouse's cold start. */
+  readonly retry?: RetryPolicy;
+  /** Tests inject a fake; the default is `@databricks/sql`. */
+  readonly connect?: DatabricksConnector;
+  readonly progress?: (message: string) => void;
+}
+
+export const DEFAULT_STATEMENT_TIMEOUT_SECONDS = 3600;
+
+/**
+ * A stopped classic or pro warehouse takes several minutes to start. The delays are fully jittered (on
+ * average half the ceiling), so 10 attempts with ceilings 5, 10, 20, 40, 60, 60… s wait about 3 minutes on
+ * average and at most about 6 before giving up.
+ */
+export const DATABRICKS_COLD_START_RETRY: RetryPolicy = { attempts: 10, baseDelayMs: 5_000, maxDelayMs: 60_000 };
+
+const DATABRICKS_TYPES: Record<ColumnType, string> = {
+  string: 'STRING',
+  int: 'INT',
+  date: 'DATE',
+  // Socrata's floating timestamps carry no zone; TIMESTAMP would reinterpret them in the session time zone.
+  timestamp: 'TIMESTAMP_NTZ',
+};
+
+export const databricksDialect: SqlDialect = {
+  name: 'databricks',
+  quote: (identifier) => `\`${identifier}\``,
+  columnType: (type) => DATABRICKS_TYPES[type],
+};
+
+const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+const HTTP_PATH = /^\/sql\/(?:1\.0\/warehouses\/[A-Za-z0-9]+|protocolv1\/o\/\d+\/[A-Za-z0-9-]+)$/;
+const STORAGE_ACCOUNT = /^[a-z0-9]{3,24}$/;
+const CONTAINER = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
+// The same rule as dataset definitions: it is a path segment of the abfss URL.
+const DATASET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * A Databricks SQL warehouse in Unity Catalog. Loads read the staged JSON Lines straight from ADLS with
+ * `read_files` inside one MERGE, so rows never pass through this process. Each call opens its own session;
+ * nothing is held open between calls.
+ */
+export class DatabricksWarehouse implements Warehouse {
+  readonly description: string;
+  private readonly catalog: string;
+  private readonly schema: string;
+  private readonly format: DatabricksTableFormat;
+  private readonly connection: DatabricksConnection;
+
+  constructor(options: DatabricksWarehouseOptions) {
+    const statementTimeoutSeconds = options.statementTimeoutSeconds ?? DEFAULT_STATEMENT_TIMEOUT_SECONDS;
+    this.connection = {
+      host: validHost(options.host),
+      httpPath: validHttpPath(options.httpPath),
+      auth: validAuth(options.auth),
+      statementTimeoutSeconds: validStatementTimeout(statementTimeoutSeconds),
+      retry: validRetry(options.retry ?? DATABRICKS_COLD_START_RETRY),
+      connector: options.connect ?? dbsqlConnector,
+      progress: options.progress,
+    };
+    this.catalog = optionIdentifier(options.catalog, 'catalog');
+    this.schema = optionIdentifier(options.schema, 'schema');
+    if (options.format !== 'iceberg' && options.format !== 'delta-uniform') {
+      throw new InputError('format', `format "${String(options.format)}" must be "iceberg" or "delta-uniform"`);
+    }
+    this.format = options.format;
+    this.description = `Databricks ${this.connection.host}${this.connection.httpPath}`;
+  }
+
+  /** `catalog`.`schema`.`table`: the definition's `table.schema` is DuckDB's; here both come from the options. */
+  tableName(dataset: DatasetDefinition): string {
+    return [
+      checkedIdentifier(this.catalog, 'catalog'),
+      checkedIdentifier(this.schema, 'schema'),
+      checkedIdentifier(dataset.table.name, 'table'),
+    ]
+      .map(databricksDialect.quote)
+      .join('.');
+  }
+
+  /** One preamble per session, because `ensureTable` and `loadWindows` each open their own. */
+  planStatements(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageLocation): string[] {
+    const merge = this.mergeStatement(dataset, windows, stage);
+    return [...this.inSession([this.createTableStatement(dataset)]), ...(merge ? this.inSession([merge]) : [])];
+  }
+
+  async ensureTable(dataset: DatasetDefinition): Promise<void> {
+    await runStatements(this.connection, [this.createTableStatement(dataset)]);
+  }
+
+  async loadWindows(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageStore): Promise<void> {
+    const merge = this.mergeStatement(dataset, windows, stage.location);
+    if (merge) await runStatements(this.connection, [merge]);
+  }
+
+  async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
+    const [rows] = await runStatements(this.connection, [
+      countInWindowStatement(databricksDialect, this.tableName(dataset), dataset, window),
+    ]);
+    const row = rows?.[0] as { row_count?: unknown } | undefined;
+    return Number(row?.row_count ?? 0);
+  }
+
+  /** Nothing to release: every call closes its own client and session. */
+  async close(): Promise<void> {}
+
+  /** Never creates the schema and never alters an existing table. */
+  private createTableStatement(dataset: DatasetDefinition): string {
+    const head = `CREATE TABLE IF NOT EXISTS ${this.tableName(dataset)} (${columnDefinitions(databricksDialect, dataset)})`;
+    const dateColumn = layoutDateColumn(dataset);
+    const quoted = dateColumn === undefined ? undefined : databricksDialect.quote(checkedIdentifier(dateColumn, 'column'));
+    if (this.format === 'iceberg') {
+      // Managed Iceberg rejects partition transforms such as years(date); a plain column becomes clustering keys.
+      return `${head} USING ICEBERG${quoted ? ` PARTITIONED BY (${quoted})` : ''}`;
+    }
+    return (
+      `${head} USING DELTA${quoted ? ` CLUSTER BY (${quoted})` : ''}` +
+      ` TBLPROPERTIES ('delta.enableIcebergCompatV2' = 'true', 'delta.universalFormat.enabledFormats' = 'iceberg')`
+    );
+  }
+
+  /** The MERGE over every window that has staged parts; undefined when none has, since then nothing runs. */
+  private mergeStatement(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageLocation): string | undefined {
+    const adls = adlsLocation(stage);
+    const sources: SourceRelation[] = windows
+      .filter((staged) => staged.parts.length > 0)
+      .map((staged) => ({ window: staged.window, relation: readFiles(dataset, partsUrl(adls, dataset, staged.window)) }));
+    return sources.length > 0 ? mergeStatement(databricksDialect, this.tableName(dataset), dataset, sources) : undefined;
+  }
+
+  private inSession(statements: readonly string[]): string[] {
+    return [...sessionPreamble(this.connection.statementTimeoutSeconds), ...statements];
+  }
+}
+
+/**
+ * The column the table is laid out by: the window field when it is a date (loads touch whole windows), else
+ * a date field named `date` (the crossings dataset windows on a timestamp but carries its date too).
+ */
+export function layoutDateColumn(dataset: DatasetDefinition): string | undefined {
+  const windowField = dataset.fields.find((field) => field.name === dataset.windowField);
+  if (windowField?.type === 'date') return windowField.name;
+  return dataset.fields.find((field) => field.name === 'date' && field.type === 'date')?.name;
+}
+
+interface AdlsLocation {
+  readonly accountName: string;
+  readonly container: string;
+}
+
+/**
+ * Databricks reads the stage itself, so only an ADLS container will do. An emulator endpoint (Azurite) is
+ * accepted for planning: the abfss URL is still what a real account would need, though Databricks could
+ * never read the emulator itself.
+ */
+function adlsLocation(stage: StageLocation): AdlsLocation {
+  if (stage.kind !== 'azure') {
+    throw new InputError('stage', `Databricks reads staged files from ADLS: use the azure stage (this stage is the local directory ${stage.root})`);
+  }
+  if (!STORAGE_ACCOUNT.test(stage.accountName)) {
+    throw new InputError(
+      'stage.accountName',
+      `stage account name "${stage.accountName}" is not a storage account name (3 to 24 lower-case letters and digits)`,
+    );
+  }
+  if (!CONTAINER.test(stage.container)) {
+    throw new InputError(
+      'stage.container',
+      `stage container "${stage.container}" is not a container name (3 to 63 lower-case letters, digits and single dashes, starting and ending with a letter or digit)`,
+    );
+  }
+  return { accountName: stage.accountName, container: stage.container };
+}
+
+/** `abfss://<container>@<account>.dfs.core.windows.net/stage/<dataset>/<start>_<stop>/part-*.jsonl`, from checked parts only. */
+function partsUrl(adls: AdlsLocation, dataset: DatasetDefinition, window: Window): string {
+  if (!DATASET_NAME.test(dataset.name)) throw new Error(`dataset name "${dataset.name}" cannot be part of a storage path`);
+  const checkedWindow = { start: checkedDate(window.start), stop: checkedDate(window.stop) };
+  const prefix = windowLayout(dataset.name, checkedWindow).prefix;
+  return `abfss://${adls.container}@${adls.accountName}.dfs.core.windows.net/${prefix}/part-*.jsonl`;
+}
+
+/**
+ * The staged parts as a relation with the table's own types. FAILFAST makes a malformed line fail the load
+ * instead of silently becoming NULLs; the quarantine and manifest files start with `_` and are never listed.
+ */
+function readFiles(dataset: DatasetDefinition, url: string): string {
+  const schema = dataset.fields
+    .map((field) => `${databricksDialect.quote(checkedIdentifier(field.name, 'column'))} ${DATABRICKS_TYPES[field.type]}`)
+    .join(', ');
+  return `read_files(${stringLiteral(url)}, format => 'json', schema => ${stringLiteral(schema)}, mode => 'FAILFAST')`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Options: checked once, up front, so a bad setting fails before anything connects
+
+function optionIdentifier(value: string, field: string): string {
+  try {
+    return checkedIdentifier(value, field);
+  } catch (error) {
+    throw new InputError(field, (error as Error).message);
+  }
+}
+
+function validHost(host: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) {
+    throw new InputError('host', `host "${host}" must be the host name only, without the scheme (e.g. adb-1234567890123456.7.azuredatabricks.net)`);
+  }
+  if (!HOST.test(host)) {
+    throw new InputError('host', `host "${host}" is not a host name (e.g. adb-1234567890123456.7.azuredatabricks.net; no path or port)`);
+  }
+  return host;
+}
+
+function validHttpPath(httpPath: string): string {
+  if (!HTTP_PATH.test(httpPath)) {
+    throw new InputError(
+      'httpPath',
+      `httpPath "${httpPath}" must be /sql/1.0/warehouses/<warehouse id> or /sql/protocolv1/o/<org id>/<cluster id> (copy it from the warehouse's Connection details)`,
+    );
+  }
+  return httpPath;
+}
+
+function validAuth(auth: DatabricksAuth): DatabricksAuth {
+  switch (auth.type) {
+    case 'pat':
+      if (auth.token.trim() === '') throw new InputError('auth.token', 'auth.token is empty: give a Databricks personal access token');
+      return auth;
+    case 'entra':
+      if (typeof auth.credential?.getToken !== 'function') {
+        throw new InputError('auth.credential', 'auth.credential must be a token credential (e.g. DefaultAzureCredential)');
+      }
+      return auth;
+    default:
+      throw new InputError('auth.type', `auth.type "${String((auth as { type?: unknown }).type)}" must be "entra" or "pat"`);
+  }
+}
+
+function validStatementTimeout(seconds: number): number {
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+    throw new InputError('statementTimeoutSeconds', `statementTimeoutSeconds ${seconds} must be a positive whole number of seconds`);
+  }
+  return seconds;
+}
+
+function validRetry(retry: RetryPolicy): RetryPolicy {
+  if (!Number.isSafeInteger(retry.attempts) || retry.attempts < 1) {
+    throw new InputError('retry.attempts', `retry.attempts ${retry.attempts} must be a whole number of at least 1`);
+  }
+  if (!(retry.baseDelayMs >= 0) || !(retry.maxDelayMs >= retry.baseDelayMs)) {
+    throw new InputError('retry', 'retry delays must be non-negative, with maxDelayMs at least baseDelayMs');
+  }
+  return retry;
+}
