@@ -60,6 +60,15 @@ export class BlockReader {
 
   /** The block, checked against `type` on every call; each caller gets its own copy of the document. */
   async read<T extends BlockType>(name: string, type: T): Promise<BlockDocument<T>> {
+    return this.checked(name, (stored) => checkStoredBlock(this.store, name, type, stored));
+  }
+
+  /** Like `read`, but a block that does not exist is undefined: for blocks that only add optional settings. */
+  async readOptional<T extends BlockType>(name: string, type: T): Promise<BlockDocument<T> | undefined> {
+    return this.checked(name, (stored) => (stored === undefined ? undefined : checkStoredBlock(this.store, name, type, stored)));
+  }
+
+  private async checked<R>(name: string, check: (stored: StoredBlock | undefined) => R): Promise<R> {
     const now = this.now();
     let entry = this.entries.get(name);
     if (entry === undefined || now >= entry.expiresAt) {
@@ -67,7 +76,10 @@ export class BlockReader {
       this.entries.set(name, entry);
     }
     try {
-      return checkStoredBlock(this.store, name, type, await entry.block);
+      const stored = await entry.block;
+      // A missing block is not cached either: creating it takes effect on the next read.
+      if (stored === undefined && this.entries.get(name) === entry) this.entries.delete(name);
+      return check(stored);
     } catch (error) {
       // Unless a newer read replaced it meanwhile, drop what failed so the next call asks the store again.
       if (this.entries.get(name) === entry) this.entries.delete(name);

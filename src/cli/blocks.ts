@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { Argument, type Command, Option } from 'commander';
-import { KeyVaultBlockStore } from '../blocks/keyvault';
+import { checkVaultUrl, openBlockStore } from '../blocks/open';
 import { checkStoredBlock } from '../blocks/reader';
-import { type BlockStore, LocalBlockStore } from '../blocks/store';
+import type { BlockStore } from '../blocks/store';
 import {
   BLOCK_NAME_SETTINGS,
   BLOCK_SCHEMAS,
@@ -35,21 +35,6 @@ interface StoreFlags {
 
 const DEFAULT_DATA_DIR = '.local';
 
-/** A vault URL as Key Vault gives it: https, a host, nothing after it. */
-function checkVaultUrl(value: string, field: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  const plain = url !== undefined && url.protocol === 'https:' && url.username === '' && url.password === '' && url.search === '' && url.hash === '';
-  if (!plain || (url !== undefined && url.pathname !== '/')) {
-    throw new InputError(field, `${field} "${value}" is not a Key Vault URL (https://<vault-name>.vault.azure.net)`);
-  }
-  return value;
-}
-
 /**
  * The store a command works on. Flags beat the environment: `--vault-url`, else `--data-dir`, else
  * KEY_VAULT_URL, else the local file under the default data directory.
@@ -66,10 +51,12 @@ function openStore(flags: StoreFlags, command: Command, io: CliIo, deps: BlocksC
       : !dataDirGiven && envVaultUrl !== undefined
         ? checkVaultUrl(envVaultUrl, 'KEY_VAULT_URL')
         : undefined;
-  const store =
-    vaultUrl !== undefined
-      ? new KeyVaultBlockStore(vaultUrl, deps.keyVaultCredential ?? new DefaultAzureCredential(), deps.keyVaultClientOptions)
-      : new LocalBlockStore(resolve(io.cwd, flags.dataDir));
+  const store = openBlockStore({
+    vaultUrl,
+    dataDir: resolve(io.cwd, flags.dataDir),
+    credential: () => deps.keyVaultCredential ?? new DefaultAzureCredential(),
+    keyVaultClientOptions: deps.keyVaultClientOptions,
+  });
   // Which store answered is worth seeing: KEY_VAULT_URL in the environment silently changes it.
   io.stderr(`blocks in ${store.description}\n`);
   return store;

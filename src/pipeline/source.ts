@@ -103,10 +103,26 @@ export class SocrataClient {
     this.pageSize = pageSize;
   }
 
-  /** One query, retried on throttling, server errors, network faults, timeouts and cut-off bodies. */
-  async query(params: Record<string, string>): Promise<SourceRecord[]> {
+  /** The request URL for a query; it never carries the app token, which travels in a header. */
+  urlFor(params: Record<string, string>): URL {
     const url = new URL(this.resourceUrl);
     for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+    return url;
+  }
+
+  /** The parameters of one page of a query. */
+  pageParams(query: Record<string, string>, offset: number): Record<string, string> {
+    return { ...query, $limit: String(this.pageSize), $offset: String(offset) };
+  }
+
+  /** The parameters that count a query's rows. */
+  countParams(where: string): Record<string, string> {
+    return { $select: 'count(*)', $where: where };
+  }
+
+  /** One query, retried on throttling, server errors, network faults, timeouts and cut-off bodies. */
+  async query(params: Record<string, string>): Promise<SourceRecord[]> {
+    const url = this.urlFor(params);
     return withRetry(() => this.getOnce(url), this.options.retry ?? DEFAULT_RETRY, {
       what: `GET ${url.origin}${url.pathname}`,
       ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
@@ -115,7 +131,7 @@ export class SocrataClient {
 
   /** Number of rows matching `where`. */
   async count(where: string): Promise<number> {
-    const [row] = await this.query({ $select: 'count(*)', $where: where });
+    const [row] = await this.query(this.countParams(where));
     const value = row ? Object.values(row)[0] : undefined;
     const count = Number(value);
     if (!Number.isInteger(count)) throw new Error(`the source answered count(*) with ${JSON.stringify(row)}`);
@@ -135,7 +151,7 @@ export class SocrataClient {
    */
   async *pages(query: Record<string, string>): AsyncGenerator<Page> {
     const fetchPage = (number: number, offset: number): Promise<Page> =>
-      this.query({ ...query, $limit: String(this.pageSize), $offset: String(offset) }).then((records) => ({
+      this.query(this.pageParams(query, offset)).then((records) => ({
         number,
         offset,
         records,

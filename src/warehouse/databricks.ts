@@ -69,6 +69,7 @@ export const databricksDialect: SqlDialect = {
   name: 'databricks',
   quote: (identifier) => `\`${identifier}\``,
   columnType: (type) => DATABRICKS_TYPES[type],
+  timestampLiteral: (value) => `TIMESTAMP_NTZ '${value}'`,
 };
 
 const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;

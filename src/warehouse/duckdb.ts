@@ -28,6 +28,7 @@ export const duckdbDialect: SqlDialect = {
   name: 'duckdb',
   quote: (identifier) => `"${identifier}"`,
   columnType: (type) => DUCKDB_TYPES[type],
+  timestampLiteral: (value) => `TIMESTAMP '${value}'`,
 };
 
 /**

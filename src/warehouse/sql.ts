@@ -9,6 +9,8 @@ export interface SqlDialect {
   readonly name: string;
   quote(identifier: string): string;
   columnType(type: ColumnType): string;
+  /** A literal of the dialect's type for zone-less timestamps, so comparisons never pass through a session time zone. */
+  timestampLiteral(isoDateTime: string): string;
 }
 
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -48,7 +50,7 @@ export function windowPredicate(dialect: SqlDialect, dataset: DatasetDefinition,
   if (!field) throw new Error(`dataset ${dataset.name} has no window field ${dataset.windowField}`);
   const column = `${qualifier ? `${qualifier}.` : ''}${dialect.quote(checkedIdentifier(field.name, 'column'))}`;
   const literal = (date: string) =>
-    field.type === 'date' ? `DATE '${checkedDate(date)}'` : `TIMESTAMP '${checkedDate(date)} 00:00:00'`;
+    field.type === 'date' ? `DATE '${checkedDate(date)}'` : dialect.timestampLiteral(`${checkedDate(date)} 00:00:00`);
   return `${column} >= ${literal(window.start)} AND ${column} < ${literal(window.stop)}`;
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { type BlocksCliDeps, main } from '../../src/cli/blocks.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { type CliResult, runInProcess } from '../support/cli.js';
 import { type KeyVaultStandIn, secretClientOptions, startKeyVaultStandIn } from '../support/keyvault-standin.js';
 
 const WAREHOUSE = {
@@ -12,12 +12,6 @@ const WAREHOUSE = {
   httpPath: '/sql/1.0/warehouses/abc123',
   auth: { type: 'pat', token: 'dapiSECRETTOKEN' },
 };
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe('blocks command line', () => {
   let dir: string;
@@ -29,18 +23,8 @@ describe('blocks command line', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  async function run(argv: string[], deps?: BlocksCliDeps): Promise<Run> {
-    let stdout = '';
-    let stderr = '';
-    const io: CliIo = {
-      stdout: (text) => void (stdout += text),
-      stderr: (text) => void (stderr += text),
-      env,
-      cwd: dir,
-      now: () => new Date('2024-06-01T00:00:00Z'),
-    };
-    const code = await main(argv, io, deps);
-    return { code, stdout, stderr };
+  function run(argv: string[], deps?: BlocksCliDeps): Promise<CliResult> {
+    return runInProcess(main, argv, { cwd: dir, env, now: new Date('2024-06-01T00:00:00Z'), deps });
   }
 
   async function writeJson(name: string, value: unknown): Promise<string> {

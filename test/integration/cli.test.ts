@@ -4,29 +4,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { main } from '../../src/cli/pipeline';
-import type { CliIo } from '../../src/cli/io';
+import { lastJsonLine, runInProcess } from '../support/cli';
 import { TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../support/fixtures';
 import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
 
 const ROOT = join(__dirname, '..', '..');
 
-/** Runs the command line in-process, capturing its output. */
-async function runCli(argv: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; now?: Date }) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    env: options.env ?? {},
-    cwd: options.cwd,
-    now: () => options.now ?? new Date('2024-01-15T12:00:00Z'),
-  };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
+function runCli(argv: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; now?: Date }) {
+  return runInProcess(main, argv, options);
 }
 
 describe('pipeline command line', () => {
@@ -48,8 +33,7 @@ describe('pipeline command line', () => {
       { cwd: directory.path },
     );
     assert.equal(result.code, 0, result.stderr);
-    const lastLine = result.stdout.trim().split('\n').at(-1) ?? '';
-    const summary = JSON.parse(lastLine);
+    const summary = lastJsonLine(result.stdout) as { staged: number; quarantined: number; fetched: number; [key: string]: unknown };
     assert.equal(summary.dataset, 'bnt-hourly-traffic');
     assert.deepEqual(summary.window, { start: '2024-01-07', stop: '2024-01-14' });
     assert.equal(summary.fetched, 3360);

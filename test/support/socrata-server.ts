@@ -15,7 +15,10 @@
  *
  * Speed matters because the benchmark pages through ~350k rows: the sorted row order is computed
  * once per `$order`, the filtered row list once per (`$where`, `$order`), and both are cached, so
- * paging with an increasing `$offset` is a slice plus one JSON.stringify.
+ * paging with an increasing `$offset` is a slice plus one JSON.stringify. The benchmark also sends
+ * a new `$where` window for every chunk; when some of its AND-ed terms compare the leading `$order`
+ * column (or, without `$order`, any column) with <, <=, =, >=, >, the matching rows are one span of
+ * that sorted order, found by binary search, and only the other terms are checked row by row.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,6 +59,11 @@ export interface RecordedRequest {
 
 export interface SocrataTestServer {
   readonly baseUrl: string;
+  /**
+   * How many filtered row lists were found by binary search on a sorted order (the range search)
+   * rather than by checking every row; cached answers are not counted again.
+   */
+  readonly rangeSearches: number;
   resourceUrl(datasetId: string): string;
   /** Every request received, in order, including faulted ones. */
   readonly requests: RecordedRequest[];
@@ -73,8 +81,16 @@ export const DEFAULT_LIMIT = 1_000;
 /** The system column holding a stable, unique row id. */
 export const ROW_ID_COLUMN = ':id';
 
-export async function startSocrataServer(datasets: Record<string, TestDataset>): Promise<SocrataTestServer> {
-  const server = new SocrataServer(datasets);
+export interface SocrataServerOptions {
+  /**
+   * Find the rows of a `$where` by binary search on a sorted order when it can (default true).
+   * Only tests turn it off, to check that both ways give the same answers.
+   */
+  rangeSearch?: boolean;
+}
+
+export async function startSocrataServer(datasets: Record<string, TestDataset>, options: SocrataServerOptions = {}): Promise<SocrataTestServer> {
+  const server = new SocrataServer(datasets, options.rangeSearch ?? true);
   await server.listen();
   return server;
 }
@@ -371,6 +387,13 @@ class BoundedCache<V> {
   private readonly entries = new Map<string, V>();
   constructor(private readonly capacity: number) {}
 
+  /** The most recently added entry that satisfies `test`, if any. */
+  findLatest(test: (value: V) => boolean): V | undefined {
+    let found: V | undefined;
+    for (const value of this.entries.values()) if (test(value)) found = value;
+    return found;
+  }
+
   getOrCompute(key: string, compute: () => V): V {
     const cached = this.entries.get(key);
     if (cached !== undefined) return cached;
@@ -393,16 +416,21 @@ interface Answer {
 class ServedDataset implements ColumnTypes {
   readonly fieldNames: string[];
   readonly lastModified: Date;
+  /** Filtered row lists found by range search (see {@link SocrataTestServer.rangeSearches}). */
+  rangeSearches = 0;
   private readonly keys = new Map<string, Key[]>();
   private readonly ranks = new Map<string, Int32Array>();
+  /** Per column, its distinct keys in ascending order: rank -> key. */
+  private readonly distinct = new Map<string, Key[]>();
   /** Row indices sorted by an `$order`, keyed by the parsed terms. */
-  private readonly sortedRows = new BoundedCache<Uint32Array>(8);
+  private readonly sortedRows = new BoundedCache<SortedRows>(8);
   /** Row indices passing a `$where`, in `$order` order. */
   private readonly matchingRows = new BoundedCache<Uint32Array>(32);
 
   constructor(
     private readonly data: TestDataset,
     serverStart: Date,
+    private readonly rangeSearch: boolean,
   ) {
     this.fieldNames = Object.keys(data.fields);
     this.lastModified = data.lastModified ?? serverStart;
@@ -416,7 +444,10 @@ class ServedDataset implements ColumnTypes {
   }
 
   answer(query: Query): Answer {
-    const matching = this.rowsMatching(query.where, query.order);
+    // count() is the same over the matching rows in any order; max()/min() return the first row
+    // holding the extreme key (stored strings can differ for equal keys), so they need row order.
+    const anyOrder = query.selection.kind === 'aggregate' && query.selection.items.every((item) => item.fn === 'count');
+    const matching = this.rowsMatching(query.where, query.order, anyOrder);
     return query.selection.kind === 'aggregate'
       ? this.aggregateAnswer(query.selection.items, matching, query)
       : this.rowsAnswer(query.selection.columns, matching.subarray(query.offset, query.offset + query.limit));
@@ -451,40 +482,123 @@ class ServedDataset implements ColumnTypes {
     let ranks = this.ranks.get(column);
     if (ranks === undefined) {
       // `:id` is unique and already in row order: its rank is the row index.
-      if (column === ROW_ID_COLUMN) ranks = Int32Array.from(this.data.rows, (_, index) => index);
-      else {
+      if (column === ROW_ID_COLUMN) {
+        ranks = Int32Array.from(this.data.rows, (_, index) => index);
+        // Padded ids sort as strings in row order, so the keys already are the distinct keys.
+        this.distinct.set(column, this.keysOf(column));
+      } else {
         const keys = this.keysOf(column);
         const distinct = [...new Set(keys)].sort(compareKeys);
         const rankOf = new Map(distinct.map((key, rank) => [key, rank]));
         ranks = Int32Array.from(keys, (key) => rankOf.get(key) ?? 0);
+        this.distinct.set(column, distinct);
       }
       this.ranks.set(column, ranks);
     }
     return ranks;
   }
 
-  private sortedBy(order: OrderTerm[]): Uint32Array {
-    return this.sortedRows.getOrCompute(JSON.stringify(order), () => {
-      const indices = Array.from(this.data.rows, (_, index) => index);
-      const terms = order.map((term) => ({ ranks: this.ranksOf(term.column), sign: term.descending ? -1 : 1 }));
-      indices.sort((a, b) => {
-        for (const { ranks, sign } of terms) {
-          const difference = (ranks[a] ?? 0) - (ranks[b] ?? 0);
-          if (difference !== 0) return sign * difference;
-        }
-        return a - b; // ties keep input order, so `:id` need not be sorted explicitly
-      });
-      return Uint32Array.from(indices);
+  /** The column's distinct keys in ascending order, indexed by rank (null, if present, is last: see searchRange). */
+  private distinctOf(column: string): Key[] {
+    this.ranksOf(column);
+    return this.distinct.get(column) ?? [];
+  }
+
+  private sortedBy(order: OrderTerm[]): SortedRows {
+    return this.sortedRows.getOrCompute(JSON.stringify(order), () => ({ order, rows: this.sort(order) }));
+  }
+
+  private sort(order: OrderTerm[]): Uint32Array {
+    // One ascending term (the sort the range search builds for itself): a counting sort by rank.
+    const [only] = order;
+    if (order.length === 1 && only !== undefined && !only.descending) {
+      return countingSort(this.ranksOf(only.column), this.distinctOf(only.column).length);
+    }
+    const indices = Array.from(this.data.rows, (_, index) => index);
+    const terms = order.map((term) => ({ ranks: this.ranksOf(term.column), sign: term.descending ? -1 : 1 }));
+    indices.sort((a, b) => {
+      for (const { ranks, sign } of terms) {
+        const difference = (ranks[a] ?? 0) - (ranks[b] ?? 0);
+        if (difference !== 0) return sign * difference;
+      }
+      return a - b; // ties keep input order, so `:id` need not be sorted explicitly
+    });
+    return Uint32Array.from(indices);
+  }
+
+  /**
+   * Row indices passing every condition, in `$order` order (row order without `$order`). With
+   * `anyOrder`, an answer without `$order` may come in any order (the caller only counts rows).
+   */
+  private rowsMatching(where: Condition[], order: OrderTerm[], anyOrder: boolean): Uint32Array {
+    if (where.length === 0) return this.sortedBy(order).rows;
+    const unordered = anyOrder && order.length === 0;
+    return this.matchingRows.getOrCompute(JSON.stringify([where, order, unordered]), () => {
+      const found = this.rangeSearch ? this.searchRange(where, order) : undefined;
+      if (found === undefined) return this.filter(this.sortedBy(order).rows, where);
+      this.rangeSearches += 1;
+      const matching = found.rest.length === 0 ? found.span : this.filter(found.span, found.rest);
+      if (order.length > 0 || unordered) return matching;
+      // Without $order the answer is in row order; the span came from some column's order.
+      return (matching === found.span ? matching.slice() : matching).sort();
     });
   }
 
-  private rowsMatching(where: Condition[], order: OrderTerm[]): Uint32Array {
-    const sorted = this.sortedBy(order);
-    if (where.length === 0) return sorted;
-    return this.matchingRows.getOrCompute(JSON.stringify([where, order]), () => {
-      const tests = where.map((condition) => ({ ...condition, keys: this.keysOf(condition.column) }));
-      return sorted.filter((index) => tests.every(({ keys, op, value }) => satisfies(keys[index], op, value)));
-    });
+  private filter(rows: Uint32Array, where: Condition[]): Uint32Array {
+    const tests = where.map((condition) => ({ ...condition, keys: this.keysOf(condition.column) }));
+    return rows.filter((index) => tests.every(({ keys, op, value }) => satisfies(keys[index], op, value)));
+  }
+
+  /**
+   * When some conditions bound the leading column of a sorted order (`$order`'s, or without
+   * `$order` a cached or new sort on a bounded column), the rows passing them are one span of that
+   * order: returns the span, found by binary search, and the conditions still to check.
+   */
+  private searchRange(where: Condition[], order: OrderTerm[]): { span: Uint32Array; rest: Condition[] } | undefined {
+    const bounded = (column: string) => where.some((condition) => condition.column === column && condition.op !== '!=');
+    let sorted: SortedRows | undefined;
+    if (order.length > 0) {
+      if (bounded(order[0]?.column ?? '')) sorted = this.sortedBy(order);
+    } else {
+      sorted = this.sortedRows.findLatest((cached) => bounded(cached.order[0]?.column ?? ''));
+      const column = where.find((condition) => condition.op !== '!=')?.column;
+      if (sorted === undefined && column !== undefined) sorted = this.sortedBy([{ column, descending: false }]);
+    }
+    const leading = sorted?.order[0];
+    if (sorted === undefined || leading === undefined) return undefined;
+
+    // The bounds as a span of ranks [low, high); a null key never satisfies a comparison, so its
+    // rank is left out. (Array.prototype.sort puts undefined last whatever the comparator says, so
+    // null actually has the highest rank; both ends are checked to not depend on that.)
+    const distinct = this.distinctOf(leading.column);
+    let low = distinct[0] === undefined ? 1 : 0;
+    let high = distinct.length > low && distinct[distinct.length - 1] === undefined ? distinct.length - 1 : distinct.length;
+    const rest: Condition[] = [];
+    for (const condition of where) {
+      if (condition.column !== leading.column || condition.op === '!=') {
+        rest.push(condition);
+        continue;
+      }
+      const { op, value } = condition;
+      // First rank whose key is >= value, and first whose key is > value.
+      const atLeast = () => firstTrue(low, high, (rank) => (distinct[rank] as string | number) >= value);
+      const above = () => firstTrue(low, high, (rank) => (distinct[rank] as string | number) > value);
+      if (op === '>=') low = atLeast();
+      else if (op === '>') low = above();
+      else if (op === '<') high = atLeast();
+      else if (op === '<=') high = above();
+      else [low, high] = [atLeast(), above()];
+      if (low >= high) return { span: new Uint32Array(0), rest: [] };
+    }
+
+    // Along the sorted rows the leading ranks rise (ASC) or fall (DESC) monotonically.
+    const ranks = this.ranksOf(leading.column);
+    const rows = sorted.rows;
+    const rankAt = (position: number) => ranks[rows[position] ?? 0] ?? 0;
+    const [start, end] = leading.descending
+      ? [firstTrue(0, rows.length, (at) => rankAt(at) < high), firstTrue(0, rows.length, (at) => rankAt(at) < low)]
+      : [firstTrue(0, rows.length, (at) => rankAt(at) >= low), firstTrue(0, rows.length, (at) => rankAt(at) >= high)];
+    return { span: rows.subarray(start, end), rest };
   }
 
   private rowsAnswer(columns: SelectedColumn[] | null, page: Uint32Array): Answer {
@@ -536,6 +650,36 @@ class ServedDataset implements ColumnTypes {
     // The stored string is returned, as SODA does (e.g. "2025-04-12T00:00:00.000").
     return best === undefined ? undefined : this.raw(best, column);
   }
+}
+
+interface SortedRows {
+  order: OrderTerm[];
+  rows: Uint32Array;
+}
+
+/** The first integer in [from, to) for which `test` holds, or `to`; `test` must be false then true. */
+function firstTrue(from: number, to: number, test: (at: number) => boolean): number {
+  let [low, high] = [from, to];
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (test(middle)) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
+/** Row indices by ascending rank, ties in row order: what the comparison sort gives for one ASC term. */
+function countingSort(ranks: Int32Array, rankCount: number): Uint32Array {
+  const starts = new Uint32Array(rankCount + 1);
+  for (const rank of ranks) starts[rank + 1] = (starts[rank + 1] ?? 0) + 1;
+  for (let rank = 1; rank <= rankCount; rank += 1) starts[rank] = (starts[rank] ?? 0) + (starts[rank - 1] ?? 0);
+  const sorted = new Uint32Array(ranks.length);
+  ranks.forEach((rank, index) => {
+    const at = starts[rank] ?? 0;
+    sorted[at] = index;
+    starts[rank] = at + 1;
+  });
+  return sorted;
 }
 
 /** SQL semantics: a comparison with null is never true. */
@@ -597,9 +741,15 @@ class SocrataServer implements SocrataTestServer {
   private readonly server = http.createServer((request, response) => this.handle(request, response));
   private address: AddressInfo | undefined;
 
-  constructor(datasets: Record<string, TestDataset>) {
+  constructor(datasets: Record<string, TestDataset>, rangeSearch: boolean) {
     const start = new Date();
-    for (const [id, dataset] of Object.entries(datasets)) this.datasets.set(id, new ServedDataset(dataset, start));
+    for (const [id, dataset] of Object.entries(datasets)) this.datasets.set(id, new ServedDataset(dataset, start, rangeSearch));
+  }
+
+  get rangeSearches(): number {
+    let total = 0;
+    for (const dataset of this.datasets.values()) total += dataset.rangeSearches;
+    return total;
   }
 
   get baseUrl(): string {

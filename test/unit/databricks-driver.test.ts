@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { THTTPException } from '@databricks/sql/dist/connection/connections/ThriftHttpConnection';
 import OperationStateError, { OperationStateErrorCode } from '@databricks/sql/dist/errors/OperationStateError';
 import RetryError, { RetryErrorCode } from '@databricks/sql/dist/errors/RetryError';
@@ -14,84 +13,16 @@ import type { StageStore } from '../../src/pipeline/stage/store';
 import {
   DATABRICKS_ENTRA_SCOPE,
   type DatabricksAuth,
-  type DatabricksClient,
   type DatabricksConnection,
-  type DatabricksConnectionOptions,
   type DatabricksConnector,
-  type DatabricksOperation,
-  type DatabricksSession,
   isTransientDatabricksError,
   runStatements,
 } from '../../src/warehouse/databricks-driver';
 import { DatabricksWarehouse } from '../../src/warehouse/databricks';
+import { FakeDatabricks, fakeCredential } from '../support/fake-databricks';
 
 const TINY_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
 
-/** What the fake is told to do; each failure is used once, in order. */
-interface Script {
-  readonly connectFailures?: unknown[];
-  readonly executeFailures?: Record<string, unknown>;
-  readonly fetchFailures?: Record<string, unknown>;
-  readonly rows?: Record<string, object[]>;
-}
-
-/**
- * A stand-in for DBSQLClient at the client boundary: it records every call, so tests can check order and
- * that everything opened was closed. Failures are keyed by a statement's first word (SET, CREATE, MERGE…).
- */
-class FakeDatabricks implements DatabricksConnector {
-  readonly events: string[] = [];
-  readonly connections: DatabricksConnectionOptions[] = [];
-  private readonly connectFailures: unknown[];
-
-  constructor(private readonly script: Script = {}) {
-    this.connectFailures = [...(script.connectFailures ?? [])];
-  }
-
-  get executed(): string[] {
-    return this.events.filter((event) => event.startsWith('execute ')).map((event) => event.slice('execute '.length));
-  }
-
-  async connect(options: DatabricksConnectionOptions): Promise<DatabricksClient> {
-    this.connections.push(options);
-    this.events.push('connect');
-    const failure = this.connectFailures.shift();
-    if (failure !== undefined) throw failure;
-    return {
-      openSession: async () => this.session(),
-      close: async () => void this.events.push('client.close'),
-    };
-  }
-
-  private session(): DatabricksSession {
-    this.events.push('openSession');
-    return {
-      executeStatement: async (statement) => {
-        this.events.push(`execute ${statement}`);
-        const failure = this.script.executeFailures?.[firstWord(statement)];
-        if (failure !== undefined) throw failure;
-        return this.operation(statement);
-      },
-      close: async () => void this.events.push('session.close'),
-    };
-  }
-
-  private operation(statement: string): DatabricksOperation {
-    return {
-      fetchAll: async () => {
-        this.events.push('fetchAll');
-        const failure = this.script.fetchFailures?.[firstWord(statement)];
-        if (failure !== undefined) throw failure;
-        return this.script.rows?.[firstWord(statement)] ?? [];
-      },
-      close: async () => void this.events.push('operation.close'),
-    };
-  }
-}
-
-function firstWord(statement: string): string {
-  return statement.split(/\s/, 1)[0] ?? '';
-}
 
 function connection(fake: FakeDatabricks, overrides: Partial<DatabricksConnection> = {}): DatabricksConnection {
   return {
@@ -102,18 +33,6 @@ function connection(fake: FakeDatabricks, overrides: Partial<DatabricksConnectio
     retry: TINY_RETRY,
     connector: fake,
     ...overrides,
-  };
-}
-
-/** A credential that hands out a recognisable token and remembers which scopes it was asked for. */
-function fakeCredential(token: string): TokenCredential & { scopes: (string | string[])[] } {
-  const scopes: (string | string[])[] = [];
-  return {
-    scopes,
-    async getToken(scope: string | string[]): Promise<AccessToken> {
-      scopes.push(scope);
-      return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
-    },
   };
 }
 

@@ -121,7 +121,8 @@ test('a single staged window loads with one MERGE reading its parts with read_fi
       '  ) AS staged',
       '  QUALIFY ROW_NUMBER() OVER (PARTITION BY `plaza_id`, `date`, `hour`, `direction` ORDER BY _window_rank DESC) = 1',
       ') AS source',
-      'ON target.`plaza_id` = source.`plaza_id` AND target.`date` = source.`date` AND target.`hour` = source.`hour` AND target.`direction` = source.`direction`',
+      'ON target.`plaza_id` = source.`plaza_id` AND target.`date` = source.`date` AND target.`hour` = source.`hour` AND target.`direction` = source.`direction` ' +
+        "AND (target.`date` >= DATE '2024-01-07' AND target.`date` < DATE '2024-01-14')",
       'WHEN MATCHED AND (target.`vehicles_e_zpass` IS DISTINCT FROM source.`vehicles_e_zpass` OR target.`vehicles_vtoll` IS DISTINCT FROM source.`vehicles_vtoll`) THEN',
       '  UPDATE SET `vehicles_e_zpass` = source.`vehicles_e_zpass`, `vehicles_vtoll` = source.`vehicles_vtoll`',
       'WHEN NOT MATCHED THEN',
@@ -153,7 +154,8 @@ test('two staged windows load in one MERGE, each filtered to its own window, the
       '  ) AS staged',
       '  QUALIFY ROW_NUMBER() OVER (PARTITION BY `plaza_id`, `date`, `hour`, `direction` ORDER BY _window_rank DESC) = 1',
       ') AS source',
-      'ON target.`plaza_id` = source.`plaza_id` AND target.`date` = source.`date` AND target.`hour` = source.`hour` AND target.`direction` = source.`direction`',
+      'ON target.`plaza_id` = source.`plaza_id` AND target.`date` = source.`date` AND target.`hour` = source.`hour` AND target.`direction` = source.`direction` ' +
+        "AND (target.`date` >= DATE '2024-01-07' AND target.`date` < DATE '2024-01-21')",
       'WHEN MATCHED AND (target.`vehicles_e_zpass` IS DISTINCT FROM source.`vehicles_e_zpass` OR target.`vehicles_vtoll` IS DISTINCT FROM source.`vehicles_vtoll`) THEN',
       '  UPDATE SET `vehicles_e_zpass` = source.`vehicles_e_zpass`, `vehicles_vtoll` = source.`vehicles_vtoll`',
       'WHEN NOT MATCHED THEN',
@@ -163,13 +165,21 @@ test('two staged windows load in one MERGE, each filtered to its own window, the
   );
 });
 
-test('the crossings MERGE reads timestamps as TIMESTAMP_NTZ and filters the window on transit_timestamp', () => {
+test('the crossings MERGE reads timestamps as TIMESTAMP_NTZ and filters the window on transit_timestamp with zone-less literals', () => {
   const window: StagedWindow = { window: WEEK_1.window, parts: ['stage/bnt-hourly-crossings/2024-01-07_2024-01-14/part-00000.jsonl'] };
   const merge = warehouse().planStatements(BNT_HOURLY_CROSSINGS, [window], STAGE)[3] ?? '';
   assert.ok(merge.includes("schema => '`transit_timestamp` TIMESTAMP_NTZ, `date` DATE, `hour` INT,"));
   assert.ok(merge.includes('/stage/bnt-hourly-crossings/2024-01-07_2024-01-14/part-*.jsonl'));
   assert.ok(
-    merge.includes("WHERE `transit_timestamp` >= TIMESTAMP '2024-01-07 00:00:00' AND `transit_timestamp` < TIMESTAMP '2024-01-14 00:00:00'"),
+    merge.includes(
+      "WHERE `transit_timestamp` >= TIMESTAMP_NTZ '2024-01-07 00:00:00' AND `transit_timestamp` < TIMESTAMP_NTZ '2024-01-14 00:00:00'",
+    ),
+  );
+  assert.ok(
+    merge.includes(
+      "AND (target.`transit_timestamp` >= TIMESTAMP_NTZ '2024-01-07 00:00:00' AND target.`transit_timestamp` < TIMESTAMP_NTZ '2024-01-14 00:00:00')",
+    ),
+    'the target side is restricted to the window too, since transit_timestamp is part of the key',
   );
 });
 

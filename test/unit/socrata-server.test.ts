@@ -268,3 +268,174 @@ test('the X-App-Token header and the query parameters of each request are record
     );
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Range search: a $where bounding the leading column of a sorted order is answered by binary search
+// on that order. These tests run each query against a server with the range search and one
+// without (every row checked) and require byte-identical answers.
+// ---------------------------------------------------------------------------------------------
+
+/** TRAFFIC plus rows whose keys equal others' but whose stored strings differ, a null date and an unparseable number. */
+const RANGE_DATASET: TestDataset = {
+  ...TRAFFIC,
+  rows: [
+    ...TRAFFIC.rows,
+    { date: '2024-01-07T00:00', hour: '1', plaza_id: '23', vehicles: '100.0' },
+    { hour: '0', plaza_id: '23', vehicles: '10' }, // null date
+    { date: '2024-01-06', hour: '2', plaza_id: '23', vehicles: 'n/a' }, // behaves like null
+    { date: '2024-01-08T00:00:00.000', hour: '3', plaza_id: '20', vehicles: '1000' },
+  ],
+};
+
+async function withBothServers(
+  datasets: Record<string, TestDataset>,
+  body: (fast: SocrataTestServer, slow: SocrataTestServer) => Promise<void>,
+): Promise<void> {
+  const fast = await startSocrataServer(datasets);
+  const slow = await startSocrataServer(datasets, { rangeSearch: false });
+  try {
+    await body(fast, slow);
+  } finally {
+    await Promise.all([fast.close(), slow.close()]);
+  }
+}
+
+/** The answer of both servers, which must be 200 and identical (body and headers). */
+async function sameAnswer(fast: SocrataTestServer, slow: SocrataTestServer, params: Record<string, string>, datasetId = DATASET_ID): Promise<string> {
+  const answers = await Promise.all(
+    [fast, slow].map(async (server) => {
+      const response = await fetch(queryUrl(server, params, datasetId));
+      const fields = response.headers.get('x-soda2-fields');
+      return { status: response.status, fields, types: response.headers.get('x-soda2-types'), body: await response.text() };
+    }),
+  );
+  const [withSearch, withScan] = answers;
+  assert.equal(withSearch?.status, 200, `${JSON.stringify(params)}: ${withSearch?.body}`);
+  assert.deepEqual(withSearch, withScan, JSON.stringify(params));
+  return withSearch?.body ?? '';
+}
+
+const RANGE_WHERES = [
+  // Windows whose edges equal stored values, given shorter than the stored timestamps.
+  "date >= '2024-01-06T00:00:00' AND date < '2024-01-07T00:00:00'",
+  "date >= '2024-01-06' AND date <= '2024-01-07'",
+  "date > '2024-01-05' AND date <= '2024-01-08T00:00:00.000'",
+  "date = '2024-01-07'",
+  // Edges between stored values, and empty windows: between two days, past either end, contradictory.
+  "date >= '2024-01-05T12:00:00' AND date < '2024-01-07T06:30'",
+  "date > '2024-01-06' AND date < '2024-01-07'",
+  "date >= '2030-01-01'",
+  "date < '2000-01-01'",
+  "date > '2024-01-08'",
+  "date < '2024-01-05'",
+  "date >= '2024-01-07' AND date < '2024-01-06'",
+  // Extra terms that are not on the leading column, or not a range (!=), checked row by row.
+  "date >= '2024-01-06' AND date < '2024-01-08' AND hour > 0 AND plaza_id != '22'",
+  "date != '2024-01-06' AND date <= '2024-01-07'",
+  "hour >= 1 AND date < '2024-01-07' AND vehicles > 9",
+  // Number columns compare numerically (9 < 10 < 100), nulls and unparseable values never match.
+  'vehicles >= 10 AND vehicles <= 100',
+  'vehicles < 10',
+  'vehicles = 100',
+  'vehicles > 5000',
+  'hour = 2 AND hour > 1',
+  // Text and the row id.
+  "plaza_id > '21'",
+  "plaza_id = '22' AND date >= '2024-01-07'",
+  ":id >= 'row-00000005' AND :id < 'row-00000010'",
+];
+
+const RANGE_ORDERS = [
+  undefined,
+  'date,plaza_id,hour,:id',
+  'date DESC, hour',
+  'date',
+  'vehicles',
+  'vehicles DESC, :id',
+  'plaza_id DESC, date',
+  'hour',
+  ':id',
+];
+
+test('range search gives the same rows, counts and aggregates as checking every row', async () => {
+  await withBothServers({ [DATASET_ID]: RANGE_DATASET }, async (fast, slow) => {
+    for (const where of RANGE_WHERES) {
+      // count(*) and max/min without $order first, so these also run before any sort is cached.
+      await sameAnswer(fast, slow, { $select: 'count(*)', $where: where });
+      await sameAnswer(fast, slow, { $select: 'count(vehicles), max(vehicles), min(date), max(date)', $where: where });
+      for (const order of RANGE_ORDERS) {
+        const ordered: Record<string, string> = order === undefined ? {} : { $order: order };
+        await sameAnswer(fast, slow, { ...ordered, $where: where });
+        await sameAnswer(fast, slow, { ...ordered, $where: where, $select: 'plaza_id, date AS d, :id', $limit: '3', $offset: '2' });
+        await sameAnswer(fast, slow, { ...ordered, $where: where, $select: 'count(*)' });
+        await sameAnswer(fast, slow, { ...ordered, $where: where, $select: 'max(vehicles), min(vehicles)' });
+      }
+    }
+    // Simple filters are equality terms too.
+    await sameAnswer(fast, slow, { plaza_id: '21', $order: 'plaza_id, :id' });
+    await sameAnswer(fast, slow, { date: '2024-01-06', hour: '2', $order: 'date DESC' });
+    assert.ok(fast.rangeSearches > 0);
+    assert.equal(slow.rangeSearches, 0);
+  });
+});
+
+test('range search is used for a bounded leading $order column and for count(*) without $order, not otherwise', async () => {
+  await withBothServers({ [DATASET_ID]: RANGE_DATASET }, async (fast, slow) => {
+    const searched = async (params: Record<string, string>) => {
+      const before = fast.rangeSearches;
+      await sameAnswer(fast, slow, params);
+      return fast.rangeSearches - before;
+    };
+    const window = "date >= '2024-01-06' AND date < '2024-01-08' AND hour > 0";
+    assert.equal(await searched({ $where: window, $order: 'date,plaza_id,hour,:id' }), 1);
+    assert.equal(await searched({ $where: window, $order: 'date,plaza_id,hour,:id', $offset: '5' }), 0); // cached
+    assert.equal(await searched({ $where: window, $order: 'date DESC' }), 1);
+    assert.equal(await searched({ $where: window, $select: 'count(*)' }), 1);
+    assert.equal(await searched({ $where: window }), 1);
+    // The leading $order column is unbounded (hour > 0 is not on it), or only excluded with !=.
+    assert.equal(await searched({ $where: window, $order: 'plaza_id, date' }), 0);
+    assert.equal(await searched({ $where: "date != '2024-01-06'", $order: 'date' }), 0);
+    assert.equal(await searched({ $where: "plaza_id != '21'", $select: 'count(*)' }), 0);
+  });
+});
+
+test('range search matches the full scan for the pipeline\'s window queries over generated traffic', async () => {
+  const rows = generatedTrafficRows('2024-01-01', '2024-03-01');
+  const datasets = { [DATASET_ID]: { fields: GENERATED_FIELDS, rows } };
+  await withBothServers(datasets, async (fast, slow) => {
+    let total = 0;
+    // Windows starting at, between and beyond the stored days.
+    for (const [start, stop] of [
+      ['2023-12-01', '2024-01-01'],
+      ['2024-01-01', '2024-01-29'],
+      ['2024-01-29', '2024-02-26'],
+      ['2024-02-26', '2024-03-25'],
+      ['2024-03-25', '2024-04-22'],
+    ]) {
+      const where = `date >= '${start}T00:00:00' AND date < '${stop}T00:00:00'`;
+      const count = Number((JSON.parse(await sameAnswer(fast, slow, { $select: 'count(*)', $where: where })) as { count: string }[])[0]?.count);
+      for (let offset = 0; offset < count || offset === 0; offset += 1000) {
+        const params = { $select: Object.keys(GENERATED_FIELDS).join(','), $where: where, $order: 'date,plaza_id,hour,direction,:id', $limit: '1000', $offset: String(offset) };
+        total += (JSON.parse(await sameAnswer(fast, slow, params)) as unknown[]).length;
+      }
+    }
+    assert.equal(total, rows.length);
+  });
+});
+
+const GENERATED_FIELDS: TestDataset['fields'] = { plaza_id: 'text', date: 'floating_timestamp', hour: 'number', direction: 'text', vehicles: 'number' };
+
+/** Like the benchmark's rows (2 plazas x 24 hours x 2 directions a day), stored plaza by plaza so the server has to sort. */
+function generatedTrafficRows(start: string, stop: string): Record<string, string>[] {
+  const rows: Record<string, string>[] = [];
+  for (const plaza of ['22', '21']) {
+    for (let day = Date.parse(`${start}T00:00:00Z`); day < Date.parse(`${stop}T00:00:00Z`); day += 86_400_000) {
+      for (let hour = 0; hour < 24; hour += 1) {
+        for (const direction of ['O', 'I']) {
+          rows.push({ plaza_id: plaza, date: `${new Date(day).toISOString().slice(0, 10)}T00:00:00.000`, hour: String(hour), direction, vehicles: String((rows.length * 37) % 1000) });
+        }
+      }
+    }
+  }
+  return rows;
+}

@@ -36,3 +36,10 @@ export interface StageStore {
   /** A local file with the content of `path`, for engines that read from disk (DuckDB). */
   localFile(path: string): Promise<LocalFile>;
 }
+
+/** Where a store path is, for people and plans: a file path, or the blob's URL (never with credentials). */
+export function locationOf(location: StageLocation, path: string): string {
+  if (location.kind === 'local') return `${location.root}/${path}`;
+  const endpoint = location.endpoint ?? `https://${location.accountName}.blob.core.windows.net`;
+  return `${endpoint}/${location.container}/${path}`;
+}

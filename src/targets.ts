@@ -1,0 +1,151 @@
+import { join, resolve } from 'node:path';
+import type { TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+import type { SecretClientOptions } from '@azure/keyvault-secrets';
+import { checkVaultUrl, openBlockStore } from './blocks/open';
+import { BlockReader } from './blocks/reader';
+import { blockNames } from './blocks/types';
+import { InputError } from './pipeline/errors';
+import { BlobStageStore } from './pipeline/stage/blob';
+import { LocalStageStore } from './pipeline/stage/local';
+import type { StageStore } from './pipeline/stage/store';
+import { type DatabricksConnector, DatabricksWarehouse } from './warehouse/databricks';
+import { DuckDbWarehouse } from './warehouse/duckdb';
+import type { Warehouse } from './warehouse/warehouse';
+
+/**
+ * Where a run stages and loads, chosen by flags on the command line and by app settings in Functions.
+ * The defaults are the embedded ones: a local directory and DuckDB, with no Azure and no blocks needed.
+ * Azure targets take their addresses from blocks (Key Vault, or `<data-dir>/blocks.json` locally) and sign in
+ * with `DefaultAzureCredential`: a managed identity in Azure, the developer's login on a laptop.
+ */
+export const STAGE_KINDS = ['local', 'azure'] as const;
+export const WAREHOUSE_KINDS = ['duckdb', 'databricks'] as const;
+export type StageKind = (typeof STAGE_KINDS)[number];
+export type WarehouseKind = (typeof WAREHOUSE_KINDS)[number];
+
+/** Settings (environment variables locally, app settings in Azure) that the targets read. */
+export const SETTINGS = {
+  stage: 'BNT_STAGE',
+  warehouse: 'BNT_WAREHOUSE',
+  dataDir: 'BNT_DATA_DIR',
+  vaultUrl: 'KEY_VAULT_URL',
+  /** Development only (Azurite): a connection string for the azure stage instead of a credential. */
+  stageConnectionString: 'BNT_STAGE_CONNECTION_STRING',
+  sourceUrl: 'BNT_SOURCE_URL',
+  appToken: 'SOCRATA_APP_TOKEN',
+} as const;
+
+export interface TargetChoice {
+  readonly stage: StageKind;
+  readonly warehouse: WarehouseKind;
+  /** Local stage directory, DuckDB file and local blocks file live here. */
+  readonly dataDir: string;
+  /** Blocks from this Key Vault; otherwise from `<dataDir>/blocks.json`. */
+  readonly vaultUrl?: string | undefined;
+  readonly stageConnectionString?: string | undefined;
+}
+
+function oneOf<T extends string>(allowed: readonly T[], value: string, field: string): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new InputError(field, `${field} "${value}" must be one of ${allowed.join(', ')}`);
+}
+
+/**
+ * The choice from flags (which win) and settings. `flagNames` are how the caller spells the two choices, so an
+ * error names what the user typed (`--stage`) or the app setting (`BNT_STAGE`).
+ */
+export function chooseTargets(
+  flags: { stage?: string | undefined; warehouse?: string | undefined; dataDir?: string | undefined },
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+  flagNames: { stage: string; warehouse: string } = { stage: '--stage', warehouse: '--warehouse' },
+): TargetChoice {
+  const setting = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const stage =
+    flags.stage !== undefined
+      ? oneOf(STAGE_KINDS, flags.stage, flagNames.stage)
+      : oneOf(STAGE_KINDS, setting(SETTINGS.stage) ?? 'local', SETTINGS.stage);
+  const warehouse =
+    flags.warehouse !== undefined
+      ? oneOf(WAREHOUSE_KINDS, flags.warehouse, flagNames.warehouse)
+      : oneOf(WAREHOUSE_KINDS, setting(SETTINGS.warehouse) ?? 'duckdb', SETTINGS.warehouse);
+  const vaultUrl = setting(SETTINGS.vaultUrl);
+  return {
+    stage,
+    warehouse,
+    dataDir: resolve(cwd, flags.dataDir ?? setting(SETTINGS.dataDir) ?? '.local'),
+    vaultUrl: vaultUrl === undefined ? undefined : checkVaultUrl(vaultUrl, SETTINGS.vaultUrl),
+    stageConnectionString: setting(SETTINGS.stageConnectionString),
+  };
+}
+
+/** What tests (and the Functions app, for its per-process cache) hand in instead of the defaults. */
+export interface TargetDeps {
+  readonly credential?: TokenCredential;
+  readonly keyVaultClientOptions?: SecretClientOptions;
+  /** One per process in Functions, so Key Vault is asked once per block every few minutes. */
+  readonly blocks?: BlockReader;
+  readonly databricksConnect?: DatabricksConnector;
+  readonly progress?: (message: string) => void;
+}
+
+export interface Targets {
+  readonly stage: StageStore;
+  readonly warehouse: Warehouse;
+  /** From the `socrata-source` block, when there is one. */
+  readonly appToken: string | undefined;
+}
+
+/** A reader over the chosen block store; building it touches nothing. */
+export function blockReaderFor(choice: TargetChoice, credential: () => TokenCredential, keyVaultClientOptions?: SecretClientOptions): BlockReader {
+  return new BlockReader(openBlockStore({ vaultUrl: choice.vaultUrl, dataDir: choice.dataDir, credential, keyVaultClientOptions }));
+}
+
+/**
+ * Builds the stage and warehouse a run uses. Reads blocks but writes nothing and connects to nothing:
+ * `plan` uses the same targets as `run`.
+ */
+export async function openTargets(
+  choice: TargetChoice,
+  env: Readonly<Record<string, string | undefined>>,
+  deps: TargetDeps = {},
+): Promise<Targets> {
+  let credential = deps.credential;
+  const getCredential = () => (credential ??= new DefaultAzureCredential());
+  const blocks = deps.blocks ?? blockReaderFor(choice, getCredential, deps.keyVaultClientOptions);
+  const names = blockNames(env);
+
+  let stage: StageStore;
+  if (choice.stage === 'local') {
+    stage = new LocalStageStore(choice.dataDir);
+  } else {
+    const container = await blocks.read(names['azure-container'], 'azure-container');
+    stage = choice.stageConnectionString
+      ? BlobStageStore.withConnectionString(choice.stageConnectionString, container.container)
+      : BlobStageStore.withCredential(container, getCredential());
+  }
+
+  let warehouse: Warehouse;
+  if (choice.warehouse === 'duckdb') {
+    warehouse = new DuckDbWarehouse(join(choice.dataDir, 'warehouse.duckdb'));
+  } else {
+    const [connection, table] = await Promise.all([
+      blocks.read(names['databricks-warehouse'], 'databricks-warehouse'),
+      blocks.read(names['lakehouse-table'], 'lakehouse-table'),
+    ]);
+    warehouse = new DatabricksWarehouse({
+      host: connection.host,
+      httpPath: connection.httpPath,
+      auth: connection.auth.type === 'pat' ? connection.auth : { type: 'entra', credential: getCredential() },
+      catalog: table.catalog,
+      schema: table.schema,
+      format: table.format,
+      ...(deps.databricksConnect ? { connect: deps.databricksConnect } : {}),
+      ...(deps.progress ? { progress: deps.progress } : {}),
+    });
+  }
+
+  const socrata = await blocks.readOptional(names['socrata-source'], 'socrata-source');
+  return { stage, warehouse, appToken: socrata?.appToken };
+}

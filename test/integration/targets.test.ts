@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { KeyVaultBlockStore } from '../../src/blocks/keyvault';
+import { LocalBlockStore } from '../../src/blocks/store';
+import { main } from '../../src/cli/pipeline';
+import { type Azurite, startAzurite } from '../support/azurite';
+import { lastJsonLine, runInProcess } from '../support/cli';
+import { FakeDatabricks, fakeCredential } from '../support/fake-databricks';
+import { TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../support/fixtures';
+import { type KeyVaultStandIn, secretClientOptions, startKeyVaultStandIn } from '../support/keyvault-standin';
+import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
+
+const WEEK = ['--start-date', '2024-01-07', '--stop-date', '2024-01-14'];
+const CONTAINER_BLOCK = { accountName: 'mtademostage', container: 'staging' };
+const TABLE_BLOCK = { catalog: 'main', schema: 'bronze', format: 'iceberg' } as const;
+const WAREHOUSE_BLOCK = {
+  host: 'adb-1234567890123456.7.azuredatabricks.net',
+  httpPath: '/sql/1.0/warehouses/abc123',
+  auth: { type: 'entra' },
+} as const;
+
+describe('targets: stage and warehouse chosen by flags, settings and blocks', () => {
+  let server: SocrataTestServer;
+  let azurite: Azurite;
+  let vault: KeyVaultStandIn;
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+  let cwd: string;
+
+  before(async () => {
+    [server, azurite, vault] = await Promise.all([
+      startSocrataServer({ [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-07', '2024-01-14') } }),
+      startAzurite(),
+      startKeyVaultStandIn(),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([server.close(), azurite.stop(), vault.close()]);
+  });
+  beforeEach(async () => {
+    await directory?.remove();
+    directory = await temporaryDirectory();
+    cwd = directory.path;
+  });
+
+  async function putLocalBlocks(blocks: Record<string, [string, unknown]>) {
+    const store = new LocalBlockStore(join(cwd, '.local'));
+    for (const [name, [type, document]] of Object.entries(blocks)) await store.put(name, type as never, document as never);
+  }
+
+  const databricksBlocks = {
+    'mtademo-container': ['azure-container', CONTAINER_BLOCK],
+    'mtademo-iceberg': ['lakehouse-table', TABLE_BLOCK],
+    'mtademo-databricks': ['databricks-warehouse', WAREHOUSE_BLOCK],
+  } satisfies Record<string, [string, unknown]>;
+
+  test('plan --stage azure --warehouse databricks prints injection-safe Databricks SQL from local blocks, touching nothing', async () => {
+    await putLocalBlocks(databricksBlocks);
+    const blocksBefore = await readFile(join(cwd, '.local', 'blocks.json'), 'utf8');
+    const result = await runInProcess(main, ['plan', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks', '--json'], { cwd });
+    assert.equal(result.code, 0, result.stderr);
+    const plan = lastJsonLine(result.stdout) as { window: unknown; stagePaths: string[]; statements: string[]; table: string };
+    assert.deepEqual(plan.window, { start: '2024-01-07', stop: '2024-01-14' });
+    assert.equal(plan.table, '`main`.`bronze`.`bnt_traffic_hourly`');
+    assert.deepEqual(plan.stagePaths, [
+      'https://mtademostage.blob.core.windows.net/staging/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl',
+      'https://mtademostage.blob.core.windows.net/staging/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/_quarantine.jsonl',
+      'https://mtademostage.blob.core.windows.net/staging/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/_manifest.json',
+    ]);
+    assert.equal(plan.statements.length, 4);
+    assert.equal(plan.statements[0], 'SET STATEMENT_TIMEOUT = 3600');
+    assert.match(plan.statements[1] ?? '', /^CREATE TABLE IF NOT EXISTS `main`\.`bronze`\.`bnt_traffic_hourly` .* USING ICEBERG PARTITIONED BY \(`date`\)$/);
+    assert.match(plan.statements[3] ?? '', /read_files\('abfss:\/\/staging@mtademostage\.dfs\.core\.windows\.net\/stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/part-\*\.jsonl'/);
+    assert.match(result.stderr, /MERGE INTO `main`\.`bronze`\.`bnt_traffic_hourly` AS target/, 'the readable plan goes to stderr with --json');
+    assert.deepEqual(await readdir(join(cwd, '.local')), ['blocks.json'], 'no stage directory and no DuckDB file');
+    assert.equal(await readFile(join(cwd, '.local', 'blocks.json'), 'utf8'), blocksBefore);
+    assert.equal(server.requests.length, 0, 'the source was not asked');
+  });
+
+  test('plan on the embedded defaults shows DuckDB SQL over the local stage and creates nothing', async () => {
+    const result = await runInProcess(main, ['plan', ...WEEK], { cwd });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /CREATE TABLE IF NOT EXISTS bronze\.bnt_traffic_hourly \("plaza_id" VARCHAR/);
+    assert.match(result.stdout, new RegExp(`read_json\\(\\['${join(cwd, '.local')}/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-\\*\\.jsonl'\\]`));
+    assert.match(result.stdout, /\$where=date >= '2024-01-07T00:00:00' AND date < '2024-01-14T00:00:00'/);
+    assert.ok(!existsSync(join(cwd, '.local')));
+  });
+
+  test('a block edited by hand to smuggle SQL into an identifier is refused on read, naming the block and field', async () => {
+    await putLocalBlocks(databricksBlocks);
+    const file = join(cwd, '.local', 'blocks.json');
+    const blocks = JSON.parse(await readFile(file, 'utf8'));
+    blocks['mtademo-iceberg'].document.catalog = 'main; DROP TABLE x';
+    await writeFile(file, JSON.stringify(blocks));
+    const result = await runInProcess(main, ['plan', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks'], { cwd });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /block "mtademo-iceberg" .* is not a valid lakehouse-table block: catalog/);
+    assert.ok(!result.stdout.includes('DROP TABLE'));
+  });
+
+  test('a missing block says which and how to create it', async () => {
+    const result = await runInProcess(main, ['plan', ...WEEK, '--warehouse', 'databricks', '--stage', 'azure'], { cwd });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /block "mtademo-container" .* does not exist; create it with: npm run blocks -- put mtademo-container --type azure-container/);
+  });
+
+  test('an unknown stage or warehouse is a usage error naming the flag or setting', async () => {
+    const flag = await runInProcess(main, ['plan', ...WEEK, '--stage', 'ftp'], { cwd });
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /--stage/);
+    const setting = await runInProcess(main, ['plan', ...WEEK], { cwd, env: { BNT_WAREHOUSE: 'snowflake' } });
+    assert.equal(setting.code, 2);
+    assert.match(setting.stderr, /BNT_WAREHOUSE "snowflake" must be one of duckdb, databricks/);
+  });
+
+  test('block names follow their settings', async () => {
+    await putLocalBlocks({
+      'prod-container': ['azure-container', CONTAINER_BLOCK],
+      'mtademo-iceberg': ['lakehouse-table', TABLE_BLOCK],
+      'mtademo-databricks': ['databricks-warehouse', WAREHOUSE_BLOCK],
+    });
+    const result = await runInProcess(main, ['plan', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks'], {
+      cwd,
+      env: { BLOCK_AZURE_CONTAINER: 'prod-container' },
+    });
+    assert.equal(result.code, 0, result.stderr);
+  });
+
+  test('run on Azurite + Databricks executes exactly the statements plan printed, and the token never shows', async () => {
+    await putLocalBlocks({ ...databricksBlocks, 'mtademo-socrata': ['socrata-source', { appToken: 'app-token-from-block' }] });
+    const env = { BNT_STAGE_CONNECTION_STRING: azurite.connectionString, BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) };
+    const flags = [...WEEK, '--stage', 'azure', '--warehouse', 'databricks', '--json'];
+    const fake = new FakeDatabricks({ rows: { SELECT: [{ row_count: 3360 }] } });
+    const credential = fakeCredential('entra-token-xyz');
+
+    const planned = await runInProcess(main, ['plan', ...flags], { cwd, env });
+    const ran = await runInProcess(main, ['run', ...flags], { cwd, env, deps: { databricksConnect: fake, credential } });
+    assert.equal(ran.code, 0, ran.stderr);
+    const { statements } = lastJsonLine(planned.stdout) as { statements: string[] };
+    const loads = fake.executed.filter((statement) => !statement.startsWith('SELECT COUNT'));
+    assert.deepEqual(loads.slice(0, statements.length), statements);
+    assert.equal(lastJsonLine(ran.stdout).rowsInWindow, 3360);
+    // One connection each for CREATE, MERGE and the count, all signed in with the Entra token.
+    assert.deepEqual(fake.connections.map((c) => c.token), ['entra-token-xyz', 'entra-token-xyz', 'entra-token-xyz']);
+    assert.deepEqual(credential.scopes, Array(3).fill('2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default'));
+    assert.equal(server.requests.at(-1)?.headers['x-app-token'], 'app-token-from-block', 'the socrata-source block supplies the app token');
+    for (const output of [ran.stdout, ran.stderr]) {
+      assert.ok(!output.includes('entra-token-xyz') && !output.includes('app-token-from-block'));
+    }
+
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('staging');
+    const names: string[] = [];
+    for await (const blob of container.listBlobsFlat({ prefix: 'stage/bnt-hourly-traffic/2024-01-07_2024-01-14/' })) names.push(blob.name);
+    assert.deepEqual(names.sort(), [
+      'stage/bnt-hourly-traffic/2024-01-07_2024-01-14/_manifest.json',
+      'stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl',
+    ]);
+  });
+
+  test('blocks come from Key Vault when KEY_VAULT_URL is set', async () => {
+    const store = new KeyVaultBlockStore(vault.vaultUrl, vault.credential, secretClientOptions(vault));
+    await store.put('mtademo-container', 'azure-container', CONTAINER_BLOCK);
+    await store.put('mtademo-iceberg', 'lakehouse-table', { ...TABLE_BLOCK, format: 'delta-uniform' });
+    await store.put('mtademo-databricks', 'databricks-warehouse', WAREHOUSE_BLOCK);
+    const result = await runInProcess(main, ['plan', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks', '--json'], {
+      cwd,
+      env: { KEY_VAULT_URL: vault.vaultUrl },
+      deps: { credential: vault.credential, keyVaultClientOptions: secretClientOptions(vault) },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const { statements } = lastJsonLine(result.stdout) as { statements: string[] };
+    assert.match(statements[1] ?? '', /USING DELTA CLUSTER BY \(`date`\) TBLPROPERTIES \('delta.enableIcebergCompatV2' = 'true'/);
+    assert.ok(!existsSync(join(cwd, '.local')), 'no local blocks file was used or created');
+  });
+});
