@@ -34,7 +34,7 @@ async function main(): Promise<void> {
       try {
         const { stdout } = await run(
           process.execPath,
-          ['--import', 'tsx', join(__dirname, 'run-window.ts'), server.resourceUrl(TRAFFIC_ID), window.start, window.stop, directory.path],
+          ['--import', 'tsx', join(__dirname, 'run-window.ts'), server.resourceUrl(TRAFFIC_ID), window.start, window.stop, directory.path, process.env.BENCH_CHUNK_DAYS ?? ''],
           { maxBuffer: 1024 * 1024 },
         );
         const measurement = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Measurement;

@@ -209,11 +209,24 @@ export async function runWindow(options: RunWindowOptions): Promise<RunSummary> 
   const reasons: Partial<Record<QuarantineReason, number>> = {};
   const parts: string[] = [];
   const quarantineFiles: string[] = [];
-  for (const [index, chunk] of chunks.entries()) {
+  const stageChunk = (index: number) => {
+    const chunk = chunks[index] as Window;
     if (chunks.length > 1) options.progress?.(`chunk ${index + 1}/${chunks.length}: ${describeWindow(chunk)}`);
-    const manifest = await stageWindow({ ...options, window: chunk });
-    options.progress?.(`loading ${manifest.staged.toLocaleString('en-US')} rows into ${warehouse.description}`);
-    await loadWindows(dataset, [manifest], stage, warehouse);
+    return stageWindow({ ...options, window: chunk });
+  };
+  // While a chunk loads, the next one is fetched and staged: the source and the warehouse work at the same time.
+  let staging: Promise<Manifest> | undefined = stageChunk(0);
+  for (let index = 0; staging; index += 1) {
+    const manifest = await staging;
+    staging = index + 1 < chunks.length ? stageChunk(index + 1) : undefined;
+    try {
+      options.progress?.(`loading ${manifest.staged.toLocaleString('en-US')} rows of ${describeWindow(manifest.window)} into ${warehouse.description}`);
+      await loadWindows(dataset, [manifest], stage, warehouse);
+    } catch (error) {
+      // Let the chunk in flight finish or fail before reporting, so nothing is left running behind the error.
+      await staging?.catch(() => undefined);
+      throw error;
+    }
     totals.fetched += manifest.fetched;
     totals.staged += manifest.staged;
     totals.quarantined += manifest.quarantined;

@@ -41,6 +41,8 @@ export const duckdbDialect: SqlDialect = {
 export class DuckDbWarehouse implements Warehouse {
   readonly description: string;
   private readonly file: string;
+  /** Tables this object has created or found, so a long run does not reopen the file for DDL on every chunk. */
+  private readonly ensured = new Set<string>();
 
   constructor(file: string) {
     this.file = resolve(file);
@@ -60,9 +62,12 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async ensureTable(dataset: DatasetDefinition): Promise<void> {
+    const table = this.tableName(dataset);
+    if (this.ensured.has(table)) return;
     await this.withConnection(async (connection) => {
       for (const statement of this.ddl(dataset)) await connection.run(statement);
     });
+    this.ensured.add(table);
   }
 
   async loadWindows(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageStore): Promise<void> {
@@ -111,7 +116,11 @@ export class DuckDbWarehouse implements Warehouse {
     const connection = await instance.connect();
     try {
       for (const statement of SESSION_SETUP) await connection.run(statement);
-      return await work(connection);
+      const result = await work(connection);
+      // Closing checkpoints the write-ahead log on the calling thread; done here first, it runs on DuckDB's own
+      // threads and leaves the event loop free for the next chunk's fetch.
+      await connection.run('CHECKPOINT');
+      return result;
     } finally {
       connection.closeSync();
       instance.closeSync();
