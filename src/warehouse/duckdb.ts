@@ -17,10 +17,20 @@ import {
 import type { StagedWindow, Warehouse } from './warehouse';
 
 /**
- * DuckDB 1.5's top-N window optimizer fails with an internal error on the MERGE's
- * `QUALIFY ROW_NUMBER() ... = 1` dedup; turning just that rewrite off keeps the statement shared with Databricks.
+ * Settings for every connection:
+ * - DuckDB 1.5's top-N window optimizer fails with an internal error on the MERGE's
+ *   `QUALIFY ROW_NUMBER() ... = 1` dedup; turning just that rewrite off keeps the statement shared with Databricks.
+ * - The rest keeps a long run's memory flat: each staged file is read once, so caching it is waste; the allocator
+ *   hands memory back after each statement; and loaded rows reach the file after a few MB instead of 16.
  */
-const SESSION_SETUP = ["SET disabled_optimizers = 'top_n_window_elimination'"];
+const SESSION_SETUP = [
+  "SET disabled_optimizers = 'top_n_window_elimination'",
+  'SET enable_external_file_cache = false',
+  'SET allocator_background_threads = true',
+  "SET allocator_flush_threshold = '1MB'",
+  "SET allocator_bulk_deallocation_flush_threshold = '1MB'",
+  "SET checkpoint_threshold = '4MB'",
+];
 
 const DUCKDB_TYPES: Record<ColumnType, string> = { string: 'VARCHAR', int: 'INTEGER', date: 'DATE', timestamp: 'TIMESTAMP' };
 
@@ -33,16 +43,13 @@ export const duckdbDialect: SqlDialect = {
 
 /**
  * The embedded warehouse: one DuckDB file (`<data-dir>/warehouse.duckdb`). It reads the staged JSON Lines
- * itself with `read_json`, straight from a local stage, or from temporary copies of blobs.
- * The file is opened for each operation and closed after it: DuckDB locks the file while it is open and keeps
- * its allocations until it is closed, so a long run holds neither the lock nor the memory between chunks, and
- * people can query the table while a backfill is fetching.
+ * itself with `read_json`, straight from a local stage, or from temporary copies of blobs. The file is opened
+ * on first use (so planning touches nothing) and held until `close`; DuckDB allows one writing process.
  */
 export class DuckDbWarehouse implements Warehouse {
   readonly description: string;
   private readonly file: string;
-  /** Tables this object has created or found, so a long run does not reopen the file for DDL on every chunk. */
-  private readonly ensured = new Set<string>();
+  private opened: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | undefined;
 
   constructor(file: string) {
     this.file = resolve(file);
@@ -62,12 +69,8 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async ensureTable(dataset: DatasetDefinition): Promise<void> {
-    const table = this.tableName(dataset);
-    if (this.ensured.has(table)) return;
-    await this.withConnection(async (connection) => {
-      for (const statement of this.ddl(dataset)) await connection.run(statement);
-    });
-    this.ensured.add(table);
+    const connection = await this.connection();
+    for (const statement of this.ddl(dataset)) await connection.run(statement);
   }
 
   async loadWindows(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageStore): Promise<void> {
@@ -86,22 +89,34 @@ export class DuckDbWarehouse implements Warehouse {
         sources.push({ window: staged.window, relation: readJson(dataset, files) });
       }
       if (sources.length === 0) return;
-      const merge = mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources);
-      await this.withConnection((connection) => connection.run(merge));
+      const connection = await this.connection();
+      await connection.run(mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources));
     } finally {
       await Promise.all(copies.map((copy) => copy.release()));
     }
   }
 
   async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
-    const statement = countInWindowStatement(duckdbDialect, this.tableName(dataset), dataset, window);
-    const reader = await this.withConnection((connection) => connection.runAndReadAll(statement));
+    const connection = await this.connection();
+    const reader = await connection.runAndReadAll(countInWindowStatement(duckdbDialect, this.tableName(dataset), dataset, window));
     const [row] = reader.getRowObjects();
     return Number(row?.row_count ?? 0);
   }
 
-  /** Nothing stays open between operations. */
-  async close(): Promise<void> {}
+  /** Checkpoints and releases the file; the next operation opens it again. */
+  async close(): Promise<void> {
+    const opened = this.opened;
+    this.opened = undefined;
+    if (!opened) return;
+    const { instance, connection } = await opened;
+    try {
+      // Closing would checkpoint on this thread and block the event loop; as a statement it runs on DuckDB's threads.
+      await connection.run('CHECKPOINT');
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  }
 
   private ddl(dataset: DatasetDefinition): string[] {
     return [
@@ -110,21 +125,19 @@ export class DuckDbWarehouse implements Warehouse {
     ];
   }
 
-  private async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
-    await mkdir(dirname(this.file), { recursive: true });
-    const instance = await DuckDBInstance.create(this.file);
-    const connection = await instance.connect();
-    try {
+  /** Opened on first use, so planning touches no file; a failed open is retried by the next call. */
+  private async connection(): Promise<DuckDBConnection> {
+    this.opened ??= (async () => {
+      await mkdir(dirname(this.file), { recursive: true });
+      const instance = await DuckDBInstance.create(this.file);
+      const connection = await instance.connect();
       for (const statement of SESSION_SETUP) await connection.run(statement);
-      const result = await work(connection);
-      // Closing checkpoints the write-ahead log on the calling thread; done here first, it runs on DuckDB's own
-      // threads and leaves the event loop free for the next chunk's fetch.
-      await connection.run('CHECKPOINT');
-      return result;
-    } finally {
-      connection.closeSync();
-      instance.closeSync();
-    }
+      return { instance, connection };
+    })().catch((error: unknown) => {
+      this.opened = undefined;
+      throw error;
+    });
+    return (await this.opened).connection;
   }
 }
 
