@@ -62,14 +62,16 @@ export function chooseTargets(
   flagNames: { stage: string; warehouse: string } = { stage: '--stage', warehouse: '--warehouse' },
 ): TargetChoice {
   const setting = (name: string) => (env[name] === '' ? undefined : env[name]);
-  const stage =
-    flags.stage !== undefined
-      ? oneOf(STAGE_KINDS, flags.stage, flagNames.stage)
-      : oneOf(STAGE_KINDS, setting(SETTINGS.stage) ?? 'local', SETTINGS.stage);
   const warehouse =
     flags.warehouse !== undefined
       ? oneOf(WAREHOUSE_KINDS, flags.warehouse, flagNames.warehouse)
       : oneOf(WAREHOUSE_KINDS, setting(SETTINGS.warehouse) ?? 'duckdb', SETTINGS.warehouse);
+  // Databricks reads the staged files itself, from ADLS: unless told otherwise, it implies the azure stage.
+  const defaultStage: StageKind = warehouse === 'databricks' ? 'azure' : 'local';
+  const stage =
+    flags.stage !== undefined
+      ? oneOf(STAGE_KINDS, flags.stage, flagNames.stage)
+      : oneOf(STAGE_KINDS, setting(SETTINGS.stage) ?? defaultStage, SETTINGS.stage);
   const vaultUrl = setting(SETTINGS.vaultUrl);
   return {
     stage,

@@ -101,10 +101,17 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     assert.ok(!result.stdout.includes('DROP TABLE'));
   });
 
-  test('a missing block says which and how to create it', async () => {
-    const result = await runInProcess(main, ['plan', ...WEEK, '--warehouse', 'databricks', '--stage', 'azure'], { cwd });
+  test('the databricks warehouse implies the azure stage, and a missing block says which and how to create it', async () => {
+    const result = await runInProcess(main, ['plan', ...WEEK, '--warehouse', 'databricks'], { cwd });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /block "mtademo-container" .* does not exist; create it with: npm run blocks -- put mtademo-container --type azure-container/);
+  });
+
+  test('the databricks warehouse over a local stage is refused with the reason, as a usage error', async () => {
+    await putLocalBlocks(databricksBlocks);
+    const result = await runInProcess(main, ['plan', ...WEEK, '--warehouse', 'databricks', '--stage', 'local'], { cwd });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /Databricks reads staged files from ADLS: use the azure stage/);
   });
 
   test('an unknown stage or warehouse is a usage error naming the flag or setting', async () => {
