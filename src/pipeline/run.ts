@@ -128,6 +128,14 @@ export async function stageWindow(options: StageWindowOptions): Promise<Manifest
     stagedAt: (options.now ?? (() => new Date()))().toISOString(),
   };
   await stage.writeText(layout.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+  if (fetched > 0 && quarantined * 2 > fetched) {
+    // Mostly rejected is rarely bad data and usually a definition that no longer matches the source.
+    progress(
+      `warning: ${quarantined} of ${fetched} records were quarantined (${Object.entries(reasons)
+        .map(([reason, count]) => `${reason} ${count}`)
+        .join(', ')}); check ${layout.quarantine} against the ${dataset.name} definition`,
+    );
+  }
   if (sourceCount !== fetched) {
     progress(`warning: the source counted ${sourceCount} rows for the window but sent ${fetched}; it may have changed during the run`);
   }

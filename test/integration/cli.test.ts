@@ -19,7 +19,11 @@ describe('pipeline command line', () => {
   let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
 
   before(async () => {
-    server = await startSocrataServer({ [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-07', '2024-01-14') } });
+    server = await startSocrataServer({
+      [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-07', '2024-01-14') },
+      // A source that drifted from the definition: every direction is spelled out.
+      'drifted': { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-07', '2024-01-08').map((row) => ({ ...row, direction: 'Inbound' })) },
+    });
     directory = await temporaryDirectory();
   });
   after(async () => {
@@ -74,6 +78,15 @@ describe('pipeline command line', () => {
       assert.ok(!existsSync(join(directory.path, 'untouched')), 'no data directory was created');
     });
   }
+
+  test('a window that is mostly quarantined warns that the definition may not match the source', async () => {
+    const result = await runCli(['run', '--source-url', server.resourceUrl('drifted'), '--start-date', '2024-01-07', '--stop-date', '2024-01-08'], {
+      cwd: directory.path,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /warning: 480 of 480 records were quarantined \(not_allowed 480\); check stage\/bnt-hourly-traffic\/2024-01-07_2024-01-08\/_quarantine\.jsonl/);
+    assert.match(result.stdout, /quarantined {2}480/);
+  });
 
   test('a failing run exits 1 with a one-line cause', async () => {
     server.failNext({ kind: 'status', status: 404, body: { code: 'not_found', error: true, message: 'Dataset not found' } });
