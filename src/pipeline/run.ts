@@ -220,7 +220,10 @@ export async function runWindow(options: RunWindowOptions): Promise<RunSummary> 
   const stageChunk = (index: number) => {
     const chunk = chunks[index] as Window;
     if (chunks.length > 1) options.progress?.(`chunk ${index + 1}/${chunks.length}: ${describeWindow(chunk)}`);
-    return stageWindow({ ...options, window: chunk });
+    const staged = stageWindow({ ...options, window: chunk });
+    // It may fail while the previous chunk is still loading; the error is thrown where it is awaited.
+    staged.catch(() => undefined);
+    return staged;
   };
   // While a chunk loads, the next one is fetched and staged: the source and the warehouse work at the same time.
   let staging: Promise<Manifest> | undefined = stageChunk(0);

@@ -172,6 +172,17 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
     ]);
   });
 
+  test('a chunk that fails while the one before it loads stops the run with its cause; earlier chunks stay loaded', async () => {
+    const pass = { kind: 'delay', ms: 0 } as const;
+    // chunk 1: count + page; chunk 2: its count is refused while chunk 1 is loading.
+    harness.server.failNext(pass, pass, { kind: 'status', status: 400, body: { code: 'query.soql.bad', message: 'refused' } });
+    await assert.rejects(harness.run({ start: '2024-01-14', stop: '2024-01-21' }, { chunkDays: 3, pageSize: 2000 }), /HTTP 400 \(query\.soql\.bad\): refused/);
+    const manifest = await readManifest(new LocalStageStore(harness.dataDir), BNT_HOURLY_TRAFFIC, { start: '2024-01-14', stop: '2024-01-17' });
+    assert.equal(manifest.staged, 3 * 480);
+    const [rows] = await harness.query(`SELECT count(*)::INT AS n FROM bronze.bnt_traffic_hourly WHERE date >= DATE '2024-01-14' AND date < DATE '2024-01-17'`);
+    assert.equal(rows?.n, 3 * 480);
+  });
+
   test('a window the source has no rows for says so and reports the newest date it has', async () => {
     const summary = await harness.run({ start: '2025-06-01', stop: '2025-06-08' });
     assert.equal(summary.fetched, 0);
