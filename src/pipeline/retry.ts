@@ -40,14 +40,20 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, random: () =>
 export async function withRetry<T>(
   attempt: (attemptNumber: number) => Promise<T>,
   policy: RetryPolicy,
-  options: { isTransient?: (error: unknown) => boolean; onRetry?: (event: RetryEvent) => void; what?: string } = {},
+  options: {
+    isTransient?: (error: unknown) => boolean;
+    onRetry?: (event: RetryEvent) => void;
+    what?: string;
+    /** Stops waiting between attempts; the attempt itself must watch it too. */
+    signal?: AbortSignal;
+  } = {},
 ): Promise<T> {
   const isTransient = (error: unknown) => error instanceof TransientError || (options.isTransient?.(error) ?? false);
   for (let attemptNumber = 1; ; attemptNumber += 1) {
     try {
       return await attempt(attemptNumber);
     } catch (error) {
-      if (!isTransient(error)) throw error;
+      if (options.signal?.aborted || !isTransient(error)) throw error;
       if (attemptNumber >= policy.attempts) {
         const what = options.what ?? 'the operation';
         const message = error instanceof Error ? error.message : String(error);
@@ -56,7 +62,9 @@ export async function withRetry<T>(
       const serverDelay = error instanceof TransientError ? (error.retryAfterMs ?? 0) : 0;
       const delayMs = Math.min(policy.maxDelayMs, Math.max(serverDelay, backoffDelay(policy, attemptNumber)));
       options.onRetry?.({ attempt: attemptNumber, delayMs, error });
-      await sleep(delayMs);
+      await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : {}).catch((sleepError: unknown) => {
+        throw options.signal?.aborted ? options.signal.reason : sleepError;
+      });
     }
   }
 }

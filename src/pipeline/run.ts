@@ -20,6 +20,8 @@ export interface StageWindowOptions {
   readonly progress?: Progress;
   readonly rowsPerPart?: number;
   readonly now?: () => Date;
+  /** Abandons the window: requests in flight stop, and nothing more is written. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -36,7 +38,8 @@ export async function stageWindow(options: StageWindowOptions): Promise<Manifest
   const layout = windowLayout(dataset.name, window);
   const started = Date.now();
 
-  const sourceCount = await source.count(windowWhere(dataset, window));
+  const where = windowWhere(dataset, window);
+  const sourceCount = await source.count(where, options.signal);
   progress(`${dataset.name} ${describeWindow(window)}: the source has ${sourceCount.toLocaleString('en-US')} rows`);
 
   // From here until the new manifest is written the window is incomplete, and a load refuses it.
@@ -61,7 +64,7 @@ export async function stageWindow(options: StageWindowOptions): Promise<Manifest
   };
 
   try {
-    for await (const page of source.pages(windowQuery(dataset, window))) {
+    for await (const page of source.pages(windowQuery(dataset, window), options.signal)) {
       let stagedText = '';
       let quarantineText = '';
       for (const record of page.records as SourceRecord[]) {
@@ -114,6 +117,19 @@ export async function stageWindow(options: StageWindowOptions): Promise<Manifest
     throw error;
   }
 
+  if (fetched !== sourceCount) {
+    // Paging and counting disagree. If a recount agrees with paging, the source changed during the run and what we
+    // have is its current state; otherwise rows were skipped (or repeated) on the way, and the window is not staged.
+    const recount = await source.count(where, options.signal);
+    if (recount !== fetched) {
+      throw new Error(
+        `${dataset.name} ${describeWindow(window)}: the source counts ${recount.toLocaleString('en-US')} rows but paging returned ` +
+          `${fetched.toLocaleString('en-US')}; the window was not staged, run it again`,
+      );
+    }
+    progress(`the source changed during the run: it counted ${sourceCount} rows at the start and ${recount} at the end; staged its current ${fetched}`);
+  }
+
   const manifest: Manifest = {
     dataset: dataset.name,
     window: { start: window.start, stop: window.stop },
@@ -124,7 +140,6 @@ export async function stageWindow(options: StageWindowOptions): Promise<Manifest
     quarantineReasons: reasons,
     parts,
     quarantineFile: quarantine ? layout.quarantine : null,
-    sourceCount,
     stagedAt: (options.now ?? (() => new Date()))().toISOString(),
   };
   await stage.writeText(layout.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
@@ -135,9 +150,6 @@ export async function stageWindow(options: StageWindowOptions): Promise<Manifest
         .map(([reason, count]) => `${reason} ${count}`)
         .join(', ')}); check ${layout.quarantine} against the ${dataset.name} definition`,
     );
-  }
-  if (sourceCount !== fetched) {
-    progress(`warning: the source counted ${sourceCount} rows for the window but sent ${fetched}; it may have changed during the run`);
   }
   return manifest;
 }
@@ -163,16 +175,22 @@ export async function readManifest(stage: StageStore, dataset: DatasetDefinition
   return manifest;
 }
 
-/** Creates the table if needed and upserts the staged windows in one statement. */
+/**
+ * Creates the table if needed and upserts the windows in one statement. Each window's manifest is read from the
+ * stage first: a window that is not completely staged is refused, whoever asks for the load.
+ */
 export async function loadWindows(
   dataset: DatasetDefinition,
-  manifests: readonly Manifest[],
+  windows: readonly Window[],
   stage: StageStore,
   warehouse: Warehouse,
-): Promise<void> {
-  const windows: StagedWindow[] = manifests.map((manifest) => ({ window: manifest.window, parts: manifest.parts }));
+): Promise<Manifest[]> {
+  const manifests: Manifest[] = [];
+  for (const window of windows) manifests.push(await readManifest(stage, dataset, window));
+  const staged: StagedWindow[] = manifests.map((manifest) => ({ window: manifest.window, parts: manifest.parts }));
   await warehouse.ensureTable(dataset);
-  await warehouse.loadWindows(dataset, windows, stage);
+  await warehouse.loadWindows(dataset, staged, stage);
+  return manifests;
 }
 
 /** Days per chunk of a long run: four weeks, a few hundred thousand rows at most for the built-in datasets. */
@@ -220,22 +238,25 @@ export async function runWindow(options: RunWindowOptions): Promise<RunSummary> 
   const stageChunk = (index: number) => {
     const chunk = chunks[index] as Window;
     if (chunks.length > 1) options.progress?.(`chunk ${index + 1}/${chunks.length}: ${describeWindow(chunk)}`);
-    const staged = stageWindow({ ...options, window: chunk });
+    const abandon = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, abandon.signal]) : abandon.signal;
+    const staged = stageWindow({ ...options, window: chunk, signal });
     // It may fail while the previous chunk is still loading; the error is thrown where it is awaited.
     staged.catch(() => undefined);
-    return staged;
+    return { staged, abandon };
   };
   // While a chunk loads, the next one is fetched and staged: the source and the warehouse work at the same time.
-  let staging: Promise<Manifest> | undefined = stageChunk(0);
-  for (let index = 0; staging; index += 1) {
-    const manifest = await staging;
-    staging = index + 1 < chunks.length ? stageChunk(index + 1) : undefined;
+  let next: ReturnType<typeof stageChunk> | undefined = stageChunk(0);
+  for (let index = 0; next; index += 1) {
+    const manifest = await next.staged;
+    next = index + 1 < chunks.length ? stageChunk(index + 1) : undefined;
     try {
       options.progress?.(`loading ${manifest.staged.toLocaleString('en-US')} rows of ${describeWindow(manifest.window)} into ${warehouse.description}`);
-      await loadWindows(dataset, [manifest], stage, warehouse);
+      await loadWindows(dataset, [manifest.window], stage, warehouse);
     } catch (error) {
-      // Let the chunk in flight finish or fail before reporting, so nothing is left running behind the error.
-      await staging?.catch(() => undefined);
+      // Stop the chunk in flight and let it settle, so nothing is left running behind the error.
+      next?.abandon.abort(new Error('an earlier chunk failed to load'));
+      await next?.staged.catch(() => undefined);
       throw error;
     }
     totals.fetched += manifest.fetched;

@@ -2,7 +2,7 @@ import type { DatasetDefinition } from './datasets';
 import { pageOrder } from './datasets';
 import type { SourceRecord } from './records';
 import { DEFAULT_RETRY, type RetryEvent, type RetryPolicy, TransientError, withRetry } from './retry';
-import type { Window } from './window';
+import { type Window, checkedDate } from './window';
 
 /** Some Socrata deployments refuse larger pages with HTTP 400; 50,000 is safe everywhere. */
 export const MAX_PAGE_SIZE = 50_000;
@@ -49,7 +49,7 @@ export class SourceRequestError extends Error {
 /** `date >= '2024-01-07T00:00:00' AND date < '2024-01-14T00:00:00'`: SoQL for the window on floating timestamps. */
 export function windowWhere(dataset: DatasetDefinition, window: Window): string {
   const field = dataset.windowField;
-  return `${field} >= '${window.start}T00:00:00' AND ${field} < '${window.stop}T00:00:00'`;
+  return `${field} >= '${checkedDate(window.start)}T00:00:00' AND ${field} < '${checkedDate(window.stop)}T00:00:00'`;
 }
 
 /** The query parameters (without paging) that fetch a window: only the dataset's fields, in a stable order. */
@@ -94,6 +94,11 @@ export class SocrataClient {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new Error(`the source URL "${options.resourceUrl}" must be http(s)`);
     }
+    // The URL is printed, planned and written to manifests: a credential in it would leak everywhere.
+    if (url.username || url.password || [...url.searchParams.keys()].some((name) => name.toLowerCase().includes('app_token'))) {
+      throw new Error('the source URL must not carry credentials: give the app token with --app-token, SOCRATA_APP_TOKEN or the socrata-source block');
+    }
+    if (url.search) throw new Error(`the source URL "${url.origin}${url.pathname}" must not have a query; the pipeline builds it`);
     const pageSize = options.pageSize ?? MAX_PAGE_SIZE;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
       throw new Error(`the page size ${pageSize} must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
@@ -120,18 +125,22 @@ export class SocrataClient {
     return { $select: 'count(*)', $where: where };
   }
 
-  /** One query, retried on throttling, server errors, network faults, timeouts and cut-off bodies. */
-  async query(params: Record<string, string>): Promise<SourceRecord[]> {
+  /**
+   * One query, retried on throttling, server errors, network faults, timeouts and cut-off bodies.
+   * `signal` abandons it, retries and backoff included.
+   */
+  async query(params: Record<string, string>, signal?: AbortSignal): Promise<SourceRecord[]> {
     const url = this.urlFor(params);
-    return withRetry(() => this.getOnce(url), this.options.retry ?? DEFAULT_RETRY, {
+    return withRetry(() => this.getOnce(url, signal), this.options.retry ?? DEFAULT_RETRY, {
       what: `GET ${url.origin}${url.pathname}`,
       ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+      ...(signal ? { signal } : {}),
     });
   }
 
   /** Number of rows matching `where`. */
-  async count(where: string): Promise<number> {
-    const [row] = await this.query(this.countParams(where));
+  async count(where: string, signal?: AbortSignal): Promise<number> {
+    const [row] = await this.query(this.countParams(where), signal);
     const value = row ? Object.values(row)[0] : undefined;
     const count = Number(value);
     if (!Number.isInteger(count)) throw new Error(`the source answered count(*) with ${JSON.stringify(row)}`);
@@ -147,37 +156,42 @@ export class SocrataClient {
 
   /**
    * Every record of a query, a page at a time. The next page is requested while the caller works on the
-   * current one; at most two pages are held, so memory does not grow with the result.
+   * current one; at most two pages are held, so memory does not grow with the result. Paging ends at an empty
+   * page, not a short one: a server that sends fewer rows than `$limit` asked for cannot end the result early.
+   * Stopping the iteration (or `signal`) abandons the request in flight.
    */
-  async *pages(query: Record<string, string>): AsyncGenerator<Page> {
-    const fetchPage = (number: number, offset: number): Promise<Page> =>
-      this.query(this.pageParams(query, offset)).then((records) => ({
-        number,
-        offset,
-        records,
-      }));
-    let next: Promise<Page> | undefined = fetchPage(1, 0);
-    while (next) {
-      const page: Page = await next;
-      // A short page is the last one; a full page may be followed by an empty one (results that end exactly on
-      // the page size), which costs one request and ends the loop.
-      const more = page.records.length === this.pageSize;
-      next = more ? fetchPage(page.number + 1, page.offset + page.records.length) : undefined;
-      // The prefetch may fail while the caller is busy; it is awaited (and its error thrown) on the next turn.
-      next?.catch(() => undefined);
-      if (page.records.length > 0) yield page;
+  async *pages(query: Record<string, string>, signal?: AbortSignal): AsyncGenerator<Page> {
+    const abandon = new AbortController();
+    const pageSignal = signal ? AbortSignal.any([signal, abandon.signal]) : abandon.signal;
+    const fetchPage = (number: number, offset: number): Promise<Page> => {
+      const page = this.query(this.pageParams(query, offset), pageSignal).then((records) => ({ number, offset, records }));
+      // The prefetch may fail while the caller is busy; its error is thrown where it is awaited.
+      page.catch(() => undefined);
+      return page;
+    };
+    try {
+      let next: Promise<Page> | undefined = fetchPage(1, 0);
+      while (next) {
+        const page: Page = await next;
+        next = page.records.length > 0 ? fetchPage(page.number + 1, page.offset + page.records.length) : undefined;
+        if (page.records.length > 0) yield page;
+      }
+    } finally {
+      abandon.abort(new Error('paging was stopped'));
     }
   }
 
-  private async getOnce(url: URL): Promise<SourceRecord[]> {
+  private async getOnce(url: URL, signal: AbortSignal | undefined): Promise<SourceRecord[]> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (this.options.appToken) headers['X-App-Token'] = this.options.appToken;
+    const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 120_000);
     let response: Response;
     let text: string;
     try {
-      response = await fetch(url, { headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 120_000) });
+      response = await fetch(url, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
       text = await response.text();
     } catch (error) {
+      if (signal?.aborted) throw signal.reason;
       throw new TransientError(`request failed (${describeFetchFailure(error)})`, { cause: error });
     }
     if (response.status === 429 || response.status >= 500) {

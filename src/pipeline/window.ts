@@ -79,9 +79,18 @@ export function splitWindow(window: Window, maxDays: number): Window[] {
   return chunks;
 }
 
+/**
+ * A window date about to become part of a path, a query or a statement: checked where it is used, whatever
+ * checked it before, since windows also arrive from HTTP requests and orchestration history.
+ */
+export function checkedDate(value: string): string {
+  if (!ISO_DATE.test(value)) throw new Error(`"${value}" is not a YYYY-MM-DD date`);
+  return value;
+}
+
 /** `2024-01-07_2024-01-14`: the window as a path segment and instance-id suffix. */
 export function windowKey(window: Window): string {
-  return `${window.start}_${window.stop}`;
+  return `${checkedDate(window.start)}_${checkedDate(window.stop)}`;
 }
 
 export function describeWindow(window: Window): string {

@@ -1,9 +1,9 @@
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
-import type { Window } from '../pipeline/window';
+import { type Window, checkedDate } from '../pipeline/window';
 
 /**
  * SQL shared by both warehouses. Everything spliced into a statement is either an identifier checked against
- * `IDENTIFIER` or a date checked against `ISO_DATE` here, at the point of use, whatever checked it before.
+ * `IDENTIFIER` or a date checked with `checkedDate`, at the point of use, whatever checked it before.
  */
 export interface SqlDialect {
   readonly name: string;
@@ -14,7 +14,6 @@ export interface SqlDialect {
 }
 
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 export function checkedIdentifier(value: string, what: string): string {
   if (!IDENTIFIER.test(value)) {
@@ -23,10 +22,7 @@ export function checkedIdentifier(value: string, what: string): string {
   return value;
 }
 
-export function checkedDate(value: string): string {
-  if (!ISO_DATE.test(value)) throw new Error(`"${value}" is not a YYYY-MM-DD date`);
-  return value;
-}
+export { checkedDate };
 
 /** A SQL string literal for text we built ourselves (paths); single quotes doubled. */
 export function stringLiteral(value: string): string {

@@ -42,14 +42,50 @@ describe('Socrata client', () => {
       assert.equal(request.params.$order, 'date,plaza_id,hour,direction,:id');
       assert.equal(request.params.$where, "date >= '2024-01-07T00:00:00' AND date < '2024-01-09T00:00:00'");
     }
-    assert.deepEqual(resourceRequests.map((r) => r.params.$offset), ['0', '300', '600', '900']);
+    // Paging ends at the first empty page, so a server that sends fewer rows than asked cannot end it early.
+    assert.deepEqual(resourceRequests.map((r) => r.params.$offset), ['0', '300', '600', '900', '960']);
   });
 
-  test('a result that ends exactly on the page size ends after one empty page', async () => {
+  test('a result that ends exactly on the page size ends after one empty page too', async () => {
     const { records, pageSizes } = await fetchAll(client({ pageSize: 480 }));
     assert.equal(records.length, 960);
     assert.deepEqual(pageSizes, [480, 480]);
     assert.deepEqual(server.requests.map((r) => r.params.$offset), ['0', '480', '960']);
+  });
+
+  test('a server that sends short pages cannot end the result early', async () => {
+    const retries: unknown[] = [];
+    // The first page comes back with 100 rows where 480 were asked for; paging carries on from row 100.
+    server.failNext({ kind: 'status', status: 200, body: rows.slice(480, 580) });
+    const { records, pageSizes } = await fetchAll(client({ pageSize: 480, onRetry: (e) => retries.push(e) }));
+    assert.deepEqual(pageSizes, [100, 480, 380]);
+    assert.equal(records.length, 960);
+    assert.deepEqual(server.requests.map((r) => r.params.$offset), ['0', '100', '580', '960']);
+  });
+
+  test('stopping early abandons the prefetched request', async () => {
+    server.failNext({ kind: 'delay', ms: 0 }, { kind: 'delay', ms: 5_000 });
+    const started = Date.now();
+    for await (const page of client({ pageSize: 100 }).pages(windowQuery(BNT_HOURLY_TRAFFIC, window))) {
+      assert.equal(page.number, 1);
+      break;
+    }
+    assert.ok(Date.now() - started < 2_000, 'the loop ended without waiting for the delayed prefetch');
+  });
+
+  test('an abort signal stops a query between retries', async () => {
+    server.failNext(...Array.from({ length: 3 }, () => ({ kind: 'status' as const, status: 503 })));
+    const abandon = new AbortController();
+    const slow = client({ retry: { attempts: 5, baseDelayMs: 10_000, maxDelayMs: 10_000 }, onRetry: () => abandon.abort(new Error('stop now')) });
+    const started = Date.now();
+    await assert.rejects(slow.count('hour = 1', abandon.signal), /stop now/);
+    assert.ok(Date.now() - started < 2_000);
+  });
+
+  test('refuses a source URL that carries credentials or a query', () => {
+    assert.throws(() => client({ resourceUrl: `${server.resourceUrl(TRAFFIC_ID)}?$$app_token=secret` }), /must not carry credentials/);
+    assert.throws(() => client({ resourceUrl: 'https://user:pass@data.ny.gov/resource/qzve-kjga.json' }), /must not carry credentials/);
+    assert.throws(() => client({ resourceUrl: `${server.resourceUrl(TRAFFIC_ID)}?$limit=5` }), /must not have a query/);
   });
 
   test('refuses a page size above 50,000', () => {

@@ -42,8 +42,6 @@ export const manifestSchema = z.object({
   /** Staged files, relative to the store root; empty when the window had no valid rows. */
   parts: z.array(z.string()),
   quarantineFile: z.string().nullable(),
-  /** What the source reported for the window before paging; differs from `fetched` if it changed meanwhile. */
-  sourceCount: count.nullable(),
   stagedAt: z.string(),
 });
 
