@@ -5,7 +5,7 @@ import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { checkVaultUrl, openBlockStore } from './blocks/open';
 import { BlockReader } from './blocks/reader';
 import { blockNames } from './blocks/types';
-import { InputError } from './pipeline/errors';
+import { InputError, describeError } from './pipeline/errors';
 import { BlobStageStore } from './pipeline/stage/blob';
 import { LocalStageStore } from './pipeline/stage/local';
 import type { StageStore } from './pipeline/stage/store';
@@ -90,12 +90,14 @@ export interface TargetDeps {
   readonly blocks?: BlockReader;
   readonly databricksConnect?: DatabricksConnector;
   readonly progress?: (message: string) => void;
+  /** An app token given on the command line; when there is one, no block is read for it. */
+  readonly appToken?: string | undefined;
 }
 
 export interface Targets {
   readonly stage: StageStore;
   readonly warehouse: Warehouse;
-  /** From the `socrata-source` block, when there is one. */
+  /** The Socrata app token: given explicitly, from SOCRATA_APP_TOKEN, or from the `socrata-source` block. */
   readonly appToken: string | undefined;
 }
 
@@ -148,6 +150,25 @@ export async function openTargets(
     });
   }
 
-  const socrata = await blocks.readOptional(names['socrata-source'], 'socrata-source');
-  return { stage, warehouse, appToken: socrata?.appToken };
+  return { stage, warehouse, appToken: await appTokenFrom(blocks, env, names['socrata-source'], deps) };
+}
+
+/**
+ * The token is optional (without one, requests share a per-IP throttle pool), so the block is read only when no
+ * token was given, and a store that cannot be read costs a warning, not the run.
+ */
+async function appTokenFrom(
+  blocks: BlockReader,
+  env: Readonly<Record<string, string | undefined>>,
+  blockName: string,
+  deps: TargetDeps,
+): Promise<string | undefined> {
+  const given = deps.appToken ?? (env[SETTINGS.appToken] || undefined);
+  if (given !== undefined) return given;
+  try {
+    return (await blocks.readOptional(blockName, 'socrata-source'))?.appToken;
+  } catch (error) {
+    deps.progress?.(`warning: no Socrata app token (the ${blockName} block could not be read: ${describeError(error)}); requests share the anonymous throttle pool`);
+    return undefined;
+  }
 }

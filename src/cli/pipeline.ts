@@ -97,9 +97,10 @@ async function prepare(flags: RunFlags, io: CliIo, deps: PipelineCliDeps) {
   makeSource(undefined); // checks the URL before any block store is read
   const targets: Targets = await openTargets(choice, io.env, {
     ...deps,
+    appToken: flags.appToken,
     progress: (message) => io.stderr(`${message}\n`),
   });
-  const source = makeSource(flags.appToken ?? (io.env[SETTINGS.appToken] || targets.appToken));
+  const source = makeSource(targets.appToken);
   return { dataset, window, source, targets };
 }
 

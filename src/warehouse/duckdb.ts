@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
 import { windowLayout } from '../pipeline/stage/layout';
@@ -141,11 +141,17 @@ export class DuckDbWarehouse implements Warehouse {
   }
 }
 
+/** DuckDB takes forward slashes on every platform, and backslashes have no place in our SQL literals. */
+function duckdbPath(file: string): string {
+  return file.split(sep).join('/');
+}
+
 function readJson(dataset: DatasetDefinition, files: readonly string[]): string {
   const columns = dataset.fields
     .map((field) => `${stringLiteral(checkedIdentifier(field.name, 'column'))}: '${DUCKDB_TYPES[field.type]}'`)
     .join(', ');
-  return `read_json([${files.map(stringLiteral).join(', ')}], format = 'newline_delimited', columns = {${columns}})`;
+  const paths = files.map((file) => stringLiteral(duckdbPath(file)));
+  return `read_json([${paths.join(', ')}], format = 'newline_delimited', columns = {${columns}})`;
 }
 
 function plannedPartGlob(datasetName: string, window: Window, stage: StageLocation): string {

@@ -123,6 +123,29 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     assert.match(setting.stderr, /BNT_WAREHOUSE "snowflake" must be one of duckdb, databricks/);
   });
 
+  test('an app token given on the command line means no block is read for it, even with a vault configured', async () => {
+    const result = await runInProcess(main, ['plan', ...WEEK, '--app-token', 'abc'], {
+      cwd,
+      // Nothing listens there: any attempt to read a block would fail the command.
+      env: { KEY_VAULT_URL: 'https://127.0.0.1:9/' },
+      deps: { credential: vault.credential },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(!result.stdout.includes('abc') && !result.stderr.includes('abc'), 'the token is not printed');
+  });
+
+  test('a SAS connection string for the stage never shows its signature in the plan', async () => {
+    await putLocalBlocks(databricksBlocks);
+    const sas = `BlobEndpoint=${azurite.blobEndpoint};SharedAccessSignature=sv=2024-01-01&ss=b&sig=TOPSECRETSIGNATURE`;
+    const result = await runInProcess(main, ['plan', ...WEEK, '--warehouse', 'databricks', '--json'], {
+      cwd,
+      env: { BNT_STAGE_CONNECTION_STRING: sas },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(!result.stdout.includes('TOPSECRETSIGNATURE') && !result.stderr.includes('TOPSECRETSIGNATURE'));
+    assert.match(String((lastJsonLine(result.stdout).stagePaths as string[])[0]), new RegExp(`^${azurite.blobEndpoint}/staging/stage/`));
+  });
+
   test('block names follow their settings', async () => {
     await putLocalBlocks({
       'prod-container': ['azure-container', CONTAINER_BLOCK],

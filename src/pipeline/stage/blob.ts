@@ -47,10 +47,12 @@ export class BlobStageStore implements StageStore {
 
   static withConnectionString(connectionString: string, container: string): BlobStageStore {
     const service = BlobServiceClient.fromConnectionString(connectionString);
+    // A SAS connection string puts its signature in the URL's query; the endpoint is printed, so leave it out.
+    const url = new URL(service.url);
     return new BlobStageStore(service.getContainerClient(container), {
       accountName: service.accountName,
       container,
-      endpoint: service.url.replace(/\/$/, ''),
+      endpoint: `${url.origin}${url.pathname}`.replace(/\/$/, ''),
     });
   }
 

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { LocalFile, StageLocation, StageStore, TextSink } from './store';
 
@@ -20,7 +20,8 @@ export class LocalStageStore implements StageStore {
   /** The absolute file for a store path; refuses paths that would leave the root. */
   pathOf(path: string): string {
     const full = resolve(this.root, path);
-    if (!full.startsWith(this.root + '/') && full !== this.root) throw new Error(`stage path "${path}" leaves ${this.root}`);
+    const inside = relative(this.root, full);
+    if (inside.startsWith('..') || isAbsolute(inside)) throw new Error(`stage path "${path}" leaves ${this.root}`);
     return full;
   }
 
