@@ -15,7 +15,7 @@ export interface Plan {
   readonly sourceRequests: readonly string[];
   /** Per chunk: the first part file, the quarantine file and the manifest (more parts follow for big chunks). */
   readonly stagePaths: readonly string[];
-  /** The exact SQL the warehouse would run, chunk after chunk, assuming each chunk stages some rows. */
+  /** The exact SQL the warehouse would run: setup, each chunk's load (assuming it stages some rows), the count. */
   readonly statements: readonly string[];
   readonly table: string;
   readonly stage: string;
@@ -34,7 +34,7 @@ export function planRun(options: {
   const chunks = splitWindow(window, options.chunkDays ?? DEFAULT_CHUNK_DAYS);
   const sourceRequests: string[] = [];
   const stagePaths: string[] = [];
-  const statements: string[] = [];
+  const statements: string[] = [...warehouse.sessionStatements.open];
   for (const chunk of chunks) {
     sourceRequests.push(
       source.urlFor(source.countParams(windowWhere(dataset, chunk))).toString(),
@@ -44,6 +44,7 @@ export function planRun(options: {
     stagePaths.push(...[layout.part(0), layout.quarantine, layout.manifest].map((path) => locationOf(stage.location, path)));
     statements.push(...warehouse.planStatements(dataset, [{ window: chunk, parts: [layout.part(0)] }], stage.location));
   }
+  statements.push(...warehouse.planCount(dataset, window), ...warehouse.sessionStatements.close);
   return {
     dataset: dataset.name,
     window,

@@ -137,16 +137,25 @@ export class DatabricksWarehouse implements Warehouse {
     if (merge) await runStatements(this.connection, [merge]);
   }
 
+  planCount(dataset: DatasetDefinition, window: Window): string[] {
+    return this.inSession([this.countStatement(dataset, window)]);
+  }
+
+  /** Every call opens its own session with its own preamble (see `inSession`); nothing wraps a whole run. */
+  readonly sessionStatements = { open: [], close: [] };
+
   async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
-    const [rows] = await runStatements(this.connection, [
-      countInWindowStatement(databricksDialect, this.tableName(dataset), dataset, window),
-    ]);
+    const [rows] = await runStatements(this.connection, [this.countStatement(dataset, window)]);
     const row = rows?.[0] as { row_count?: unknown } | undefined;
     return Number(row?.row_count ?? 0);
   }
 
   /** Nothing to release: every call closes its own client and session. */
   async close(): Promise<void> {}
+
+  private countStatement(dataset: DatasetDefinition, window: Window): string {
+    return countInWindowStatement(databricksDialect, this.tableName(dataset), dataset, window);
+  }
 
   /** Never creates the schema and never alters an existing table. */
   private createTableStatement(dataset: DatasetDefinition): string {

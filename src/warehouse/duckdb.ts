@@ -32,6 +32,9 @@ const SESSION_SETUP = [
   "SET checkpoint_threshold = '4MB'",
 ];
 
+/** Closing would checkpoint on the calling thread and block the event loop; as a statement it runs on DuckDB's threads. */
+const CLOSE_CHECKPOINT = 'CHECKPOINT';
+
 const DUCKDB_TYPES: Record<ColumnType, string> = { string: 'VARCHAR', int: 'INTEGER', date: 'DATE', timestamp: 'TIMESTAMP' };
 
 export const duckdbDialect: SqlDialect = {
@@ -65,8 +68,14 @@ export class DuckDbWarehouse implements Warehouse {
       window: staged.window,
       relation: readJson(dataset, [plannedPartGlob(dataset.name, staged.window, stage)]),
     }));
-    return [...SESSION_SETUP, ...this.ddl(dataset), ...(sources.length > 0 ? [mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources)] : [])];
+    return [...this.ddl(dataset), ...(sources.length > 0 ? [mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources)] : [])];
   }
+
+  planCount(dataset: DatasetDefinition, window: Window): string[] {
+    return [countInWindowStatement(duckdbDialect, this.tableName(dataset), dataset, window)];
+  }
+
+  readonly sessionStatements = { open: SESSION_SETUP, close: [CLOSE_CHECKPOINT] };
 
   async ensureTable(dataset: DatasetDefinition): Promise<void> {
     const connection = await this.connection();
@@ -98,7 +107,8 @@ export class DuckDbWarehouse implements Warehouse {
 
   async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
     const connection = await this.connection();
-    const reader = await connection.runAndReadAll(countInWindowStatement(duckdbDialect, this.tableName(dataset), dataset, window));
+    const [statement] = this.planCount(dataset, window);
+    const reader = await connection.runAndReadAll(statement as string);
     const [row] = reader.getRowObjects();
     return Number(row?.row_count ?? 0);
   }
@@ -110,8 +120,7 @@ export class DuckDbWarehouse implements Warehouse {
     if (!opened) return;
     const { instance, connection } = await opened;
     try {
-      // Closing would checkpoint on this thread and block the event loop; as a statement it runs on DuckDB's threads.
-      await connection.run('CHECKPOINT');
+      await connection.run(CLOSE_CHECKPOINT);
     } finally {
       connection.closeSync();
       instance.closeSync();

@@ -20,6 +20,10 @@ export interface Warehouse {
   tableName(dataset: DatasetDefinition): string;
   /** The exact statements `ensureTable` + `loadWindows` would run; runs nothing. */
   planStatements(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageLocation): string[];
+  /** The exact statements `rowsInWindow` would run. */
+  planCount(dataset: DatasetDefinition, window: Window): string[];
+  /** What a run adds once around everything else: connection setup first, and what `close` runs last. */
+  readonly sessionStatements: { readonly open: readonly string[]; readonly close: readonly string[] };
   /** Creates the schema and table if they do not exist; never alters an existing table. */
   ensureTable(dataset: DatasetDefinition): Promise<void>;
   /**

@@ -70,7 +70,11 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
       'https://mtademostage.blob.core.windows.net/staging/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/_quarantine.jsonl',
       'https://mtademostage.blob.core.windows.net/staging/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/_manifest.json',
     ]);
-    assert.equal(plan.statements.length, 4);
+    assert.equal(plan.statements.length, 6);
+    assert.deepEqual(plan.statements.slice(4), [
+      'SET STATEMENT_TIMEOUT = 3600',
+      "SELECT COUNT(*) AS row_count FROM `main`.`bronze`.`bnt_traffic_hourly` WHERE `date` >= DATE '2024-01-07' AND `date` < DATE '2024-01-14'",
+    ]);
     assert.equal(plan.statements[0], 'SET STATEMENT_TIMEOUT = 3600');
     assert.match(plan.statements[1] ?? '', /^CREATE TABLE IF NOT EXISTS `main`\.`bronze`\.`bnt_traffic_hourly` .* USING ICEBERG PARTITIONED BY \(`date`\)$/);
     assert.match(plan.statements[3] ?? '', /read_files\('abfss:\/\/staging@mtademostage\.dfs\.core\.windows\.net\/stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/part-\*\.jsonl'/);
@@ -87,6 +91,11 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     assert.match(result.stdout, new RegExp(`read_json\\(\\['${join(cwd, '.local')}/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-\\*\\.jsonl'\\]`));
     assert.match(result.stdout, /\$where=date >= '2024-01-07T00:00:00' AND date < '2024-01-14T00:00:00'/);
     assert.ok(!existsSync(join(cwd, '.local')));
+    const { statements } = lastJsonLine((await runInProcess(main, ['plan', ...WEEK, '--json'], { cwd })).stdout) as { statements: string[] };
+    assert.equal(statements[0], "SET disabled_optimizers = 'top_n_window_elimination'", 'connection setup comes once, first');
+    assert.equal(statements.filter((statement) => statement.startsWith('SET ')).length, 6);
+    assert.match(statements.at(-2) ?? '', /^SELECT COUNT\(\*\) AS row_count FROM bronze\.bnt_traffic_hourly/);
+    assert.equal(statements.at(-1), 'CHECKPOINT');
   });
 
   test('a block edited by hand to smuggle SQL into an identifier is refused on read, naming the block and field', async () => {
@@ -170,8 +179,7 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     const ran = await runInProcess(main, ['run', ...flags], { cwd, env, deps: { databricksConnect: fake, credential } });
     assert.equal(ran.code, 0, ran.stderr);
     const { statements } = lastJsonLine(planned.stdout) as { statements: string[] };
-    const loads = fake.executed.filter((statement) => !statement.startsWith('SELECT COUNT'));
-    assert.deepEqual(loads.slice(0, statements.length), statements);
+    assert.deepEqual(fake.executed, statements);
     assert.equal(lastJsonLine(ran.stdout).rowsInWindow, 3360);
     // One connection each for CREATE, MERGE and the count, all signed in with the Entra token.
     assert.deepEqual(fake.connections.map((c) => c.token), ['entra-token-xyz', 'entra-token-xyz', 'entra-token-xyz']);
