@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../pipeline/errors';
+import { CONTAINER_NAME, DATABRICKS_HTTP_PATH, HOST_NAME, SQL_IDENTIFIER, STORAGE_ACCOUNT_NAME } from '../pipeline/names';
 
 /**
  * Blocks: the named, typed settings documents that replace the original flow's Prefect Blocks. Each type
@@ -26,15 +27,6 @@ function secret(description: string) {
     .meta({ description, writeOnly: true });
 }
 
-const STORAGE_ACCOUNT = /^[a-z0-9]{3,24}$/;
-const CONTAINER = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
-/** Unity Catalog names as we allow them: plain identifiers, so they never need quoting inside SQL. */
-const SQL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-/** DNS labels separated by dots: no scheme, port, path or credentials. */
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-/** A SQL warehouse, or an all-purpose cluster's endpoint. */
-const HTTP_PATH = /^\/sql\/1\.0\/warehouses\/[A-Za-z0-9]+$|^\/sql\/protocolv1\/o\/\d+\/[A-Za-z0-9-]+$/;
-
 /**
  * An emulator endpoint such as Azurite's. No user name, password, query or fragment: those are where SAS
  * tokens and keys hide, and this field is not treated as a secret (it is printed and logged).
@@ -59,11 +51,11 @@ function isPlainHttpUrl(value: string): boolean {
 
 export const azureContainerSchema = z
   .strictObject({
-    accountName: patterned(STORAGE_ACCOUNT, 'a storage account name (3-24 lowercase letters and digits)').meta({
+    accountName: patterned(STORAGE_ACCOUNT_NAME, 'a storage account name (3-24 lowercase letters and digits)').meta({
       description: 'Storage account (ADLS Gen2) holding the stage.',
     }),
     container: patterned(
-      CONTAINER,
+      CONTAINER_NAME,
       'a container name (3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit)',
     ).meta({ description: 'Blob container for staged files.' }),
     endpoint: z
@@ -97,7 +89,7 @@ export const databricksWarehouseSchema = z
       'a bare host name (e.g. adb-1234567890123456.7.azuredatabricks.net, without https://, port or path)',
     ).meta({ description: 'Workspace host name.' }),
     httpPath: patterned(
-      HTTP_PATH,
+      DATABRICKS_HTTP_PATH,
       'a SQL warehouse HTTP path (/sql/1.0/warehouses/<id>, or /sql/protocolv1/o/<org>/<cluster> for a cluster)',
     ).meta({ description: "The warehouse's HTTP path from its connection details." }),
     auth: z

@@ -107,8 +107,9 @@ async function prepare(flags: RunFlags, io: CliIo, deps: PipelineCliDeps) {
 async function runCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps): Promise<void> {
   const { dataset, window, source, targets } = await prepare(flags, io, deps);
   io.stderr(`${dataset.name} ${describeWindow(window)} from ${source.resourceUrl}\n`);
+  let summary: RunSummary;
   try {
-    const summary = await runWindow({
+    summary = await runWindow({
       dataset,
       window,
       source,
@@ -116,14 +117,17 @@ async function runCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps): Pr
       warehouse: targets.warehouse,
       progress: (message) => io.stderr(`${message}\n`),
     });
-    if (flags.json) {
-      io.stderr(formatSummary(summary));
-      io.stdout(`${JSON.stringify(summary)}\n`);
-    } else {
-      io.stdout(formatSummary(summary));
-    }
-  } finally {
-    await targets.warehouse.close();
+  } catch (error) {
+    // The run's own error is the one to report; a failure to close behind it is only a note.
+    await targets.warehouse.close().catch((closeError: unknown) => io.stderr(`also failed to close ${targets.warehouse.description}: ${describeError(closeError)}\n`));
+    throw error;
+  }
+  await targets.warehouse.close();
+  if (flags.json) {
+    io.stderr(formatSummary(summary));
+    io.stdout(`${JSON.stringify(summary)}\n`);
+  } else {
+    io.stdout(formatSummary(summary));
   }
 }
 

@@ -1,4 +1,5 @@
 import { InputError } from './errors';
+import { DATASET_NAME, SQL_IDENTIFIER } from './names';
 
 /**
  * Datasets are definitions, not code paths: everything the pipeline does with a Socrata dataset (which
@@ -103,8 +104,6 @@ export function isRequired(dataset: DatasetDefinition, field: FieldDefinition): 
   return field.required === true || dataset.key.includes(field.name);
 }
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
-const DATASET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
  * Definitions feed SQL and paths, so their names are checked once here rather than trusted downstream.
@@ -114,11 +113,11 @@ export function assertValidDefinition(dataset: DatasetDefinition): void {
   const problems: string[] = [];
   if (!DATASET_NAME.test(dataset.name)) problems.push(`name "${dataset.name}" must be lower-case letters, digits and dashes`);
   for (const part of [dataset.table.schema, dataset.table.name]) {
-    if (!IDENTIFIER.test(part)) problems.push(`table identifier "${part}" must match ${IDENTIFIER}`);
+    if (!SQL_IDENTIFIER.test(part)) problems.push(`table identifier "${part}" must match ${SQL_IDENTIFIER}`);
   }
   const names = new Set<string>();
   for (const field of dataset.fields) {
-    if (!IDENTIFIER.test(field.name)) problems.push(`field "${field.name}" must match ${IDENTIFIER}`);
+    if (!SQL_IDENTIFIER.test(field.name)) problems.push(`field "${field.name}" must match ${SQL_IDENTIFIER}`);
     if (names.has(field.name)) problems.push(`field "${field.name}" is defined twice`);
     names.add(field.name);
   }

@@ -12,6 +12,7 @@ export type QuarantineReason =
   | 'missing_field'
   | 'empty_text'
   | 'not_allowed'
+  | 'wrong_type'
   | 'not_an_integer'
   | 'out_of_range'
   | 'not_a_date'
@@ -150,7 +151,7 @@ export function recordChecker(dataset: DatasetDefinition, window: Window): (reco
         continue;
       }
       if (typeof raw !== 'string' && typeof raw !== 'number') {
-        return { rejection: reject('not_allowed', field.name, `${field.name} is a ${typeof raw}, expected text`) };
+        return { rejection: reject('wrong_type', field.name, `${field.name} is a JSON ${typeof raw}, expected a string`) };
       }
       const value = field.check(String(raw));
       if (isRejection(value)) return { rejection: value };

@@ -1,5 +1,6 @@
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
 import { InputError } from '../pipeline/errors';
+import { CONTAINER_NAME, DATABRICKS_HTTP_PATH, DATASET_NAME, HOST_NAME, STORAGE_ACCOUNT_NAME } from '../pipeline/names';
 import type { RetryPolicy } from '../pipeline/retry';
 import { windowLayout } from '../pipeline/stage/layout';
 import type { StageLocation, StageStore } from '../pipeline/stage/store';
@@ -72,12 +73,6 @@ export const databricksDialect: SqlDialect = {
   timestampLiteral: (value) => `TIMESTAMP_NTZ '${value}'`,
 };
 
-const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
-const HTTP_PATH = /^\/sql\/(?:1\.0\/warehouses\/[A-Za-z0-9]+|protocolv1\/o\/\d+\/[A-Za-z0-9-]+)$/;
-const STORAGE_ACCOUNT = /^[a-z0-9]{3,24}$/;
-const CONTAINER = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
-// The same rule as dataset definitions: it is a path segment of the abfss URL.
-const DATASET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
  * A Databricks SQL warehouse in Unity Catalog. Loads read the staged JSON Lines straight from ADLS with
@@ -210,13 +205,13 @@ function adlsLocation(stage: StageLocation): AdlsLocation {
   if (stage.kind !== 'azure') {
     throw new InputError('stage', `Databricks reads staged files from ADLS: use the azure stage (this stage is the local directory ${stage.root})`);
   }
-  if (!STORAGE_ACCOUNT.test(stage.accountName)) {
+  if (!STORAGE_ACCOUNT_NAME.test(stage.accountName)) {
     throw new InputError(
       'stage.accountName',
       `stage account name "${stage.accountName}" is not a storage account name (3 to 24 lower-case letters and digits)`,
     );
   }
-  if (!CONTAINER.test(stage.container)) {
+  if (!CONTAINER_NAME.test(stage.container)) {
     throw new InputError(
       'stage.container',
       `stage container "${stage.container}" is not a container name (3 to 63 lower-case letters, digits and single dashes, starting and ending with a letter or digit)`,
@@ -259,14 +254,14 @@ function validHost(host: string): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) {
     throw new InputError('host', `host "${host}" must be the host name only, without the scheme (e.g. adb-1234567890123456.7.azuredatabricks.net)`);
   }
-  if (!HOST.test(host)) {
+  if (!HOST_NAME.test(host)) {
     throw new InputError('host', `host "${host}" is not a host name (e.g. adb-1234567890123456.7.azuredatabricks.net; no path or port)`);
   }
   return host;
 }
 
 function validHttpPath(httpPath: string): string {
-  if (!HTTP_PATH.test(httpPath)) {
+  if (!DATABRICKS_HTTP_PATH.test(httpPath)) {
     throw new InputError(
       'httpPath',
       `httpPath "${httpPath}" must be /sql/1.0/warehouses/<warehouse id> or /sql/protocolv1/o/<org id>/<cluster id> (copy it from the warehouse's Connection details)`,

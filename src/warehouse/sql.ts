@@ -1,9 +1,10 @@
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
+import { SQL_IDENTIFIER } from '../pipeline/names';
 import { type Window, checkedDate } from '../pipeline/window';
 
 /**
  * SQL shared by both warehouses. Everything spliced into a statement is either an identifier checked against
- * `IDENTIFIER` or a date checked with `checkedDate`, at the point of use, whatever checked it before.
+ * `SQL_IDENTIFIER` or a date checked with `checkedDate`, at the point of use, whatever checked it before.
  */
 export interface SqlDialect {
   readonly name: string;
@@ -13,10 +14,9 @@ export interface SqlDialect {
   timestampLiteral(isoDateTime: string): string;
 }
 
-export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 export function checkedIdentifier(value: string, what: string): string {
-  if (!IDENTIFIER.test(value)) {
+  if (!SQL_IDENTIFIER.test(value)) {
     throw new Error(`${what} "${value}" is not a plain SQL identifier (letters, digits and underscores, not starting with a digit)`);
   }
   return value;

@@ -4,10 +4,12 @@
  * blocks.json under BNT_DATA_DIR) and BNT_LIVE=1; otherwise each test is skipped with the reason printed.
  * The source is the local Socrata stand-in, so the rows and counts are known; everything else is real:
  * the blob stage (signed in with DefaultAzureCredential), Unity Catalog, read_files and the MERGE.
- * It loads one day of 2009 (before the real dataset starts) into the table the blocks name, twice.
+ * It loads one day of generated 2009 rows (before the real dataset starts), twice, into the table named by the
+ * BLOCK_LAKEHOUSE_TABLE block, which must not be the production one.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { DEFAULT_BLOCK_NAMES } from '../../src/blocks/types';
 import { main } from '../../src/cli/pipeline';
 import { lastJsonLine, runInProcess } from '../support/cli';
 import { TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../support/fixtures';
@@ -18,6 +20,10 @@ function skipReason(): string | undefined {
     return 'set BNT_LIVE=1, plus KEY_VAULT_URL (or BNT_DATA_DIR with a blocks.json) holding the azure-container, lakehouse-table and databricks-warehouse blocks';
   }
   if (!process.env.KEY_VAULT_URL && !process.env.BNT_DATA_DIR) return 'neither KEY_VAULT_URL nor BNT_DATA_DIR says where the blocks are';
+  const table = process.env.BLOCK_LAKEHOUSE_TABLE;
+  if (!table || table === DEFAULT_BLOCK_NAMES['lakehouse-table']) {
+    return 'set BLOCK_LAKEHOUSE_TABLE to a lakehouse-table block for a scratch schema: the suite writes generated rows and must not touch the real table';
+  }
   return undefined;
 }
 

@@ -54,6 +54,7 @@ describe('traffic records', () => {
     ['date before the window', { ...valid, date: '2024-05-25T00:00:00.000' }, 'outside_window', 'date'],
     ['date on the stop day (half-open window)', { ...valid, date: '2024-06-02T00:00:00.000' }, 'outside_window', 'date'],
     ['empty plaza id', { ...valid, plaza_id: ' ' }, 'empty_text', 'plaza_id'],
+    ['count sent as a JSON object', { ...valid, vehicles_vtoll: { value: 3 } }, 'wrong_type', 'vehicles_vtoll'],
   ];
   for (const [name, record, reason, field] of rules) {
     test(`quarantines a record with a ${name} as ${reason}`, () => {

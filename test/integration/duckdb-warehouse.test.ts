@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
+import { loadWindows } from '../../src/pipeline/run';
+import { type Manifest, windowLayout } from '../../src/pipeline/stage/layout';
+import { LocalStageStore } from '../../src/pipeline/stage/local';
+import type { Window } from '../../src/pipeline/window';
+import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
+import { temporaryDirectory } from '../support/fixtures';
+
+const row = (date: string, hour: string, ezpass: number) => ({
+  plaza_id: '21',
+  date,
+  hour,
+  direction: 'I',
+  vehicles_e_zpass: ezpass,
+  vehicles_vtoll: 1,
+});
+
+/** Stages rows for a window by hand (part file + manifest), as `stageWindow` would leave them. */
+async function stageByHand(stage: LocalStageStore, window: Window, rows: object[]): Promise<void> {
+  const layout = windowLayout(BNT_HOURLY_TRAFFIC.name, window);
+  const part = layout.part(0);
+  await stage.writeText(part, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const manifest: Manifest = {
+    dataset: BNT_HOURLY_TRAFFIC.name,
+    window,
+    source: 'https://example.invalid/resource/x.json',
+    fetched: rows.length,
+    staged: rows.length,
+    quarantined: 0,
+    quarantineReasons: {},
+    parts: [part],
+    quarantineFile: null,
+    stagedAt: new Date(0).toISOString(),
+  };
+  await stage.writeText(layout.manifest, JSON.stringify(manifest));
+}
+
+describe('DuckDB warehouse: several windows in one MERGE', () => {
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+  before(async () => {
+    directory = await temporaryDirectory();
+  });
+  after(() => directory.remove());
+
+  test('overlapping windows load once per key, the later window wins, and each file only changes its own window', async () => {
+    const stage = new LocalStageStore(directory.path);
+    const early = { start: '2024-01-07', stop: '2024-01-14' };
+    const late = { start: '2024-01-10', stop: '2024-01-17' };
+    await stageByHand(stage, early, [row('2024-01-08', '1', 100), row('2024-01-11', '1', 100)]);
+    // The later window restates 01-11, and its file also carries a stray row from 01-08 (outside its window).
+    await stageByHand(stage, late, [row('2024-01-11', '1', 200), row('2024-01-15', '1', 200), row('2024-01-08', '1', 999)]);
+
+    const file = join(directory.path, 'warehouse.duckdb');
+    const warehouse = new DuckDbWarehouse(file);
+    try {
+      await loadWindows(BNT_HOURLY_TRAFFIC, [early, late], stage, warehouse);
+      await loadWindows(BNT_HOURLY_TRAFFIC, [early, late], stage, warehouse);
+    } finally {
+      await warehouse.close();
+    }
+
+    const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+    try {
+      const connection = await instance.connect();
+      const rows = (await connection.runAndReadAll('SELECT date::VARCHAR AS date, vehicles_e_zpass FROM bronze.bnt_traffic_hourly ORDER BY date')).getRowObjectsJson();
+      connection.closeSync();
+      assert.deepEqual(rows, [
+        { date: '2024-01-08', vehicles_e_zpass: 100 },
+        { date: '2024-01-11', vehicles_e_zpass: 200 },
+        { date: '2024-01-15', vehicles_e_zpass: 200 },
+      ]);
+    } finally {
+      instance.closeSync();
+    }
+  });
+
+  test('a window without a manifest is refused before anything is loaded', async () => {
+    const stage = new LocalStageStore(directory.path);
+    const warehouse = new DuckDbWarehouse(join(directory.path, 'other.duckdb'));
+    try {
+      await assert.rejects(
+        loadWindows(BNT_HOURLY_TRAFFIC, [{ start: '2023-01-01', stop: '2023-01-08' }], stage, warehouse),
+        /is not completely staged .* \(no stage\/bnt-hourly-traffic\/2023-01-01_2023-01-08\/_manifest\.json\); stage it again/,
+      );
+    } finally {
+      await warehouse.close();
+    }
+  });
+});
