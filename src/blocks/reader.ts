@@ -86,10 +86,4 @@ export class BlockReader {
       throw error;
     }
   }
-
-  /** Drops one block (or all) from the cache, e.g. after writing it in this process. */
-  forget(name?: string): void {
-    if (name === undefined) this.entries.clear();
-    else this.entries.delete(name);
-  }
 }

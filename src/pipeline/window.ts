@@ -29,10 +29,6 @@ export function addDays(isoDate: string, days: number): string {
   return new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
 }
 
-export function daysBetween(start: string, stop: string): number {
-  return Math.round((Date.parse(`${stop}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / DAY_MS);
-}
-
 /**
  * The scheduled window for a reference time T (the timer's scheduled time, or now on the command line):
  * `[date(T) − 8 days, date(T) − 1 day)`. For a Monday run that is Sunday through Saturday of the week

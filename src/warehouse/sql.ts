@@ -58,7 +58,7 @@ export interface SourceRelation {
 
 /**
  * One MERGE that upserts every given window. Each window's rows are filtered to that window (a staged file
- * can only change its own window), and rows with the same key are reduced to one — the latest window wins —
+ * can only change its own window), and rows with the same key are reduced to one — the window given last wins —
  * since a MERGE fails when several source rows match one target row. Unchanged rows are not rewritten.
  */
 export function mergeStatement(

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { DatasetDefinition } from '../datasets';
 import type { QuarantineReason } from '../records';
 import { type Window, windowKey } from '../window';
 
@@ -64,9 +63,4 @@ export function parseManifest(text: string, path: string): Manifest {
     throw new Error(`the manifest ${path} does not add up: fetched ${manifest.fetched} ≠ staged + quarantined`);
   }
   return manifest;
-}
-
-/** The dataset's manifest for a window, if the window was completely staged. */
-export function manifestPath(dataset: DatasetDefinition, window: Window): string {
-  return windowLayout(dataset.name, window).manifest;
 }
