@@ -85,3 +85,25 @@ describe('Azure Blob stage (Azurite)', () => {
     assert.ok(!(await blobNames()).some((name) => name.endsWith('_manifest.json')));
   });
 });
+
+describe('Azure Blob stage when the service goes away mid-upload', () => {
+  test('the failure reaches the writer instead of being lost, and nothing is left unhandled', async () => {
+    const azurite = await startAzurite();
+    try {
+      // One try per request: the SDK's own retries would only make the test wait.
+      const store = BlobStageStore.withConnectionString(azurite.connectionString, 'doomed', { retryOptions: { maxTries: 1 } });
+      const sink = await store.createSink('stage/x/part-00000.jsonl');
+      await sink.write('{"a":1}\n');
+      await azurite.stop();
+      // More than one upload buffer, so the upload has to talk to the (now gone) service before close returns.
+      const line = `${JSON.stringify({ filler: 'x'.repeat(1000) })}\n`;
+      const written = (async () => {
+        for (let i = 0; i < 10_000; i += 1) await sink.write(line);
+        await sink.close();
+      })();
+      await assert.rejects(written);
+    } finally {
+      await azurite.stop();
+    }
+  });
+});

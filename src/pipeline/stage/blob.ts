@@ -45,8 +45,8 @@ export class BlobStageStore implements StageStore {
     return new BlobStageStore(service.getContainerClient(target.container), target);
   }
 
-  static withConnectionString(connectionString: string, container: string): BlobStageStore {
-    const service = BlobServiceClient.fromConnectionString(connectionString);
+  static withConnectionString(connectionString: string, container: string, options?: StoragePipelineOptions): BlobStageStore {
+    const service = BlobServiceClient.fromConnectionString(connectionString, options);
     // A SAS connection string puts its signature in the URL's query; the endpoint is printed, so leave it out.
     const url = new URL(service.url);
     return new BlobStageStore(service.getContainerClient(container), {
