@@ -54,7 +54,8 @@ async function main(): Promise<void> {
     for (const window of WINDOWS) {
       const runs: Measurement[] = [];
       for (let run = 0; run < RUNS; run += 1) runs.push(await measure(server.resourceUrl(TRAFFIC_ID), window));
-      const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+      const median = (values: number[]) =>
+        [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
       results.push({
         name: window.name,
         fetched: runs[0]?.fetched ?? 0,

@@ -102,8 +102,14 @@ export interface Targets {
 }
 
 /** A reader over the chosen block store; building it touches nothing. */
-export function blockReaderFor(choice: TargetChoice, credential: () => TokenCredential, keyVaultClientOptions?: SecretClientOptions): BlockReader {
-  return new BlockReader(openBlockStore({ vaultUrl: choice.vaultUrl, dataDir: choice.dataDir, credential, keyVaultClientOptions }));
+export function blockReaderFor(
+  choice: TargetChoice,
+  credential: () => TokenCredential,
+  keyVaultClientOptions?: SecretClientOptions,
+): BlockReader {
+  return new BlockReader(
+    openBlockStore({ vaultUrl: choice.vaultUrl, dataDir: choice.dataDir, credential, keyVaultClientOptions }),
+  );
 }
 
 /**
@@ -168,7 +174,9 @@ async function appTokenFrom(
   try {
     return (await blocks.readOptional(blockName, 'socrata-source'))?.appToken;
   } catch (error) {
-    deps.progress?.(`warning: no Socrata app token (the ${blockName} block could not be read: ${describeError(error)}); requests share the anonymous throttle pool`);
+    deps.progress?.(
+      `warning: no Socrata app token (the ${blockName} block could not be read: ${describeError(error)}); requests share the anonymous throttle pool`,
+    );
     return undefined;
   }
 }

@@ -37,7 +37,9 @@ export class KeyVaultBlockStore implements BlockStore {
       document = JSON.parse(secret.value ?? '');
     } catch {
       // Not the parser's message: it quotes the value, which is secret.
-      throw new Error(`${where} is not valid JSON; rewrite it with: npm run blocks -- put ${name} --type ${type} --file <document.json>`);
+      throw new Error(
+        `${where} is not valid JSON; rewrite it with: npm run blocks -- put ${name} --type ${type} --file <document.json>`,
+      );
     }
     return { type, document };
   }

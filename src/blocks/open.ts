@@ -14,7 +14,12 @@ export function checkVaultUrl(value: string, field: string): string {
     url = undefined;
   }
   const plain =
-    url !== undefined && url.protocol === 'https:' && url.username === '' && url.password === '' && url.search === '' && url.hash === '';
+    url !== undefined &&
+    url.protocol === 'https:' &&
+    url.username === '' &&
+    url.password === '' &&
+    url.search === '' &&
+    url.hash === '';
   if (!plain || (url !== undefined && url.pathname !== '/')) {
     throw new InputError(field, `${field} "${value}" is not a Key Vault URL (https://<vault-name>.vault.azure.net)`);
   }

@@ -19,13 +19,18 @@ export function checkStoredBlock<T extends BlockType>(
   try {
     return validateBlock(type, stored.document);
   } catch (error) {
-    if (error instanceof InputError) throw new Error(`${where} is not a valid ${type} block: ${error.message}; fix it with: ${fix}`);
+    if (error instanceof InputError)
+      throw new Error(`${where} is not a valid ${type} block: ${error.message}; fix it with: ${fix}`);
     throw error;
   }
 }
 
 /** One read straight from the store, checked against `type`. */
-export async function readBlock<T extends BlockType>(store: BlockStore, name: string, type: T): Promise<BlockDocument<T>> {
+export async function readBlock<T extends BlockType>(
+  store: BlockStore,
+  name: string,
+  type: T,
+): Promise<BlockDocument<T>> {
   return checkStoredBlock(store, name, type, await store.get(name));
 }
 
@@ -48,7 +53,10 @@ export class BlockReader {
   private readonly ttlMs: number;
   private readonly now: () => number;
   /** The pending or settled store read per name; concurrent reads of one block share one request. */
-  private readonly entries = new Map<string, { readonly expiresAt: number; readonly block: Promise<StoredBlock | undefined> }>();
+  private readonly entries = new Map<
+    string,
+    { readonly expiresAt: number; readonly block: Promise<StoredBlock | undefined> }
+  >();
 
   constructor(
     readonly store: BlockStore,
@@ -65,7 +73,9 @@ export class BlockReader {
 
   /** Like `read`, but a block that does not exist is undefined: for blocks that only add optional settings. */
   async readOptional<T extends BlockType>(name: string, type: T): Promise<BlockDocument<T> | undefined> {
-    return this.checked(name, (stored) => (stored === undefined ? undefined : checkStoredBlock(this.store, name, type, stored)));
+    return this.checked(name, (stored) =>
+      stored === undefined ? undefined : checkStoredBlock(this.store, name, type, stored),
+    );
   }
 
   private async checked<R>(name: string, check: (stored: StoredBlock | undefined) => R): Promise<R> {

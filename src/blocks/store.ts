@@ -105,7 +105,9 @@ export class LocalBlockStore implements BlockStore {
     const parsed = blocksFileSchema.safeParse(json);
     if (!parsed.success) {
       const where = parsed.error.issues[0]?.path.map(String).join('.') || 'the top level';
-      throw new Error(`${this.description} is not a blocks file (expected { "<name>": { "type", "document" } }; problem at ${where})`);
+      throw new Error(
+        `${this.description} is not a blocks file (expected { "<name>": { "type", "document" } }; problem at ${where})`,
+      );
     }
     // A null-prototype copy, so a block named like an Object.prototype member is just a name.
     return Object.assign(Object.create(null) as BlocksFile, parsed.data);

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { InputError } from '../pipeline/errors';
-import { CONTAINER_NAME, DATABRICKS_HTTP_PATH, HOST_NAME, SQL_IDENTIFIER, STORAGE_ACCOUNT_NAME } from '../pipeline/names';
+import {
+  CONTAINER_NAME,
+  DATABRICKS_HTTP_PATH,
+  HOST_NAME,
+  SQL_IDENTIFIER,
+  STORAGE_ACCOUNT_NAME,
+} from '../pipeline/names';
 
 /**
  * Blocks: the named, typed settings documents that replace the original flow's Prefect Blocks. Each type
@@ -61,19 +67,29 @@ export const azureContainerSchema = z
     endpoint: z
       .string()
       .refine(isPlainHttpUrl, {
-        error: 'must be an http(s) URL without user name, password, query or fragment, e.g. http://127.0.0.1:10000/devstoreaccount1',
+        error:
+          'must be an http(s) URL without user name, password, query or fragment, e.g. http://127.0.0.1:10000/devstoreaccount1',
       })
       .optional()
-      .meta({ description: 'Only for emulators such as Azurite; Azure uses https://<accountName>.blob.core.windows.net.', format: 'uri' }),
+      .meta({
+        description: 'Only for emulators such as Azurite; Azure uses https://<accountName>.blob.core.windows.net.',
+        format: 'uri',
+      }),
   })
   .meta({ title: 'azure-container', description: 'Where staged files go in Azure Blob Storage.' });
 
 export const lakehouseTableSchema = z
   .strictObject({
-    catalog: patterned(SQL_IDENTIFIER, 'a plain identifier (a letter or _, then letters, digits or _; at most 128)').meta({
+    catalog: patterned(
+      SQL_IDENTIFIER,
+      'a plain identifier (a letter or _, then letters, digits or _; at most 128)',
+    ).meta({
       description: 'Unity Catalog catalog.',
     }),
-    schema: patterned(SQL_IDENTIFIER, 'a plain identifier (a letter or _, then letters, digits or _; at most 128)').meta({
+    schema: patterned(
+      SQL_IDENTIFIER,
+      'a plain identifier (a letter or _, then letters, digits or _; at most 128)',
+    ).meta({
       description: 'Schema inside the catalog; the dataset definition names the table.',
     }),
     format: z.enum(['iceberg', 'delta-uniform']).meta({
@@ -168,7 +184,9 @@ export function maskSecrets(type: BlockType, document: unknown): unknown {
 }
 
 function isSecretPath(type: BlockType, path: readonly PropertyKey[]): boolean {
-  return SECRET_FIELDS[type].some((secretPath) => secretPath.length === path.length && secretPath.every((key, i) => key === path[i]));
+  return SECRET_FIELDS[type].some(
+    (secretPath) => secretPath.length === path.length && secretPath.every((key, i) => key === path[i]),
+  );
 }
 
 function kindOf(value: unknown): string {
@@ -235,7 +253,10 @@ export const BLOCK_NAME_PATTERN = /^[0-9a-zA-Z-]{1,127}$/;
 
 export function checkBlockName(name: string, field: string): string {
   if (!BLOCK_NAME_PATTERN.test(name)) {
-    throw new InputError(field, `${field} ${quoted(name)} is not a valid block name (1-127 letters, digits and hyphens, as Key Vault secret names)`);
+    throw new InputError(
+      field,
+      `${field} ${quoted(name)} is not a valid block name (1-127 letters, digits and hyphens, as Key Vault secret names)`,
+    );
   }
   return name;
 }
@@ -265,7 +286,8 @@ export function blockNames(env: Readonly<Record<string, string | undefined>>): B
     const setting = BLOCK_NAME_SETTINGS[type];
     const override = env[setting];
     // An empty app setting means "not set", as it does for the Functions host.
-    names[type] = override === undefined || override === '' ? DEFAULT_BLOCK_NAMES[type] : checkBlockName(override, setting);
+    names[type] =
+      override === undefined || override === '' ? DEFAULT_BLOCK_NAMES[type] : checkBlockName(override, setting);
   }
   return names;
 }

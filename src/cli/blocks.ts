@@ -64,7 +64,10 @@ function openStore(flags: StoreFlags, command: Command, io: CliIo, deps: BlocksC
 
 function addStoreOptions(command: Command): Command {
   return command
-    .option('--vault-url <url>', 'Key Vault holding the blocks (env KEY_VAULT_URL); signs in with DefaultAzureCredential')
+    .option(
+      '--vault-url <url>',
+      'Key Vault holding the blocks (env KEY_VAULT_URL); signs in with DefaultAzureCredential',
+    )
     .option('--data-dir <dir>', 'without a vault: the directory of the local blocks.json', DEFAULT_DATA_DIR);
 }
 
@@ -86,7 +89,12 @@ async function readJsonFile(file: string, io: CliIo): Promise<unknown> {
     text = await readFile(resolve(io.cwd, file), 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : `cannot be read (${code ?? 'unknown error'})`;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : `cannot be read (${code ?? 'unknown error'})`;
     throw new InputError('--file', `--file "${file}": ${reason}`);
   }
   try {
@@ -146,7 +154,11 @@ function buildProgram(io: CliIo, deps: BlocksCliDeps): Command {
     if (stored === undefined) throw new InputError('NAME', `there is no block "${name}" in ${store.description}`);
     const document = checkStoredBlock(store, name, stored.type, stored);
     io.stdout(
-      formatJson({ name, type: stored.type, document: flags.showSecrets ? document : maskSecrets(stored.type, document) }),
+      formatJson({
+        name,
+        type: stored.type,
+        document: flags.showSecrets ? document : maskSecrets(stored.type, document),
+      }),
     );
   });
 
@@ -165,7 +177,10 @@ function buildProgram(io: CliIo, deps: BlocksCliDeps): Command {
       document = validateBlock(flags.type, value);
     } catch (error) {
       if (error instanceof InputError) {
-        throw new InputError(error.field, `--file "${flags.file}" is not a valid ${flags.type} block: ${error.message}`);
+        throw new InputError(
+          error.field,
+          `--file "${flags.file}" is not a valid ${flags.type} block: ${error.message}`,
+        );
       }
       throw error;
     }

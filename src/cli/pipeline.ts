@@ -52,7 +52,10 @@ function formatSummary(summary: RunSummary): string {
 }
 
 function formatPlan(plan: Plan): string {
-  const section = (title: string, items: readonly string[]) => [`${title}:`, ...items.map((item) => `  ${item.replaceAll('\n', '\n  ')}`)];
+  const section = (title: string, items: readonly string[]) => [
+    `${title}:`,
+    ...items.map((item) => `  ${item.replaceAll('\n', '\n  ')}`),
+  ];
   return `${[
     `${plan.dataset} ${describeWindow(plan.window)}${plan.chunks.length > 1 ? ` in ${plan.chunks.length} chunks of at most 28 days` : ''}`,
     `table ${plan.table} in ${plan.warehouse}; stage ${plan.stage}`,
@@ -64,7 +67,10 @@ function formatPlan(plan: Plan): string {
     '',
     ...section('staged paths (per chunk; more part files follow for large chunks)', plan.stagePaths),
     '',
-    ...section('SQL statements', plan.statements.map((statement) => `${statement};`)),
+    ...section(
+      'SQL statements',
+      plan.statements.map((statement) => `${statement};`),
+    ),
   ].join('\n')}\n`;
 }
 
@@ -119,7 +125,11 @@ async function runCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps): Pr
     });
   } catch (error) {
     // The run's own error is the one to report; a failure to close behind it is only a note.
-    await targets.warehouse.close().catch((closeError: unknown) => io.stderr(`also failed to close ${targets.warehouse.description}: ${describeError(closeError)}\n`));
+    await targets.warehouse
+      .close()
+      .catch((closeError: unknown) =>
+        io.stderr(`also failed to close ${targets.warehouse.description}: ${describeError(closeError)}\n`),
+      );
     throw error;
   }
   await targets.warehouse.close();
@@ -149,22 +159,43 @@ function addRunOptions(command: Command): Command {
     .option('--stop-date <YYYY-MM-DD>', 'day after the window (exclusive, UTC)')
     .option('--source-url <url>', `replaces the dataset's Socrata resource URL (env ${SETTINGS.sourceUrl})`)
     .option('--app-token <token>', `Socrata app token (env ${SETTINGS.appToken}, or the socrata-source block)`)
-    .option('--data-dir <dir>', `local stage directory, DuckDB file and blocks.json (env ${SETTINGS.dataDir})`, undefined)
-    .addOption(new Option('--stage <kind>', `where staged files go (env ${SETTINGS.stage}; default local)`).choices(STAGE_KINDS))
+    .option(
+      '--data-dir <dir>',
+      `local stage directory, DuckDB file and blocks.json (env ${SETTINGS.dataDir})`,
+      undefined,
+    )
     .addOption(
-      new Option('--warehouse <kind>', `which warehouse loads them (env ${SETTINGS.warehouse}; default duckdb)`).choices(WAREHOUSE_KINDS),
+      new Option('--stage <kind>', `where staged files go (env ${SETTINGS.stage}; default local)`).choices(STAGE_KINDS),
+    )
+    .addOption(
+      new Option(
+        '--warehouse <kind>',
+        `which warehouse loads them (env ${SETTINGS.warehouse}; default duckdb)`,
+      ).choices(WAREHOUSE_KINDS),
     )
     .option('--json', 'print the result as one JSON object on the last line of stdout');
 }
 
 /** Runs the command line; returns the exit code instead of exiting, so tests can call it. */
-export async function main(argv: readonly string[], io: CliIo = processIo, deps: PipelineCliDeps = {}): Promise<number> {
-  const program = newProgram('pipeline', 'Fetch MTA Bridges & Tunnels traffic from Socrata, stage it and load it into a table.', io);
+export async function main(
+  argv: readonly string[],
+  io: CliIo = processIo,
+  deps: PipelineCliDeps = {},
+): Promise<number> {
+  const program = newProgram(
+    'pipeline',
+    'Fetch MTA Bridges & Tunnels traffic from Socrata, stage it and load it into a table.',
+    io,
+  );
   addRunOptions(
-    program.command('run').description('fetch, check, stage and load a window (default: the previous Sunday–Saturday week)'),
+    program
+      .command('run')
+      .description('fetch, check, stage and load a window (default: the previous Sunday–Saturday week)'),
   ).action((flags: RunFlags) => runCommand(flags, io, deps));
   addRunOptions(
-    program.command('plan').description('print the window, source requests, staged paths and SQL a run would use; touches nothing'),
+    program
+      .command('plan')
+      .description('print the window, source requests, staged paths and SQL a run would use; touches nothing'),
   ).action((flags: RunFlags) => planCommand(flags, io, deps));
   return runProgram(program, argv, io);
 }

@@ -104,14 +104,14 @@ export function isRequired(dataset: DatasetDefinition, field: FieldDefinition): 
   return field.required === true || dataset.key.includes(field.name);
 }
 
-
 /**
  * Definitions feed SQL and paths, so their names are checked once here rather than trusted downstream.
  * Throws on the first problem; used by tests for every built-in and by anyone adding a dataset.
  */
 export function assertValidDefinition(dataset: DatasetDefinition): void {
   const problems: string[] = [];
-  if (!DATASET_NAME.test(dataset.name)) problems.push(`name "${dataset.name}" must be lower-case letters, digits and dashes`);
+  if (!DATASET_NAME.test(dataset.name))
+    problems.push(`name "${dataset.name}" must be lower-case letters, digits and dashes`);
   for (const part of [dataset.table.schema, dataset.table.name]) {
     if (!SQL_IDENTIFIER.test(part)) problems.push(`table identifier "${part}" must match ${SQL_IDENTIFIER}`);
   }

@@ -13,7 +13,8 @@ export const STORAGE_ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
 export const CONTAINER_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
 
 /** A host name with at least one dot: no scheme, port, path or credentials. */
-export const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+export const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /** A Databricks SQL warehouse's HTTP path, or an all-purpose cluster's. */
 export const DATABRICKS_HTTP_PATH = /^\/sql\/(?:1\.0\/warehouses\/[A-Za-z0-9]+|protocolv1\/o\/\d+\/[A-Za-z0-9-]+)$/;

@@ -41,7 +41,9 @@ export function planRun(options: {
       source.urlFor(source.pageParams(windowQuery(dataset, chunk), 0)).toString(),
     );
     const layout = windowLayout(dataset.name, chunk);
-    stagePaths.push(...[layout.part(0), layout.quarantine, layout.manifest].map((path) => locationOf(stage.location, path)));
+    stagePaths.push(
+      ...[layout.part(0), layout.quarantine, layout.manifest].map((path) => locationOf(stage.location, path)),
+    );
     statements.push(...warehouse.planStatements(dataset, [{ window: chunk, parts: [layout.part(0)] }], stage.location));
   }
   statements.push(...warehouse.planCount(dataset, window), ...warehouse.sessionStatements.close);

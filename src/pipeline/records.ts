@@ -62,7 +62,11 @@ function parseInteger(field: FieldDefinition, raw: string): number | Rejection {
   }
   const value = Number.parseInt(raw, 10);
   if (field.range && (value < field.range.min || value > field.range.max)) {
-    return reject('out_of_range', field.name, `${field.name} ${value} is outside ${field.range.min}–${field.range.max}`);
+    return reject(
+      'out_of_range',
+      field.name,
+      `${field.name} ${value} is outside ${field.range.min}–${field.range.max}`,
+    );
   }
   return value;
 }
@@ -151,7 +155,9 @@ export function recordChecker(dataset: DatasetDefinition, window: Window): (reco
         continue;
       }
       if (typeof raw !== 'string' && typeof raw !== 'number') {
-        return { rejection: reject('wrong_type', field.name, `${field.name} is a JSON ${typeof raw}, expected a string`) };
+        return {
+          rejection: reject('wrong_type', field.name, `${field.name} is a JSON ${typeof raw}, expected a string`),
+        };
       }
       const value = field.check(String(raw));
       if (isRejection(value)) return { rejection: value };

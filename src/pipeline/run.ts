@@ -127,7 +127,9 @@ export async function stageWindow(options: StageWindowOptions): Promise<Manifest
           `${fetched.toLocaleString('en-US')}; the window was not staged, run it again`,
       );
     }
-    progress(`the source changed during the run: it counted ${sourceCount} rows at the start and ${recount} at the end; staged its current ${fetched}`);
+    progress(
+      `the source changed during the run: it counted ${sourceCount} rows at the start and ${recount} at the end; staged its current ${fetched}`,
+    );
   }
 
   const manifest: Manifest = {
@@ -169,8 +171,14 @@ export async function readManifest(stage: StageStore, dataset: DatasetDefinition
     );
   }
   const manifest = parseManifest(text, path);
-  if (manifest.dataset !== dataset.name || manifest.window.start !== window.start || manifest.window.stop !== window.stop) {
-    throw new Error(`the manifest ${path} describes ${manifest.dataset} ${describeWindow(manifest.window)}, not this window`);
+  if (
+    manifest.dataset !== dataset.name ||
+    manifest.window.start !== window.start ||
+    manifest.window.stop !== window.stop
+  ) {
+    throw new Error(
+      `the manifest ${path} describes ${manifest.dataset} ${describeWindow(manifest.window)}, not this window`,
+    );
   }
   return manifest;
 }
@@ -251,7 +259,9 @@ export async function runWindow(options: RunWindowOptions): Promise<RunSummary> 
     const manifest = await next.staged;
     next = index + 1 < chunks.length ? stageChunk(index + 1) : undefined;
     try {
-      options.progress?.(`loading ${manifest.staged.toLocaleString('en-US')} rows of ${describeWindow(manifest.window)} into ${warehouse.description}`);
+      options.progress?.(
+        `loading ${manifest.staged.toLocaleString('en-US')} rows of ${describeWindow(manifest.window)} into ${warehouse.description}`,
+      );
       await loadWindows(dataset, [manifest.window], stage, warehouse);
     } catch (error) {
       // Stop the chunk in flight and let it settle, so nothing is left running behind the error.

@@ -95,10 +95,17 @@ export class SocrataClient {
       throw new Error(`the source URL "${options.resourceUrl}" must be http(s)`);
     }
     // The URL is printed, planned and written to manifests: a credential in it would leak everywhere.
-    if (url.username || url.password || [...url.searchParams.keys()].some((name) => name.toLowerCase().includes('app_token'))) {
-      throw new Error('the source URL must not carry credentials: give the app token with --app-token, SOCRATA_APP_TOKEN or the socrata-source block');
+    if (
+      url.username ||
+      url.password ||
+      [...url.searchParams.keys()].some((name) => name.toLowerCase().includes('app_token'))
+    ) {
+      throw new Error(
+        'the source URL must not carry credentials: give the app token with --app-token, SOCRATA_APP_TOKEN or the socrata-source block',
+      );
     }
-    if (url.search) throw new Error(`the source URL "${url.origin}${url.pathname}" must not have a query; the pipeline builds it`);
+    if (url.search)
+      throw new Error(`the source URL "${url.origin}${url.pathname}" must not have a query; the pipeline builds it`);
     const pageSize = options.pageSize ?? MAX_PAGE_SIZE;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
       throw new Error(`the page size ${pageSize} must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
@@ -164,7 +171,11 @@ export class SocrataClient {
     const abandon = new AbortController();
     const pageSignal = signal ? AbortSignal.any([signal, abandon.signal]) : abandon.signal;
     const fetchPage = (number: number, offset: number): Promise<Page> => {
-      const page = this.query(this.pageParams(query, offset), pageSignal).then((records) => ({ number, offset, records }));
+      const page = this.query(this.pageParams(query, offset), pageSignal).then((records) => ({
+        number,
+        offset,
+        records,
+      }));
       // The prefetch may fail while the caller is busy; its error is thrown where it is awaited.
       page.catch(() => undefined);
       return page;
@@ -203,13 +214,19 @@ export class SocrataClient {
     if (!response.ok) {
       const { code, message } = describeErrorBody(text);
       const codeText = code ? ` (${code})` : '';
-      throw new SourceRequestError(response.status, code, `the source refused the request with HTTP ${response.status}${codeText}: ${message}`);
+      throw new SourceRequestError(
+        response.status,
+        code,
+        `the source refused the request with HTTP ${response.status}${codeText}: ${message}`,
+      );
     }
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch (error) {
-      throw new TransientError(`the source sent a truncated or invalid JSON body (${text.length} bytes)`, { cause: error });
+      throw new TransientError(`the source sent a truncated or invalid JSON body (${text.length} bytes)`, {
+        cause: error,
+      });
     }
     if (!Array.isArray(body)) throw new Error(`the source sent ${typeof body} where a JSON array of rows was expected`);
     return body as SourceRecord[];

@@ -35,7 +35,8 @@ export function addDays(isoDate: string, days: number): string {
  * before, as the original flow did. Deriving it from the *scheduled* time keeps a late run on its week.
  */
 export function scheduledWindow(reference: Date): Window {
-  if (Number.isNaN(reference.getTime())) throw new InputError('reference time', 'the reference time is not a valid date');
+  if (Number.isNaN(reference.getTime()))
+    throw new InputError('reference time', 'the reference time is not a valid date');
   const today = reference.toISOString().slice(0, 10);
   return { start: addDays(today, -8), stop: addDays(today, -1) };
 }
@@ -56,7 +57,10 @@ export function resolveWindow(
   parseIsoDate(start, names.start);
   parseIsoDate(stop, names.stop);
   if (stop <= start) {
-    throw new InputError(names.stop, `${names.stop} "${stop}" must be after ${names.start} "${start}" (the window is [start, stop))`);
+    throw new InputError(
+      names.stop,
+      `${names.stop} "${stop}" must be after ${names.start} "${start}" (the window is [start, stop))`,
+    );
   }
   return { start, stop };
 }
@@ -66,7 +70,8 @@ export function resolveWindow(
  * chunk so that memory, and the work lost to a failure, stay those of one chunk whatever the window's length.
  */
 export function splitWindow(window: Window, maxDays: number): Window[] {
-  if (!Number.isInteger(maxDays) || maxDays < 1) throw new Error(`a chunk of ${maxDays} days is not a whole number of days`);
+  if (!Number.isInteger(maxDays) || maxDays < 1)
+    throw new Error(`a chunk of ${maxDays} days is not a whole number of days`);
   const chunks: Window[] = [];
   for (let start = window.start; start < window.stop; start = addDays(start, maxDays)) {
     const stop = addDays(start, maxDays);

@@ -15,8 +15,7 @@ import { type RetryPolicy, withRetry } from '../pipeline/retry';
 export const DATABRICKS_ENTRA_SCOPE = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default';
 
 export type DatabricksAuth =
-  | { readonly type: 'entra'; readonly credential: TokenCredential }
-  | { readonly type: 'pat'; readonly token: string };
+  { readonly type: 'entra'; readonly credential: TokenCredential } | { readonly type: 'pat'; readonly token: string };
 
 /** What `connect` is given; a subset of the driver's `ConnectionOptions`. */
 export interface DatabricksConnectionOptions {
@@ -107,7 +106,10 @@ export function sessionPreamble(statementTimeoutSeconds: number): string[] {
  * read-only `SELECT`s. Should a MERGE whose status poll failed still be running when the retry's MERGE
  * starts, the table format's optimistic concurrency fails one of the two commits; neither duplicates rows.
  */
-export async function runStatements(connection: DatabricksConnection, statements: readonly string[]): Promise<StatementResults> {
+export async function runStatements(
+  connection: DatabricksConnection,
+  statements: readonly string[],
+): Promise<StatementResults> {
   const secrets = new Set<string>();
   const session = [...sessionPreamble(connection.statementTimeoutSeconds), ...statements];
   const where = `${connection.host}${connection.httpPath}`;
@@ -155,7 +157,12 @@ async function runOnce(
   }
 }
 
-async function runStatement(session: DatabricksSession, statement: string, index: number, count: number): Promise<readonly object[]> {
+async function runStatement(
+  session: DatabricksSession,
+  statement: string,
+  index: number,
+  count: number,
+): Promise<readonly object[]> {
   let operation: DatabricksOperation;
   try {
     operation = await session.executeStatement(statement);
@@ -196,7 +203,11 @@ function asError(error: unknown): Error {
  * A failed close must not hide the statement's own outcome (a MERGE that committed, or the error that
  * explains the failure), so it is reported, not thrown.
  */
-async function closeQuietly(what: string, closable: { close(): Promise<unknown> }, progress?: (message: string) => void): Promise<void> {
+async function closeQuietly(
+  what: string,
+  closable: { close(): Promise<unknown> },
+  progress?: (message: string) => void,
+): Promise<void> {
   try {
     await closable.close();
   } catch (error) {
@@ -211,9 +222,12 @@ async function accessToken(auth: DatabricksAuth): Promise<string> {
   try {
     token = await auth.credential.getToken(DATABRICKS_ENTRA_SCOPE);
   } catch (error) {
-    throw new Error(`getting a Microsoft Entra token for Azure Databricks failed: ${messageOf(error)}`, { cause: error });
+    throw new Error(`getting a Microsoft Entra token for Azure Databricks failed: ${messageOf(error)}`, {
+      cause: error,
+    });
   }
-  if (!token?.token) throw new Error(`the Entra credential returned no token for Azure Databricks (${DATABRICKS_ENTRA_SCOPE})`);
+  if (!token?.token)
+    throw new Error(`the Entra credential returned no token for Azure Databricks (${DATABRICKS_ENTRA_SCOPE})`);
   return token.token;
 }
 
@@ -285,7 +299,7 @@ function isTransientFailure(error: unknown): boolean {
 
 function causeChain(error: unknown): unknown[] {
   const chain: unknown[] = [];
-  for (let current = error; current !== undefined && current !== null && chain.length < 8; ) {
+  for (let current = error; current !== undefined && current !== null && chain.length < 8;) {
     chain.push(current);
     current = current instanceof Error ? current.cause : undefined;
   }

@@ -73,7 +73,6 @@ export const databricksDialect: SqlDialect = {
   timestampLiteral: (value) => `TIMESTAMP_NTZ '${value}'`,
 };
 
-
 /**
  * A Databricks SQL warehouse in Unity Catalog. Loads read the staged JSON Lines straight from ADLS with
  * `read_files` inside one MERGE, so rows never pass through this process. Each call opens its own session;
@@ -156,7 +155,8 @@ export class DatabricksWarehouse implements Warehouse {
   private createTableStatement(dataset: DatasetDefinition): string {
     const head = `CREATE TABLE IF NOT EXISTS ${this.tableName(dataset)} (${columnDefinitions(databricksDialect, dataset)})`;
     const dateColumn = layoutDateColumn(dataset);
-    const quoted = dateColumn === undefined ? undefined : databricksDialect.quote(checkedIdentifier(dateColumn, 'column'));
+    const quoted =
+      dateColumn === undefined ? undefined : databricksDialect.quote(checkedIdentifier(dateColumn, 'column'));
     if (this.format === 'iceberg') {
       // Managed Iceberg rejects partition transforms such as years(date); a plain column becomes clustering keys.
       return `${head} USING ICEBERG${quoted ? ` PARTITIONED BY (${quoted})` : ''}`;
@@ -168,12 +168,21 @@ export class DatabricksWarehouse implements Warehouse {
   }
 
   /** The MERGE over every window that has staged parts; undefined when none has, since then nothing runs. */
-  private mergeStatement(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageLocation): string | undefined {
+  private mergeStatement(
+    dataset: DatasetDefinition,
+    windows: readonly StagedWindow[],
+    stage: StageLocation,
+  ): string | undefined {
     const adls = adlsLocation(stage);
     const sources: SourceRelation[] = windows
       .filter((staged) => staged.parts.length > 0)
-      .map((staged) => ({ window: staged.window, relation: readFiles(dataset, partsUrl(adls, dataset, staged.window)) }));
-    return sources.length > 0 ? mergeStatement(databricksDialect, this.tableName(dataset), dataset, sources) : undefined;
+      .map((staged) => ({
+        window: staged.window,
+        relation: readFiles(dataset, partsUrl(adls, dataset, staged.window)),
+      }));
+    return sources.length > 0
+      ? mergeStatement(databricksDialect, this.tableName(dataset), dataset, sources)
+      : undefined;
   }
 
   private inSession(statements: readonly string[]): string[] {
@@ -203,7 +212,10 @@ interface AdlsLocation {
  */
 function adlsLocation(stage: StageLocation): AdlsLocation {
   if (stage.kind !== 'azure') {
-    throw new InputError('stage', `Databricks reads staged files from ADLS: use the azure stage (this stage is the local directory ${stage.root})`);
+    throw new InputError(
+      'stage',
+      `Databricks reads staged files from ADLS: use the azure stage (this stage is the local directory ${stage.root})`,
+    );
   }
   if (!STORAGE_ACCOUNT_NAME.test(stage.accountName)) {
     throw new InputError(
@@ -222,7 +234,8 @@ function adlsLocation(stage: StageLocation): AdlsLocation {
 
 /** `abfss://<container>@<account>.dfs.core.windows.net/stage/<dataset>/<start>_<stop>/part-*.jsonl`, from checked parts only. */
 function partsUrl(adls: AdlsLocation, dataset: DatasetDefinition, window: Window): string {
-  if (!DATASET_NAME.test(dataset.name)) throw new Error(`dataset name "${dataset.name}" cannot be part of a storage path`);
+  if (!DATASET_NAME.test(dataset.name))
+    throw new Error(`dataset name "${dataset.name}" cannot be part of a storage path`);
   const checkedWindow = { start: checkedDate(window.start), stop: checkedDate(window.stop) };
   const prefix = windowLayout(dataset.name, checkedWindow).prefix;
   return `abfss://${adls.container}@${adls.accountName}.dfs.core.windows.net/${prefix}/part-*.jsonl`;
@@ -234,7 +247,9 @@ function partsUrl(adls: AdlsLocation, dataset: DatasetDefinition, window: Window
  */
 function readFiles(dataset: DatasetDefinition, url: string): string {
   const schema = dataset.fields
-    .map((field) => `${databricksDialect.quote(checkedIdentifier(field.name, 'column'))} ${DATABRICKS_TYPES[field.type]}`)
+    .map(
+      (field) => `${databricksDialect.quote(checkedIdentifier(field.name, 'column'))} ${DATABRICKS_TYPES[field.type]}`,
+    )
     .join(', ');
   return `read_files(${stringLiteral(url)}, format => 'json', schema => ${stringLiteral(schema)}, mode => 'FAILFAST')`;
 }
@@ -252,10 +267,16 @@ function optionIdentifier(value: string, field: string): string {
 
 function validHost(host: string): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) {
-    throw new InputError('host', `host "${host}" must be the host name only, without the scheme (e.g. adb-1234567890123456.7.azuredatabricks.net)`);
+    throw new InputError(
+      'host',
+      `host "${host}" must be the host name only, without the scheme (e.g. adb-1234567890123456.7.azuredatabricks.net)`,
+    );
   }
   if (!HOST_NAME.test(host)) {
-    throw new InputError('host', `host "${host}" is not a host name (e.g. adb-1234567890123456.7.azuredatabricks.net; no path or port)`);
+    throw new InputError(
+      'host',
+      `host "${host}" is not a host name (e.g. adb-1234567890123456.7.azuredatabricks.net; no path or port)`,
+    );
   }
   return host;
 }
@@ -273,21 +294,31 @@ function validHttpPath(httpPath: string): string {
 function validAuth(auth: DatabricksAuth): DatabricksAuth {
   switch (auth.type) {
     case 'pat':
-      if (auth.token.trim() === '') throw new InputError('auth.token', 'auth.token is empty: give a Databricks personal access token');
+      if (auth.token.trim() === '')
+        throw new InputError('auth.token', 'auth.token is empty: give a Databricks personal access token');
       return auth;
     case 'entra':
       if (typeof auth.credential?.getToken !== 'function') {
-        throw new InputError('auth.credential', 'auth.credential must be a token credential (e.g. DefaultAzureCredential)');
+        throw new InputError(
+          'auth.credential',
+          'auth.credential must be a token credential (e.g. DefaultAzureCredential)',
+        );
       }
       return auth;
     default:
-      throw new InputError('auth.type', `auth.type "${String((auth as { type?: unknown }).type)}" must be "entra" or "pat"`);
+      throw new InputError(
+        'auth.type',
+        `auth.type "${String((auth as { type?: unknown }).type)}" must be "entra" or "pat"`,
+      );
   }
 }
 
 function validStatementTimeout(seconds: number): number {
   if (!Number.isSafeInteger(seconds) || seconds <= 0) {
-    throw new InputError('statementTimeoutSeconds', `statementTimeoutSeconds ${seconds} must be a positive whole number of seconds`);
+    throw new InputError(
+      'statementTimeoutSeconds',
+      `statementTimeoutSeconds ${seconds} must be a positive whole number of seconds`,
+    );
   }
   return seconds;
 }

@@ -35,7 +35,12 @@ const SESSION_SETUP = [
 /** Closing would checkpoint on the calling thread and block the event loop; as a statement it runs on DuckDB's threads. */
 const CLOSE_CHECKPOINT = 'CHECKPOINT';
 
-const DUCKDB_TYPES: Record<ColumnType, string> = { string: 'VARCHAR', int: 'INTEGER', date: 'DATE', timestamp: 'TIMESTAMP' };
+const DUCKDB_TYPES: Record<ColumnType, string> = {
+  string: 'VARCHAR',
+  int: 'INTEGER',
+  date: 'DATE',
+  timestamp: 'TIMESTAMP',
+};
 
 export const duckdbDialect: SqlDialect = {
   name: 'duckdb',
@@ -68,7 +73,10 @@ export class DuckDbWarehouse implements Warehouse {
       window: staged.window,
       relation: readJson(dataset, [plannedPartGlob(dataset.name, staged.window, stage)]),
     }));
-    return [...this.ddl(dataset), ...(sources.length > 0 ? [mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources)] : [])];
+    return [
+      ...this.ddl(dataset),
+      ...(sources.length > 0 ? [mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources)] : []),
+    ];
   }
 
   planCount(dataset: DatasetDefinition, window: Window): string[] {

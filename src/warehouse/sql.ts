@@ -14,10 +14,11 @@ export interface SqlDialect {
   timestampLiteral(isoDateTime: string): string;
 }
 
-
 export function checkedIdentifier(value: string, what: string): string {
   if (!SQL_IDENTIFIER.test(value)) {
-    throw new Error(`${what} "${value}" is not a plain SQL identifier (letters, digits and underscores, not starting with a digit)`);
+    throw new Error(
+      `${what} "${value}" is not a plain SQL identifier (letters, digits and underscores, not starting with a digit)`,
+    );
   }
   return value;
 }
@@ -26,7 +27,8 @@ export { checkedDate };
 
 /** A SQL string literal for text we built ourselves (paths); single quotes doubled. */
 export function stringLiteral(value: string): string {
-  if (value.includes('\\') || value.includes('\0')) throw new Error(`refusing to put "${value}" in a SQL string literal`);
+  if (value.includes('\\') || value.includes('\0'))
+    throw new Error(`refusing to put "${value}" in a SQL string literal`);
   return `'${value.replaceAll("'", "''")}'`;
 }
 
@@ -41,7 +43,12 @@ export function columnDefinitions(dialect: SqlDialect, dataset: DatasetDefinitio
 }
 
 /** `date >= DATE '2024-01-07' AND date < DATE '2024-01-14'`, on a date or timestamp window field. */
-export function windowPredicate(dialect: SqlDialect, dataset: DatasetDefinition, window: Window, qualifier?: string): string {
+export function windowPredicate(
+  dialect: SqlDialect,
+  dataset: DatasetDefinition,
+  window: Window,
+  qualifier?: string,
+): string {
   const field = dataset.fields.find((candidate) => candidate.name === dataset.windowField);
   if (!field) throw new Error(`dataset ${dataset.name} has no window field ${dataset.windowField}`);
   const column = `${qualifier ? `${qualifier}.` : ''}${dialect.quote(checkedIdentifier(field.name, 'column'))}`;
@@ -108,13 +115,22 @@ export function mergeStatement(
  * (zone maps in DuckDB, file skipping in Delta and Iceberg) instead of all of it on every load. Safe only when
  * the window field is part of the key: then a source row can only ever match a target row inside its window.
  */
-function targetWindowFilter(dialect: SqlDialect, dataset: DatasetDefinition, sources: readonly SourceRelation[]): string[] {
+function targetWindowFilter(
+  dialect: SqlDialect,
+  dataset: DatasetDefinition,
+  sources: readonly SourceRelation[],
+): string[] {
   if (!dataset.key.includes(dataset.windowField)) return [];
   const start = sources.map((source) => source.window.start).reduce((a, b) => (a < b ? a : b));
   const stop = sources.map((source) => source.window.stop).reduce((a, b) => (a > b ? a : b));
   return [`(${windowPredicate(dialect, dataset, { start, stop }, 'target')})`];
 }
 
-export function countInWindowStatement(dialect: SqlDialect, table: string, dataset: DatasetDefinition, window: Window): string {
+export function countInWindowStatement(
+  dialect: SqlDialect,
+  table: string,
+  dataset: DatasetDefinition,
+  window: Window,
+): string {
   return `SELECT COUNT(*) AS row_count FROM ${table} WHERE ${windowPredicate(dialect, dataset, window)}`;
 }

@@ -74,7 +74,11 @@ describe('Azure Blob stage (Azurite)', () => {
       'stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl',
     ]);
     assert.equal(summary.rowsInWindow, 7 * 480);
-    const manifest = await readManifest(BlobStageStore.withConnectionString(azurite.connectionString, CONTAINER), BNT_HOURLY_TRAFFIC, week);
+    const manifest = await readManifest(
+      BlobStageStore.withConnectionString(azurite.connectionString, CONTAINER),
+      BNT_HOURLY_TRAFFIC,
+      week,
+    );
     assert.equal(manifest.staged, 7 * 480);
   });
 
@@ -91,7 +95,9 @@ describe('Azure Blob stage when the service goes away mid-upload', () => {
     const azurite = await startAzurite();
     try {
       // One try per request: the SDK's own retries would only make the test wait.
-      const store = BlobStageStore.withConnectionString(azurite.connectionString, 'doomed', { retryOptions: { maxTries: 1 } });
+      const store = BlobStageStore.withConnectionString(azurite.connectionString, 'doomed', {
+        retryOptions: { maxTries: 1 },
+      });
       const sink = await store.createSink('stage/x/part-00000.jsonl');
       await sink.write('{"a":1}\n');
       await azurite.stop();

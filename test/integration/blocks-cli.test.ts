@@ -61,7 +61,11 @@ describe('blocks command line', () => {
 
   it('honours --data-dir', async () => {
     const file = await writeJson('table.json', { catalog: 'main', schema: 'bronze', format: 'iceberg' });
-    assert.equal((await run(['put', 'mtademo-iceberg', '--type', 'lakehouse-table', '--file', file, '--data-dir', 'elsewhere'])).code, 0);
+    assert.equal(
+      (await run(['put', 'mtademo-iceberg', '--type', 'lakehouse-table', '--file', file, '--data-dir', 'elsewhere']))
+        .code,
+      0,
+    );
     assert.ok((await stat(join(dir, 'elsewhere', 'blocks.json'))).isFile());
     const list = await run(['list', '--data-dir', 'elsewhere']);
     assert.deepEqual(JSON.parse(list.stdout), [{ name: 'mtademo-iceberg', type: 'lakehouse-table' }]);
@@ -72,12 +76,19 @@ describe('blocks command line', () => {
     const file = await writeJson('bad.json', { catalog: 'main; DROP TABLE x', schema: 'bronze', format: 'iceberg' });
     const result = await run(['put', 'mtademo-iceberg', '--type', 'lakehouse-table', '--file', file]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /error: --file "bad\.json" is not a valid lakehouse-table block: catalog: "main; DROP TABLE x" is not /);
+    assert.match(
+      result.stderr,
+      /error: --file "bad\.json" is not a valid lakehouse-table block: catalog: "main; DROP TABLE x" is not /,
+    );
     await assert.rejects(stat(blocksFile()), { code: 'ENOENT' });
   });
 
   it('leaves an existing store file byte-for-byte unchanged when refusing a document', async () => {
-    assert.equal((await run(['put', 'mtademo-socrata', '--type', 'socrata-source', '--file', await writeJson('ok.json', {})])).code, 0);
+    assert.equal(
+      (await run(['put', 'mtademo-socrata', '--type', 'socrata-source', '--file', await writeJson('ok.json', {})]))
+        .code,
+      0,
+    );
     const before = await readFile(blocksFile(), 'utf8');
     const bad = await writeJson('bad.json', { ...WAREHOUSE, auth: { type: 'pat' }, extra: true });
     const result = await run(['put', 'mtademo-databricks', '--type', 'databricks-warehouse', '--file', bad]);
@@ -103,7 +114,10 @@ describe('blocks command line', () => {
     const file = await writeJson('ok.json', {});
     const unknownType = await run(['put', 'mtademo-socrata', '--type', 'socrata', '--file', file]);
     assert.equal(unknownType.code, 2);
-    assert.match(unknownType.stderr, /'socrata' is invalid.*Allowed choices are azure-container, lakehouse-table, databricks-warehouse, socrata-source/);
+    assert.match(
+      unknownType.stderr,
+      /'socrata' is invalid.*Allowed choices are azure-container, lakehouse-table, databricks-warehouse, socrata-source/,
+    );
 
     const badName = await run(['put', 'mtademo_socrata', '--type', 'socrata-source', '--file', file]);
     assert.equal(badName.code, 2);
@@ -120,18 +134,28 @@ describe('blocks command line', () => {
   it('fails with exit 1, naming the field, when a stored block no longer validates', async () => {
     await writeFile(
       join(dir, 'blocks.json'),
-      JSON.stringify({ 'mtademo-iceberg': { type: 'lakehouse-table', document: { catalog: 'main', schema: 'x y', format: 'iceberg' } } }),
+      JSON.stringify({
+        'mtademo-iceberg': { type: 'lakehouse-table', document: { catalog: 'main', schema: 'x y', format: 'iceberg' } },
+      }),
     );
     const result = await run(['get', 'mtademo-iceberg', '--data-dir', '.']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /block "mtademo-iceberg" in local file .* is not a valid lakehouse-table block: schema: "x y" is not /);
+    assert.match(
+      result.stderr,
+      /block "mtademo-iceberg" in local file .* is not a valid lakehouse-table block: schema: "x y" is not /,
+    );
   });
 
   it('prints the types with the block names in effect', async () => {
     env.BLOCK_LAKEHOUSE_TABLE = 'prod-delta';
     const result = await run(['types']);
     assert.equal(result.code, 0, result.stderr);
-    const types = JSON.parse(result.stdout) as { type: string; name: string; nameSetting: string; secretFields: string[] }[];
+    const types = JSON.parse(result.stdout) as {
+      type: string;
+      name: string;
+      nameSetting: string;
+      secretFields: string[];
+    }[];
     assert.deepEqual(
       types.map(({ type, name, secretFields }) => [type, name, secretFields]),
       [
@@ -180,7 +204,10 @@ describe('blocks command line', () => {
     it('puts, gets and lists blocks in the vault named by --vault-url, leaving no local file', async () => {
       const file = await writeJson('warehouse.json', WAREHOUSE);
       const vault = ['--vault-url', standIn.vaultUrl];
-      const put = await run(['put', 'mtademo-databricks', '--type', 'databricks-warehouse', '--file', file, ...vault], deps);
+      const put = await run(
+        ['put', 'mtademo-databricks', '--type', 'databricks-warehouse', '--file', file, ...vault],
+        deps,
+      );
       assert.equal(put.code, 0, put.stderr);
       assert.match(put.stderr, new RegExp(`blocks in Key Vault ${standIn.vaultUrl}`));
       assert.deepEqual(JSON.parse(standIn.secrets.get('mtademo-databricks') ?? ''), WAREHOUSE);
@@ -220,7 +247,19 @@ describe('blocks command line', () => {
     it('refuses an invalid document before contacting the vault', async () => {
       const requestsBefore = standIn.requests.length;
       const file = await writeJson('bad.json', { ...WAREHOUSE, host: 'https://adb.example/x' });
-      const result = await run(['put', 'mtademo-databricks', '--type', 'databricks-warehouse', '--file', file, '--vault-url', standIn.vaultUrl], deps);
+      const result = await run(
+        [
+          'put',
+          'mtademo-databricks',
+          '--type',
+          'databricks-warehouse',
+          '--file',
+          file,
+          '--vault-url',
+          standIn.vaultUrl,
+        ],
+        deps,
+      );
       assert.equal(result.code, 2);
       assert.match(result.stderr, /host: "https:\/\/adb\.example\/x" is not a bare host name/);
       assert.equal(standIn.requests.length, requestsBefore);

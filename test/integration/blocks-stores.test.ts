@@ -50,7 +50,10 @@ function storeContract(name: string, open: () => BlockStore) {
     it('replaces a block on a second put', async () => {
       await store.put('mtademo-iceberg', 'lakehouse-table', TABLE);
       await store.put('mtademo-iceberg', 'lakehouse-table', { ...TABLE, format: 'delta-uniform' });
-      assert.deepEqual(await store.get('mtademo-iceberg'), { type: 'lakehouse-table', document: { ...TABLE, format: 'delta-uniform' } });
+      assert.deepEqual(await store.get('mtademo-iceberg'), {
+        type: 'lakehouse-table',
+        document: { ...TABLE, format: 'delta-uniform' },
+      });
     });
 
     it('answers undefined for a block that does not exist', async () => {
@@ -63,7 +66,10 @@ function storeContract(name: string, open: () => BlockStore) {
       const error = await rejection(() => store.put('mtademo-iceberg', 'lakehouse-table', bad));
       assert.ok(error instanceof InputError);
       assert.match(error.message, /^catalog: "main; DROP TABLE x" is not /);
-      await assert.rejects(store.put('bad_name', 'lakehouse-table', TABLE), /block name "bad_name" is not a valid block name/);
+      await assert.rejects(
+        store.put('bad_name', 'lakehouse-table', TABLE),
+        /block name "bad_name" is not a valid block name/,
+      );
       assert.deepEqual(await store.list(), []);
     });
   });
@@ -86,7 +92,9 @@ describe('local block store', () => {
     await assert.rejects(stat(join(dir, 'data')), { code: 'ENOENT' });
     await store.put('mtademo-iceberg', 'lakehouse-table', TABLE);
     const file = join(dir, 'data', 'blocks.json');
-    assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), { 'mtademo-iceberg': { type: 'lakehouse-table', document: TABLE } });
+    assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), {
+      'mtademo-iceberg': { type: 'lakehouse-table', document: TABLE },
+    });
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     assert.deepEqual(await readdir(join(dir, 'data')), ['blocks.json']);
   });
@@ -103,17 +111,26 @@ describe('local block store', () => {
     await writeFile(join(dir, 'blocks.json'), JSON.stringify({ future: { type: 'kafka-topic', document: {} } }));
     const store = new LocalBlockStore(dir);
     assert.deepEqual(await store.list(), [{ name: 'future', type: undefined }]);
-    await assert.rejects(store.get('future'), /block "future" in local file .* has block type "kafka-topic", which this version does not know/);
+    await assert.rejects(
+      store.get('future'),
+      /block "future" in local file .* has block type "kafka-topic", which this version does not know/,
+    );
   });
 
   it('reports a corrupt file without quoting it', async () => {
-    await writeFile(join(dir, 'blocks.json'), '{"x": {"type": "socrata-source", "document": {"appToken": SECRETTOKEN}}}');
+    await writeFile(
+      join(dir, 'blocks.json'),
+      '{"x": {"type": "socrata-source", "document": {"appToken": SECRETTOKEN}}}',
+    );
     const error = await rejection(() => new LocalBlockStore(dir).get('x'));
     assert.match(error.message, /blocks\.json is not valid JSON/);
     assert.doesNotMatch(error.message, /SECRETTOKEN/);
 
     await writeFile(join(dir, 'blocks.json'), '{"x": {"document": {}}}');
-    assert.match((await rejection(() => new LocalBlockStore(dir).list())).message, /is not a blocks file .*problem at x\.type/);
+    assert.match(
+      (await rejection(() => new LocalBlockStore(dir).list())).message,
+      /is not a blocks file .*problem at x\.type/,
+    );
   });
 
   it('does not treat Object.prototype members as blocks', async () => {
@@ -135,7 +152,9 @@ describe('Key Vault block store through the real SecretClient', () => {
 
   it('stores the document JSON as the secret value, with the type tag and a JSON content type', async () => {
     await open().put('mtademo-databricks', 'databricks-warehouse', WAREHOUSE);
-    const raw = await new SecretClient(standIn.vaultUrl, standIn.credential, secretClientOptions(standIn)).getSecret('mtademo-databricks');
+    const raw = await new SecretClient(standIn.vaultUrl, standIn.credential, secretClientOptions(standIn)).getSecret(
+      'mtademo-databricks',
+    );
     assert.deepEqual(JSON.parse(raw.value ?? ''), WAREHOUSE);
     assert.deepEqual(raw.properties.tags, { [BLOCK_TYPE_TAG]: 'databricks-warehouse' });
     assert.equal(raw.properties.contentType, 'application/json');
@@ -147,7 +166,10 @@ describe('Key Vault block store through the real SecretClient', () => {
     await store.put('mtademo-socrata', 'socrata-source', {});
     assert.deepEqual(await store.list(), [{ name: 'mtademo-socrata', type: 'socrata-source' }]);
     const error = await rejection(() => store.get('storage-connection-string'));
-    assert.match(error.message, /block "storage-connection-string" in Key Vault https:\/\/127\.0\.0\.1:\d+ is not a block/);
+    assert.match(
+      error.message,
+      /block "storage-connection-string" in Key Vault https:\/\/127\.0\.0\.1:\d+ is not a block/,
+    );
     assert.doesNotMatch(error.message, /SECRET/);
   });
 
@@ -161,10 +183,15 @@ describe('Key Vault block store through the real SecretClient', () => {
 
   it('turns a service failure into an error naming the vault and status, without the document', async () => {
     // A token the vault does not accept: every request ends in 401.
-    const wrongCredential = { getToken: async () => ({ token: 'not-the-standin-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+    const wrongCredential = {
+      getToken: async () => ({ token: 'not-the-standin-token', expiresOnTimestamp: Date.now() + 3_600_000 }),
+    };
     const store = new KeyVaultBlockStore(standIn.vaultUrl, wrongCredential, secretClientOptions(standIn));
     const error = await rejection(() => store.put('mtademo-databricks', 'databricks-warehouse', WAREHOUSE));
-    assert.match(error.message, /^Key Vault https:\/\/127\.0\.0\.1:\d+: could not write block "mtademo-databricks" \(HTTP 401\): /);
+    assert.match(
+      error.message,
+      /^Key Vault https:\/\/127\.0\.0\.1:\d+: could not write block "mtademo-databricks" \(HTTP 401\): /,
+    );
     assert.doesNotMatch(error.message, /SECRETTOKEN/);
     assert.equal(error.cause, undefined);
     assert.equal(standIn.secrets.has('mtademo-databricks'), false);
@@ -200,7 +227,10 @@ describe('reading blocks', () => {
   it('refuses a block whose stored type is not the expected one, naming the block', async () => {
     await store.put('mtademo-iceberg', 'databricks-warehouse', WAREHOUSE);
     const error = await rejection(() => readBlock(store, 'mtademo-iceberg', 'lakehouse-table'));
-    assert.match(error.message, /^block "mtademo-iceberg" in Key Vault .* is a databricks-warehouse block, but a lakehouse-table block is needed here$/);
+    assert.match(
+      error.message,
+      /^block "mtademo-iceberg" in Key Vault .* is a databricks-warehouse block, but a lakehouse-table block is needed here$/,
+    );
   });
 
   it('refuses a stored document that fails its schema, naming the field but not the secret', async () => {
@@ -210,13 +240,19 @@ describe('reading blocks', () => {
       tags: { [BLOCK_TYPE_TAG]: 'databricks-warehouse' },
     });
     const error = await rejection(() => readBlock(store, 'mtademo-databricks', 'databricks-warehouse'));
-    assert.match(error.message, /^block "mtademo-databricks" in Key Vault .* is not a valid databricks-warehouse block: host: "https:\/\/evil\.example\/x" is not a bare host name/);
+    assert.match(
+      error.message,
+      /^block "mtademo-databricks" in Key Vault .* is not a valid databricks-warehouse block: host: "https:\/\/evil\.example\/x" is not a bare host name/,
+    );
     assert.doesNotMatch(error.message, /SECRETTOKEN/);
   });
 
   it('says how to create a block that does not exist', async () => {
     const error = await rejection(() => readBlock(store, 'mtademo-socrata', 'socrata-source'));
-    assert.match(error.message, /block "mtademo-socrata" in Key Vault .* does not exist; create it with: npm run blocks -- put mtademo-socrata --type socrata-source/);
+    assert.match(
+      error.message,
+      /block "mtademo-socrata" in Key Vault .* does not exist; create it with: npm run blocks -- put mtademo-socrata --type socrata-source/,
+    );
   });
 
   it('serves a cached block within the TTL and fetches it again after', async () => {
@@ -229,7 +265,11 @@ describe('reading blocks', () => {
 
     await store.put('mtademo-iceberg', 'lakehouse-table', { ...TABLE, format: 'delta-uniform' });
     now += 59_999;
-    assert.deepEqual(await reader.read('mtademo-iceberg', 'lakehouse-table'), TABLE, 'within the TTL: the cached block');
+    assert.deepEqual(
+      await reader.read('mtademo-iceberg', 'lakehouse-table'),
+      TABLE,
+      'within the TTL: the cached block',
+    );
     assert.equal(reads('mtademo-iceberg'), 1);
 
     now += 1;

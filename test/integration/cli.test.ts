@@ -22,7 +22,10 @@ describe('pipeline command line', () => {
     server = await startSocrataServer({
       [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-07', '2024-01-14') },
       // A source that drifted from the definition: every direction is spelled out.
-      'drifted': { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-07', '2024-01-08').map((row) => ({ ...row, direction: 'Inbound' })) },
+      drifted: {
+        fields: TRAFFIC_FIELDS,
+        rows: trafficRows('2024-01-07', '2024-01-08').map((row) => ({ ...row, direction: 'Inbound' })),
+      },
     });
     directory = await temporaryDirectory();
   });
@@ -33,11 +36,25 @@ describe('pipeline command line', () => {
 
   test('run --json ends stdout with one JSON summary whose counts add up', async () => {
     const result = await runCli(
-      ['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-14', '--source-url', server.resourceUrl(TRAFFIC_ID), '--json'],
+      [
+        'run',
+        '--start-date',
+        '2024-01-07',
+        '--stop-date',
+        '2024-01-14',
+        '--source-url',
+        server.resourceUrl(TRAFFIC_ID),
+        '--json',
+      ],
       { cwd: directory.path },
     );
     assert.equal(result.code, 0, result.stderr);
-    const summary = lastJsonLine(result.stdout) as { staged: number; quarantined: number; fetched: number; [key: string]: unknown };
+    const summary = lastJsonLine(result.stdout) as {
+      staged: number;
+      quarantined: number;
+      fetched: number;
+      [key: string]: unknown;
+    };
     assert.equal(summary.dataset, 'bnt-hourly-traffic');
     assert.deepEqual(summary.window, { start: '2024-01-07', stop: '2024-01-14' });
     assert.equal(summary.fetched, 3360);
@@ -45,7 +62,10 @@ describe('pipeline command line', () => {
     assert.equal(summary.rowsInWindow, 3360);
     assert.equal(summary.table, 'bronze.bnt_traffic_hourly');
     assert.match(result.stderr, /page 1: 3,360\/3,360 rows fetched/);
-    assert.ok(existsSync(join(directory.path, '.local', 'warehouse.duckdb')), '--data-dir defaults to .local under the working directory');
+    assert.ok(
+      existsSync(join(directory.path, '.local', 'warehouse.duckdb')),
+      '--data-dir defaults to .local under the working directory',
+    );
   });
 
   test('without dates it runs the previous Sunday–Saturday week; BNT_SOURCE_URL replaces the source', async () => {
@@ -62,12 +82,28 @@ describe('pipeline command line', () => {
   });
 
   const badInput: [string, string[], RegExp][] = [
-    ['a date that is not on the calendar', ['--start-date', '2024-02-30', '--stop-date', '2024-03-02'], /--start-date "2024-02-30" is not a calendar date/],
-    ['a malformed date', ['--start-date', '01/07/2024', '--stop-date', '2024-01-14'], /--start-date "01\/07\/2024" is not a date in the form YYYY-MM-DD/],
-    ['a stop before the start', ['--start-date', '2024-01-14', '--stop-date', '2024-01-07'], /--stop-date "2024-01-07" must be after --start-date/],
+    [
+      'a date that is not on the calendar',
+      ['--start-date', '2024-02-30', '--stop-date', '2024-03-02'],
+      /--start-date "2024-02-30" is not a calendar date/,
+    ],
+    [
+      'a malformed date',
+      ['--start-date', '01/07/2024', '--stop-date', '2024-01-14'],
+      /--start-date "01\/07\/2024" is not a date in the form YYYY-MM-DD/,
+    ],
+    [
+      'a stop before the start',
+      ['--start-date', '2024-01-14', '--stop-date', '2024-01-07'],
+      /--stop-date "2024-01-07" must be after --start-date/,
+    ],
     ['only one date', ['--start-date', '2024-01-14'], /--stop-date is required/],
     ['an unknown dataset', ['--dataset', 'nope'], /--dataset "nope" is not a known dataset/],
-    ['a source URL that is not a URL', ['--source-url', 'not a url', '--start-date', '2024-01-07', '--stop-date', '2024-01-14'], /--source-url: the source URL "not a url" is not a URL/],
+    [
+      'a source URL that is not a URL',
+      ['--source-url', 'not a url', '--start-date', '2024-01-07', '--stop-date', '2024-01-14'],
+      /--source-url: the source URL "not a url" is not a URL/,
+    ],
     ['an unknown flag', ['--frobnicate'], /unknown option '--frobnicate'/],
   ];
   for (const [name, flags, message] of badInput) {
@@ -80,28 +116,65 @@ describe('pipeline command line', () => {
   }
 
   test('a window that is mostly quarantined warns that the definition may not match the source', async () => {
-    const result = await runCli(['run', '--source-url', server.resourceUrl('drifted'), '--start-date', '2024-01-07', '--stop-date', '2024-01-08'], {
-      cwd: directory.path,
-    });
+    const result = await runCli(
+      ['run', '--source-url', server.resourceUrl('drifted'), '--start-date', '2024-01-07', '--stop-date', '2024-01-08'],
+      {
+        cwd: directory.path,
+      },
+    );
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, /warning: 480 of 480 records were quarantined \(not_allowed 480\); check stage\/bnt-hourly-traffic\/2024-01-07_2024-01-08\/_quarantine\.jsonl/);
+    assert.match(
+      result.stderr,
+      /warning: 480 of 480 records were quarantined \(not_allowed 480\); check stage\/bnt-hourly-traffic\/2024-01-07_2024-01-08\/_quarantine\.jsonl/,
+    );
     assert.match(result.stdout, /quarantined {2}480/);
   });
 
   test('a failing run exits 1 with a one-line cause', async () => {
-    server.failNext({ kind: 'status', status: 404, body: { code: 'not_found', error: true, message: 'Dataset not found' } });
-    const result = await runCli(['run', '--source-url', server.resourceUrl(TRAFFIC_ID), '--start-date', '2024-01-07', '--stop-date', '2024-01-14'], {
-      cwd: directory.path,
+    server.failNext({
+      kind: 'status',
+      status: 404,
+      body: { code: 'not_found', error: true, message: 'Dataset not found' },
     });
+    const result = await runCli(
+      [
+        'run',
+        '--source-url',
+        server.resourceUrl(TRAFFIC_ID),
+        '--start-date',
+        '2024-01-07',
+        '--stop-date',
+        '2024-01-14',
+      ],
+      {
+        cwd: directory.path,
+      },
+    );
     assert.equal(result.code, 1);
-    assert.equal(result.stderr.trim().split('\n').at(-1), 'error: the source refused the request with HTTP 404 (not_found): Dataset not found');
+    assert.equal(
+      result.stderr.trim().split('\n').at(-1),
+      'error: the source refused the request with HTTP 404 (not_found): Dataset not found',
+    );
   });
 
   test('npm run pipeline works as a process: exit code, stderr and the JSON last line', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'src', 'cli', 'pipeline.ts'), 'run', '--start-date', '2024-01-07', '--stop-date', '2024-01-09',
-        '--source-url', server.resourceUrl(TRAFFIC_ID), '--data-dir', join(directory.path, 'spawned'), '--json'],
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'src', 'cli', 'pipeline.ts'),
+        'run',
+        '--start-date',
+        '2024-01-07',
+        '--stop-date',
+        '2024-01-09',
+        '--source-url',
+        server.resourceUrl(TRAFFIC_ID),
+        '--data-dir',
+        join(directory.path, 'spawned'),
+        '--json',
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
@@ -112,10 +185,23 @@ describe('pipeline command line', () => {
     assert.equal(code, 0, stderr);
     assert.equal(JSON.parse(stdout.trim().split('\n').at(-1) ?? '').rowsInWindow, 960);
 
-    const bad = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'pipeline.ts'), 'run', '--start-date', '2024-02-30', '--stop-date', '2024-03-01'], {
-      cwd: ROOT,
-      stdio: 'ignore',
-    });
+    const bad = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'src', 'cli', 'pipeline.ts'),
+        'run',
+        '--start-date',
+        '2024-02-30',
+        '--stop-date',
+        '2024-03-01',
+      ],
+      {
+        cwd: ROOT,
+        stdio: 'ignore',
+      },
+    );
     assert.equal(await new Promise((resolve) => bad.on('close', resolve)), 2);
   });
 });

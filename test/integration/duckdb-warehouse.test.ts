@@ -52,7 +52,11 @@ describe('DuckDB warehouse: several windows in one MERGE', () => {
     const late = { start: '2024-01-10', stop: '2024-01-17' };
     await stageByHand(stage, early, [row('2024-01-08', '1', 100), row('2024-01-11', '1', 100)]);
     // The later window restates 01-11, and its file also carries a stray row from 01-08 (outside its window).
-    await stageByHand(stage, late, [row('2024-01-11', '1', 200), row('2024-01-15', '1', 200), row('2024-01-08', '1', 999)]);
+    await stageByHand(stage, late, [
+      row('2024-01-11', '1', 200),
+      row('2024-01-15', '1', 200),
+      row('2024-01-08', '1', 999),
+    ]);
 
     const file = join(directory.path, 'warehouse.duckdb');
     const warehouse = new DuckDbWarehouse(file);
@@ -66,7 +70,11 @@ describe('DuckDB warehouse: several windows in one MERGE', () => {
     const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
     try {
       const connection = await instance.connect();
-      const rows = (await connection.runAndReadAll('SELECT date::VARCHAR AS date, vehicles_e_zpass FROM bronze.bnt_traffic_hourly ORDER BY date')).getRowObjectsJson();
+      const rows = (
+        await connection.runAndReadAll(
+          'SELECT date::VARCHAR AS date, vehicles_e_zpass FROM bronze.bnt_traffic_hourly ORDER BY date',
+        )
+      ).getRowObjectsJson();
       connection.closeSync();
       assert.deepEqual(rows, [
         { date: '2024-01-08', vehicles_e_zpass: 100 },

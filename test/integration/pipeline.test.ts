@@ -8,20 +8,71 @@ import { readManifest, runWindow } from '../../src/pipeline/run';
 import { SocrataClient } from '../../src/pipeline/source';
 import { LocalStageStore } from '../../src/pipeline/stage/local';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
-import { CROSSINGS_FIELDS, CROSSINGS_ID, FAST_RETRY, TRAFFIC_FIELDS, TRAFFIC_ID, crossingsRows, temporaryDirectory, trafficRows } from '../support/fixtures';
+import {
+  CROSSINGS_FIELDS,
+  CROSSINGS_ID,
+  FAST_RETRY,
+  TRAFFIC_FIELDS,
+  TRAFFIC_ID,
+  crossingsRows,
+  temporaryDirectory,
+  trafficRows,
+} from '../support/fixtures';
 import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
 
 /** Two weeks of clean rows plus one record for every quarantine rule, inside the first week. */
 const cleanTraffic = trafficRows('2024-01-07', '2024-01-21');
 const badTraffic: Record<string, string>[] = [
-  { plaza_id: '21', date: '2024-01-08T00:00:00.000', hour: '24', direction: 'I', vehicles_e_zpass: '1', vehicles_vtoll: '1' },
-  { plaza_id: '21', date: '2024-01-08T00:00:00.000', hour: '3', direction: 'X', vehicles_e_zpass: '1', vehicles_vtoll: '1' },
-  { plaza_id: '21', date: '2024-01-08T00:00:00.000', hour: '4', direction: 'I', vehicles_e_zpass: '1.5', vehicles_vtoll: '1' },
-  { plaza_id: '99', date: '2024-01-08T00:00:00.000', hour: '4', direction: 'I', vehicles_e_zpass: '-1', vehicles_vtoll: '1' },
+  {
+    plaza_id: '21',
+    date: '2024-01-08T00:00:00.000',
+    hour: '24',
+    direction: 'I',
+    vehicles_e_zpass: '1',
+    vehicles_vtoll: '1',
+  },
+  {
+    plaza_id: '21',
+    date: '2024-01-08T00:00:00.000',
+    hour: '3',
+    direction: 'X',
+    vehicles_e_zpass: '1',
+    vehicles_vtoll: '1',
+  },
+  {
+    plaza_id: '21',
+    date: '2024-01-08T00:00:00.000',
+    hour: '4',
+    direction: 'I',
+    vehicles_e_zpass: '1.5',
+    vehicles_vtoll: '1',
+  },
+  {
+    plaza_id: '99',
+    date: '2024-01-08T00:00:00.000',
+    hour: '4',
+    direction: 'I',
+    vehicles_e_zpass: '-1',
+    vehicles_vtoll: '1',
+  },
   { date: '2024-01-08T00:00:00.000', hour: '5', direction: 'I', vehicles_e_zpass: '1', vehicles_vtoll: '1' },
-  { plaza_id: '98', date: '2024-01-08T06:30:00.000', hour: '6', direction: 'I', vehicles_e_zpass: '1', vehicles_vtoll: '1' },
+  {
+    plaza_id: '98',
+    date: '2024-01-08T06:30:00.000',
+    hour: '6',
+    direction: 'I',
+    vehicles_e_zpass: '1',
+    vehicles_vtoll: '1',
+  },
   // A second record with the key of a clean one: the first in source order is staged.
-  { plaza_id: '21', date: '2024-01-08T00:00:00.000', hour: '7', direction: 'I', vehicles_e_zpass: '7777', vehicles_vtoll: '7' },
+  {
+    plaza_id: '21',
+    date: '2024-01-08T00:00:00.000',
+    hour: '7',
+    direction: 'I',
+    vehicles_e_zpass: '7777',
+    vehicles_vtoll: '7',
+  },
   // A missing nullable count: staged, loads as NULL.
   { plaza_id: '97', date: '2024-01-09T00:00:00.000', hour: '1', direction: 'O', vehicles_e_zpass: '5' },
 ];
@@ -58,7 +109,11 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
           return await runWindow({
             dataset,
             window,
-            source: new SocrataClient({ resourceUrl: server.resourceUrl(id), retry: FAST_RETRY, pageSize: options.pageSize ?? 1000 }),
+            source: new SocrataClient({
+              resourceUrl: server.resourceUrl(id),
+              retry: FAST_RETRY,
+              pageSize: options.pageSize ?? 1000,
+            }),
             stage: new LocalStageStore(directory.path),
             warehouse,
             ...(options.rowsPerPart ? { rowsPerPart: options.rowsPerPart } : {}),
@@ -106,7 +161,10 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
     assert.equal(summary.rowsInWindow, summary.staged);
     assert.equal(summary.table, 'bronze.bnt_traffic_hourly');
 
-    const quarantine = (await readFile(join(harness.dataDir, summary.quarantineFiles[0] ?? ''), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const quarantine = (await readFile(join(harness.dataDir, summary.quarantineFiles[0] ?? ''), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(quarantine.length, 7);
     const duplicate = quarantine.find((entry) => entry.reason === 'duplicate_key');
     assert.deepEqual(duplicate.record, badTraffic[6], 'the quarantine keeps the record as received');
@@ -114,22 +172,47 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
     const [kept] = await harness.query(
       `SELECT vehicles_e_zpass, vehicles_vtoll FROM bronze.bnt_traffic_hourly WHERE plaza_id = '21' AND date = DATE '2024-01-08' AND hour = '7' AND direction = 'I'`,
     );
-    const clean = cleanTraffic.find((r) => r.plaza_id === '21' && r.date?.startsWith('2024-01-08') && r.hour === '7' && r.direction === 'I');
-    assert.deepEqual(kept, { vehicles_e_zpass: Number(clean?.vehicles_e_zpass), vehicles_vtoll: Number(clean?.vehicles_vtoll) }, 'the first record in source order wins');
-    const [nullable] = await harness.query(`SELECT vehicles_e_zpass, vehicles_vtoll FROM bronze.bnt_traffic_hourly WHERE plaza_id = '97'`);
+    const clean = cleanTraffic.find(
+      (r) => r.plaza_id === '21' && r.date?.startsWith('2024-01-08') && r.hour === '7' && r.direction === 'I',
+    );
+    assert.deepEqual(
+      kept,
+      { vehicles_e_zpass: Number(clean?.vehicles_e_zpass), vehicles_vtoll: Number(clean?.vehicles_vtoll) },
+      'the first record in source order wins',
+    );
+    const [nullable] = await harness.query(
+      `SELECT vehicles_e_zpass, vehicles_vtoll FROM bronze.bnt_traffic_hourly WHERE plaza_id = '97'`,
+    );
     assert.deepEqual(nullable, { vehicles_e_zpass: 5, vehicles_vtoll: null });
 
-    const columns = await harness.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bnt_traffic_hourly' ORDER BY ordinal_position`);
-    assert.deepEqual(columns.map((c) => `${c.column_name} ${c.data_type}`), [
-      'plaza_id VARCHAR', 'date DATE', 'hour VARCHAR', 'direction VARCHAR', 'vehicles_e_zpass INTEGER', 'vehicles_vtoll INTEGER',
-    ]);
+    const columns = await harness.query(
+      `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bnt_traffic_hourly' ORDER BY ordinal_position`,
+    );
+    assert.deepEqual(
+      columns.map((c) => `${c.column_name} ${c.data_type}`),
+      [
+        'plaza_id VARCHAR',
+        'date DATE',
+        'hour VARCHAR',
+        'direction VARCHAR',
+        'vehicles_e_zpass INTEGER',
+        'vehicles_vtoll INTEGER',
+      ],
+    );
   });
 
   test('the staged files are JSON Lines in the typed table shape, with a manifest that adds up', async () => {
     const prefix = join(harness.dataDir, 'stage', 'bnt-hourly-traffic', '2024-01-07_2024-01-14');
     assert.deepEqual((await readdir(prefix)).sort(), ['_manifest.json', '_quarantine.jsonl', 'part-00000.jsonl']);
     const [first] = (await readFile(join(prefix, 'part-00000.jsonl'), 'utf8')).split('\n');
-    assert.deepEqual(Object.keys(JSON.parse(first ?? '{}')), ['plaza_id', 'date', 'hour', 'direction', 'vehicles_e_zpass', 'vehicles_vtoll']);
+    assert.deepEqual(Object.keys(JSON.parse(first ?? '{}')), [
+      'plaza_id',
+      'date',
+      'hour',
+      'direction',
+      'vehicles_e_zpass',
+      'vehicles_vtoll',
+    ]);
     const manifest = await readManifest(new LocalStageStore(harness.dataDir), BNT_HOURLY_TRAFFIC, week1);
     assert.equal(manifest.fetched, manifest.staged + manifest.quarantined);
   });
@@ -149,12 +232,17 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
   test('overlapping windows never duplicate a row, and leave rows outside the window alone', async () => {
     const summary = await harness.run({ start: '2024-01-10', stop: '2024-01-17' });
     assert.equal(summary.rowsInWindow, 7 * 480);
-    const [total] = await harness.query('SELECT count(*)::INT AS n, count(DISTINCT (plaza_id, date, hour, direction))::INT AS keys FROM bronze.bnt_traffic_hourly');
+    const [total] = await harness.query(
+      'SELECT count(*)::INT AS n, count(DISTINCT (plaza_id, date, hour, direction))::INT AS keys FROM bronze.bnt_traffic_hourly',
+    );
     assert.deepEqual(total, { n: 10 * 480 + 1, keys: 10 * 480 + 1 });
   });
 
   test('large windows roll over into several part files, all of them loaded', async () => {
-    const summary = await harness.run({ start: '2024-01-14', stop: '2024-01-21' }, { pageSize: 500, rowsPerPart: 1000 });
+    const summary = await harness.run(
+      { start: '2024-01-14', stop: '2024-01-21' },
+      { pageSize: 500, rowsPerPart: 1000 },
+    );
     assert.equal(summary.parts.length, 4);
     assert.equal(summary.rowsInWindow, 7 * 480);
   });
@@ -175,11 +263,23 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
   test('a chunk that fails while the one before it loads stops the run with its cause; earlier chunks stay loaded', async () => {
     const pass = { kind: 'delay', ms: 0 } as const;
     // chunk 1: count, its page and the empty page that ends it; chunk 2: its count is refused while chunk 1 loads.
-    harness.server.failNext(pass, pass, pass, { kind: 'status', status: 400, body: { code: 'query.soql.bad', message: 'refused' } });
-    await assert.rejects(harness.run({ start: '2024-01-14', stop: '2024-01-21' }, { chunkDays: 3, pageSize: 2000 }), /HTTP 400 \(query\.soql\.bad\): refused/);
-    const manifest = await readManifest(new LocalStageStore(harness.dataDir), BNT_HOURLY_TRAFFIC, { start: '2024-01-14', stop: '2024-01-17' });
+    harness.server.failNext(pass, pass, pass, {
+      kind: 'status',
+      status: 400,
+      body: { code: 'query.soql.bad', message: 'refused' },
+    });
+    await assert.rejects(
+      harness.run({ start: '2024-01-14', stop: '2024-01-21' }, { chunkDays: 3, pageSize: 2000 }),
+      /HTTP 400 \(query\.soql\.bad\): refused/,
+    );
+    const manifest = await readManifest(new LocalStageStore(harness.dataDir), BNT_HOURLY_TRAFFIC, {
+      start: '2024-01-14',
+      stop: '2024-01-17',
+    });
     assert.equal(manifest.staged, 3 * 480);
-    const [rows] = await harness.query(`SELECT count(*)::INT AS n FROM bronze.bnt_traffic_hourly WHERE date >= DATE '2024-01-14' AND date < DATE '2024-01-17'`);
+    const [rows] = await harness.query(
+      `SELECT count(*)::INT AS n FROM bronze.bnt_traffic_hourly WHERE date >= DATE '2024-01-14' AND date < DATE '2024-01-17'`,
+    );
     assert.equal(rows?.n, 3 * 480);
   });
 
@@ -187,8 +287,17 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
     const pass = { kind: 'delay', ms: 0 } as const;
     // The count answers normally; the first page comes back empty, as a capped or confused server might send it.
     harness.server.failNext(pass, { kind: 'status', status: 200, body: [] });
-    await assert.rejects(harness.run({ start: '2024-01-18', stop: '2024-01-19' }), /the source counts 480 rows but paging returned 0; the window was not staged, run it again/);
-    await assert.rejects(readManifest(new LocalStageStore(harness.dataDir), BNT_HOURLY_TRAFFIC, { start: '2024-01-18', stop: '2024-01-19' }), /not completely staged/);
+    await assert.rejects(
+      harness.run({ start: '2024-01-18', stop: '2024-01-19' }),
+      /the source counts 480 rows but paging returned 0; the window was not staged, run it again/,
+    );
+    await assert.rejects(
+      readManifest(new LocalStageStore(harness.dataDir), BNT_HOURLY_TRAFFIC, {
+        start: '2024-01-18',
+        stop: '2024-01-19',
+      }),
+      /not completely staged/,
+    );
   });
 
   test('a source that changed between the count and the pages is staged as it is now', async () => {
@@ -209,24 +318,40 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
   test('a failure in the middle of a window leaves nothing a load would take for a complete window', async () => {
     const pass = { kind: 'delay', ms: 0 } as const;
     // count, page 1, then a refusal on page 2 (not retried).
-    harness.server.failNext(pass, pass, { kind: 'status', status: 400, body: { code: 'query.soql.boom', message: 'boom' } });
+    harness.server.failNext(pass, pass, {
+      kind: 'status',
+      status: 400,
+      body: { code: 'query.soql.boom', message: 'boom' },
+    });
     await assert.rejects(harness.run(week1, { pageSize: 1000 }), /HTTP 400 \(query\.soql\.boom\): boom/);
-    await assert.rejects(readManifest(new LocalStageStore(harness.dataDir), BNT_HOURLY_TRAFFIC, week1), /is not completely staged/);
-    const [rows] = await harness.query(`SELECT count(*)::INT AS n FROM bronze.bnt_traffic_hourly WHERE date < DATE '2024-01-14'`);
+    await assert.rejects(
+      readManifest(new LocalStageStore(harness.dataDir), BNT_HOURLY_TRAFFIC, week1),
+      /is not completely staged/,
+    );
+    const [rows] = await harness.query(
+      `SELECT count(*)::INT AS n FROM bronze.bnt_traffic_hourly WHERE date < DATE '2024-01-14'`,
+    );
     assert.equal(rows?.n, 7 * 480 + 1, 'the table keeps what earlier loads put there');
     const again = await harness.run(week1);
     assert.equal(again.rowsInWindow, 7 * 480 + 1);
   });
 
   test('the crossings dataset runs end to end into its own typed table', async () => {
-    const summary = await harness.run({ start: '2024-03-10', stop: '2024-03-11' }, { dataset: BNT_HOURLY_CROSSINGS, pageSize: 100 });
+    const summary = await harness.run(
+      { start: '2024-03-10', stop: '2024-03-11' },
+      { dataset: BNT_HOURLY_CROSSINGS, pageSize: 100 },
+    );
     assert.equal(summary.fetched, 24 * 16);
     assert.equal(summary.quarantined, 0);
     assert.equal(summary.table, 'bronze.bnt_crossings_hourly');
     assert.equal(summary.rowsInWindow, 24 * 16);
-    const columns = await harness.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bnt_crossings_hourly' ORDER BY ordinal_position`);
+    const columns = await harness.query(
+      `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'bnt_crossings_hourly' ORDER BY ordinal_position`,
+    );
     assert.equal(columns.find((c) => c.column_name === 'transit_timestamp')?.data_type, 'TIMESTAMP');
-    const [edges] = await harness.query(`SELECT min(transit_timestamp)::VARCHAR AS first, max(transit_timestamp)::VARCHAR AS last FROM bronze.bnt_crossings_hourly`);
+    const [edges] = await harness.query(
+      `SELECT min(transit_timestamp)::VARCHAR AS first, max(transit_timestamp)::VARCHAR AS last FROM bronze.bnt_crossings_hourly`,
+    );
     assert.deepEqual(edges, { first: '2024-03-10 00:00:00', last: '2024-03-10 23:00:00' });
   });
 });

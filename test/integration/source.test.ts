@@ -43,14 +43,20 @@ describe('Socrata client', () => {
       assert.equal(request.params.$where, "date >= '2024-01-07T00:00:00' AND date < '2024-01-09T00:00:00'");
     }
     // Paging ends at the first empty page, so a server that sends fewer rows than asked cannot end it early.
-    assert.deepEqual(resourceRequests.map((r) => r.params.$offset), ['0', '300', '600', '900', '960']);
+    assert.deepEqual(
+      resourceRequests.map((r) => r.params.$offset),
+      ['0', '300', '600', '900', '960'],
+    );
   });
 
   test('a result that ends exactly on the page size ends after one empty page too', async () => {
     const { records, pageSizes } = await fetchAll(client({ pageSize: 480 }));
     assert.equal(records.length, 960);
     assert.deepEqual(pageSizes, [480, 480]);
-    assert.deepEqual(server.requests.map((r) => r.params.$offset), ['0', '480', '960']);
+    assert.deepEqual(
+      server.requests.map((r) => r.params.$offset),
+      ['0', '480', '960'],
+    );
   });
 
   test('a server that sends short pages cannot end the result early', async () => {
@@ -60,7 +66,10 @@ describe('Socrata client', () => {
     const { records, pageSizes } = await fetchAll(client({ pageSize: 480, onRetry: (e) => retries.push(e) }));
     assert.deepEqual(pageSizes, [100, 480, 380]);
     assert.equal(records.length, 960);
-    assert.deepEqual(server.requests.map((r) => r.params.$offset), ['0', '100', '580', '960']);
+    assert.deepEqual(
+      server.requests.map((r) => r.params.$offset),
+      ['0', '100', '580', '960'],
+    );
   });
 
   test('stopping early abandons the prefetched request', async () => {
@@ -76,15 +85,24 @@ describe('Socrata client', () => {
   test('an abort signal stops a query between retries', async () => {
     server.failNext(...Array.from({ length: 3 }, () => ({ kind: 'status' as const, status: 503 })));
     const abandon = new AbortController();
-    const slow = client({ retry: { attempts: 5, baseDelayMs: 10_000, maxDelayMs: 10_000 }, onRetry: () => abandon.abort(new Error('stop now')) });
+    const slow = client({
+      retry: { attempts: 5, baseDelayMs: 10_000, maxDelayMs: 10_000 },
+      onRetry: () => abandon.abort(new Error('stop now')),
+    });
     const started = Date.now();
     await assert.rejects(slow.count('hour = 1', abandon.signal), /stop now/);
     assert.ok(Date.now() - started < 2_000);
   });
 
   test('refuses a source URL that carries credentials or a query', () => {
-    assert.throws(() => client({ resourceUrl: `${server.resourceUrl(TRAFFIC_ID)}?$$app_token=secret` }), /must not carry credentials/);
-    assert.throws(() => client({ resourceUrl: 'https://user:pass@data.ny.gov/resource/qzve-kjga.json' }), /must not carry credentials/);
+    assert.throws(
+      () => client({ resourceUrl: `${server.resourceUrl(TRAFFIC_ID)}?$$app_token=secret` }),
+      /must not carry credentials/,
+    );
+    assert.throws(
+      () => client({ resourceUrl: 'https://user:pass@data.ny.gov/resource/qzve-kjga.json' }),
+      /must not carry credentials/,
+    );
     assert.throws(() => client({ resourceUrl: `${server.resourceUrl(TRAFFIC_ID)}?$limit=5` }), /must not have a query/);
   });
 
@@ -121,7 +139,10 @@ describe('Socrata client', () => {
     server.failNext({ kind: 'status', status: 429, retryAfterSeconds: 1 });
     const delays: number[] = [];
     const started = Date.now();
-    await client({ onRetry: (e) => delays.push(e.delayMs), retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5_000 } }).count('hour = 1');
+    await client({
+      onRetry: (e) => delays.push(e.delayMs),
+      retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5_000 },
+    }).count('hour = 1');
     assert.deepEqual(delays, [1000]);
     assert.ok(Date.now() - started >= 950);
   });
@@ -143,7 +164,10 @@ describe('Socrata client', () => {
   test('does not retry a bad query, and surfaces the source message', async () => {
     const error = await client()
       .count('no_such_column = 1')
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     assert.ok(error instanceof SourceRequestError);
     assert.equal(error.status, 400);
     assert.match(error.message, /query\.soql\.no-such-column.*no_such_column/);
@@ -151,7 +175,11 @@ describe('Socrata client', () => {
   });
 
   test('surfaces the older error body shape', async () => {
-    server.failNext({ kind: 'status', status: 403, body: { message: 'Invalid app_token specified', errorCode: 'permission_denied' } });
+    server.failNext({
+      kind: 'status',
+      status: 403,
+      body: { message: 'Invalid app_token specified', errorCode: 'permission_denied' },
+    });
     await assert.rejects(client().count('hour = 1'), /HTTP 403 \(permission_denied\): Invalid app_token specified/);
     assert.equal(server.requests.length, 1);
   });

@@ -48,7 +48,8 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
 
   async function putLocalBlocks(blocks: Record<string, [string, unknown]>) {
     const store = new LocalBlockStore(join(cwd, '.local'));
-    for (const [name, [type, document]] of Object.entries(blocks)) await store.put(name, type as never, document as never);
+    for (const [name, [type, document]] of Object.entries(blocks))
+      await store.put(name, type as never, document as never);
   }
 
   const databricksBlocks = {
@@ -60,9 +61,18 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
   test('plan --stage azure --warehouse databricks prints injection-safe Databricks SQL from local blocks, touching nothing', async () => {
     await putLocalBlocks(databricksBlocks);
     const blocksBefore = await readFile(join(cwd, '.local', 'blocks.json'), 'utf8');
-    const result = await runInProcess(main, ['plan', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks', '--json'], { cwd });
+    const result = await runInProcess(
+      main,
+      ['plan', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks', '--json'],
+      { cwd },
+    );
     assert.equal(result.code, 0, result.stderr);
-    const plan = lastJsonLine(result.stdout) as { window: unknown; stagePaths: string[]; statements: string[]; table: string };
+    const plan = lastJsonLine(result.stdout) as {
+      window: unknown;
+      stagePaths: string[];
+      statements: string[];
+      table: string;
+    };
     assert.deepEqual(plan.window, { start: '2024-01-07', stop: '2024-01-14' });
     assert.equal(plan.table, '`main`.`bronze`.`bnt_traffic_hourly`');
     assert.deepEqual(plan.stagePaths, [
@@ -76,9 +86,19 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
       "SELECT COUNT(*) AS row_count FROM `main`.`bronze`.`bnt_traffic_hourly` WHERE `date` >= DATE '2024-01-07' AND `date` < DATE '2024-01-14'",
     ]);
     assert.equal(plan.statements[0], 'SET STATEMENT_TIMEOUT = 3600');
-    assert.match(plan.statements[1] ?? '', /^CREATE TABLE IF NOT EXISTS `main`\.`bronze`\.`bnt_traffic_hourly` .* USING ICEBERG PARTITIONED BY \(`date`\)$/);
-    assert.match(plan.statements[3] ?? '', /read_files\('abfss:\/\/staging@mtademostage\.dfs\.core\.windows\.net\/stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/part-\*\.jsonl'/);
-    assert.match(result.stderr, /MERGE INTO `main`\.`bronze`\.`bnt_traffic_hourly` AS target/, 'the readable plan goes to stderr with --json');
+    assert.match(
+      plan.statements[1] ?? '',
+      /^CREATE TABLE IF NOT EXISTS `main`\.`bronze`\.`bnt_traffic_hourly` .* USING ICEBERG PARTITIONED BY \(`date`\)$/,
+    );
+    assert.match(
+      plan.statements[3] ?? '',
+      /read_files\('abfss:\/\/staging@mtademostage\.dfs\.core\.windows\.net\/stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/part-\*\.jsonl'/,
+    );
+    assert.match(
+      result.stderr,
+      /MERGE INTO `main`\.`bronze`\.`bnt_traffic_hourly` AS target/,
+      'the readable plan goes to stderr with --json',
+    );
     assert.deepEqual(await readdir(join(cwd, '.local')), ['blocks.json'], 'no stage directory and no DuckDB file');
     assert.equal(await readFile(join(cwd, '.local', 'blocks.json'), 'utf8'), blocksBefore);
     assert.equal(server.requests.length, 0, 'the source was not asked');
@@ -88,11 +108,22 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     const result = await runInProcess(main, ['plan', ...WEEK], { cwd });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /CREATE TABLE IF NOT EXISTS bronze\.bnt_traffic_hourly \("plaza_id" VARCHAR/);
-    assert.match(result.stdout, new RegExp(`read_json\\(\\['${join(cwd, '.local')}/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-\\*\\.jsonl'\\]`));
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `read_json\\(\\['${join(cwd, '.local')}/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-\\*\\.jsonl'\\]`,
+      ),
+    );
     assert.match(result.stdout, /\$where=date >= '2024-01-07T00:00:00' AND date < '2024-01-14T00:00:00'/);
     assert.ok(!existsSync(join(cwd, '.local')));
-    const { statements } = lastJsonLine((await runInProcess(main, ['plan', ...WEEK, '--json'], { cwd })).stdout) as { statements: string[] };
-    assert.equal(statements[0], "SET disabled_optimizers = 'top_n_window_elimination'", 'connection setup comes once, first');
+    const { statements } = lastJsonLine((await runInProcess(main, ['plan', ...WEEK, '--json'], { cwd })).stdout) as {
+      statements: string[];
+    };
+    assert.equal(
+      statements[0],
+      "SET disabled_optimizers = 'top_n_window_elimination'",
+      'connection setup comes once, first',
+    );
     assert.equal(statements.filter((statement) => statement.startsWith('SET ')).length, 6);
     assert.match(statements.at(-2) ?? '', /^SELECT COUNT\(\*\) AS row_count FROM bronze\.bnt_traffic_hourly/);
     assert.equal(statements.at(-1), 'CHECKPOINT');
@@ -104,7 +135,9 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     const blocks = JSON.parse(await readFile(file, 'utf8'));
     blocks['mtademo-iceberg'].document.catalog = 'main; DROP TABLE x';
     await writeFile(file, JSON.stringify(blocks));
-    const result = await runInProcess(main, ['plan', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks'], { cwd });
+    const result = await runInProcess(main, ['plan', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks'], {
+      cwd,
+    });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /block "mtademo-iceberg" .* is not a valid lakehouse-table block: catalog/);
     assert.ok(!result.stdout.includes('DROP TABLE'));
@@ -113,12 +146,17 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
   test('the databricks warehouse implies the azure stage, and a missing block says which and how to create it', async () => {
     const result = await runInProcess(main, ['plan', ...WEEK, '--warehouse', 'databricks'], { cwd });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /block "mtademo-container" .* does not exist; create it with: npm run blocks -- put mtademo-container --type azure-container/);
+    assert.match(
+      result.stderr,
+      /block "mtademo-container" .* does not exist; create it with: npm run blocks -- put mtademo-container --type azure-container/,
+    );
   });
 
   test('the databricks warehouse over a local stage is refused with the reason, as a usage error', async () => {
     await putLocalBlocks(databricksBlocks);
-    const result = await runInProcess(main, ['plan', ...WEEK, '--warehouse', 'databricks', '--stage', 'local'], { cwd });
+    const result = await runInProcess(main, ['plan', ...WEEK, '--warehouse', 'databricks', '--stage', 'local'], {
+      cwd,
+    });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /Databricks reads staged files from ADLS: use the azure stage/);
   });
@@ -152,7 +190,10 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     });
     assert.equal(result.code, 0, result.stderr);
     assert.ok(!result.stdout.includes('TOPSECRETSIGNATURE') && !result.stderr.includes('TOPSECRETSIGNATURE'));
-    assert.match(String((lastJsonLine(result.stdout).stagePaths as string[])[0]), new RegExp(`^${azurite.blobEndpoint}/staging/stage/`));
+    assert.match(
+      String((lastJsonLine(result.stdout).stagePaths as string[])[0]),
+      new RegExp(`^${azurite.blobEndpoint}/staging/stage/`),
+    );
   });
 
   test('block names follow their settings', async () => {
@@ -169,29 +210,47 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
   });
 
   test('run on Azurite + Databricks executes exactly the statements plan printed, and the token never shows', async () => {
-    await putLocalBlocks({ ...databricksBlocks, 'mtademo-socrata': ['socrata-source', { appToken: 'app-token-from-block' }] });
-    const env = { BNT_STAGE_CONNECTION_STRING: azurite.connectionString, BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) };
+    await putLocalBlocks({
+      ...databricksBlocks,
+      'mtademo-socrata': ['socrata-source', { appToken: 'app-token-from-block' }],
+    });
+    const env = {
+      BNT_STAGE_CONNECTION_STRING: azurite.connectionString,
+      BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID),
+    };
     const flags = [...WEEK, '--stage', 'azure', '--warehouse', 'databricks', '--json'];
     const fake = new FakeDatabricks({ rows: { SELECT: [{ row_count: 3360 }] } });
     const credential = fakeCredential('entra-token-xyz');
 
     const planned = await runInProcess(main, ['plan', ...flags], { cwd, env });
-    const ran = await runInProcess(main, ['run', ...flags], { cwd, env, deps: { databricksConnect: fake, credential } });
+    const ran = await runInProcess(main, ['run', ...flags], {
+      cwd,
+      env,
+      deps: { databricksConnect: fake, credential },
+    });
     assert.equal(ran.code, 0, ran.stderr);
     const { statements } = lastJsonLine(planned.stdout) as { statements: string[] };
     assert.deepEqual(fake.executed, statements);
     assert.equal(lastJsonLine(ran.stdout).rowsInWindow, 3360);
     // One connection each for CREATE, MERGE and the count, all signed in with the Entra token.
-    assert.deepEqual(fake.connections.map((c) => c.token), ['entra-token-xyz', 'entra-token-xyz', 'entra-token-xyz']);
+    assert.deepEqual(
+      fake.connections.map((c) => c.token),
+      ['entra-token-xyz', 'entra-token-xyz', 'entra-token-xyz'],
+    );
     assert.deepEqual(credential.scopes, Array(3).fill('2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default'));
-    assert.equal(server.requests.at(-1)?.headers['x-app-token'], 'app-token-from-block', 'the socrata-source block supplies the app token');
+    assert.equal(
+      server.requests.at(-1)?.headers['x-app-token'],
+      'app-token-from-block',
+      'the socrata-source block supplies the app token',
+    );
     for (const output of [ran.stdout, ran.stderr]) {
       assert.ok(!output.includes('entra-token-xyz') && !output.includes('app-token-from-block'));
     }
 
     const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('staging');
     const names: string[] = [];
-    for await (const blob of container.listBlobsFlat({ prefix: 'stage/bnt-hourly-traffic/2024-01-07_2024-01-14/' })) names.push(blob.name);
+    for await (const blob of container.listBlobsFlat({ prefix: 'stage/bnt-hourly-traffic/2024-01-07_2024-01-14/' }))
+      names.push(blob.name);
     assert.deepEqual(names.sort(), [
       'stage/bnt-hourly-traffic/2024-01-07_2024-01-14/_manifest.json',
       'stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl',
@@ -203,14 +262,21 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     await store.put('mtademo-container', 'azure-container', CONTAINER_BLOCK);
     await store.put('mtademo-iceberg', 'lakehouse-table', { ...TABLE_BLOCK, format: 'delta-uniform' });
     await store.put('mtademo-databricks', 'databricks-warehouse', WAREHOUSE_BLOCK);
-    const result = await runInProcess(main, ['plan', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks', '--json'], {
-      cwd,
-      env: { KEY_VAULT_URL: vault.vaultUrl },
-      deps: { credential: vault.credential, keyVaultClientOptions: secretClientOptions(vault) },
-    });
+    const result = await runInProcess(
+      main,
+      ['plan', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks', '--json'],
+      {
+        cwd,
+        env: { KEY_VAULT_URL: vault.vaultUrl },
+        deps: { credential: vault.credential, keyVaultClientOptions: secretClientOptions(vault) },
+      },
+    );
     assert.equal(result.code, 0, result.stderr);
     const { statements } = lastJsonLine(result.stdout) as { statements: string[] };
-    assert.match(statements[1] ?? '', /USING DELTA CLUSTER BY \(`date`\) TBLPROPERTIES \('delta.enableIcebergCompatV2' = 'true'/);
+    assert.match(
+      statements[1] ?? '',
+      /USING DELTA CLUSTER BY \(`date`\) TBLPROPERTIES \('delta.enableIcebergCompatV2' = 'true'/,
+    );
     assert.ok(!existsSync(join(cwd, '.local')), 'no local blocks file was used or created');
   });
 });

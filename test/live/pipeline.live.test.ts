@@ -19,7 +19,8 @@ function skipReason(): string | undefined {
   if (process.env.BNT_LIVE !== '1') {
     return 'set BNT_LIVE=1, plus KEY_VAULT_URL (or BNT_DATA_DIR with a blocks.json) holding the azure-container, lakehouse-table and databricks-warehouse blocks';
   }
-  if (!process.env.KEY_VAULT_URL && !process.env.BNT_DATA_DIR) return 'neither KEY_VAULT_URL nor BNT_DATA_DIR says where the blocks are';
+  if (!process.env.KEY_VAULT_URL && !process.env.BNT_DATA_DIR)
+    return 'neither KEY_VAULT_URL nor BNT_DATA_DIR says where the blocks are';
   const table = process.env.BLOCK_LAKEHOUSE_TABLE;
   if (!table || table === DEFAULT_BLOCK_NAMES['lakehouse-table']) {
     return 'set BLOCK_LAKEHOUSE_TABLE to a lakehouse-table block for a scratch schema: the suite writes generated rows and must not touch the real table';
@@ -37,7 +38,9 @@ describe('live: Socrata stand-in → Azure Blob stage → Databricks', () => {
 
   before(async () => {
     if (reason) return;
-    server = await startSocrataServer({ [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2009-06-01', '2009-06-02') } });
+    server = await startSocrataServer({
+      [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2009-06-01', '2009-06-02') },
+    });
     cwd = await temporaryDirectory();
   });
   after(async () => {
@@ -52,12 +55,16 @@ describe('live: Socrata stand-in → Azure Blob stage → Databricks', () => {
       now: new Date(),
     });
 
-  test('a day loads into the Databricks table, and a rerun leaves the same rows', { skip: reason, timeout: 15 * 60_000 }, async () => {
-    const first = await run();
-    assert.equal(first.code, 0, first.stderr);
-    assert.equal(lastJsonLine(first.stdout).rowsInWindow, 480);
-    const second = await run();
-    assert.equal(second.code, 0, second.stderr);
-    assert.equal(lastJsonLine(second.stdout).rowsInWindow, 480);
-  });
+  test(
+    'a day loads into the Databricks table, and a rerun leaves the same rows',
+    { skip: reason, timeout: 15 * 60_000 },
+    async () => {
+      const first = await run();
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(lastJsonLine(first.stdout).rowsInWindow, 480);
+      const second = await run();
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(lastJsonLine(second.stdout).rowsInWindow, 480);
+    },
+  );
 });

@@ -20,7 +20,17 @@ export async function startAzurite(): Promise<Azurite> {
   const main = join(require.resolve('azurite/package.json'), '..', 'dist', 'src', 'blob', 'main.js');
   const child: ChildProcess = spawn(
     process.execPath,
-    [main, '--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--silent'],
+    [
+      main,
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      '0',
+      '--inMemoryPersistence',
+      '--disableTelemetry',
+      '--skipApiVersionCheck',
+      '--silent',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

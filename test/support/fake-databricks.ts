@@ -84,4 +84,3 @@ export function fakeCredential(token: string): TokenCredential & { scopes: (stri
     },
   };
 }
-

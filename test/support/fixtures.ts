@@ -68,7 +68,10 @@ export function crossingsRows(start: string, stop: string): Record<string, strin
   let n = 0;
   for (const day of days(start, stop)) {
     for (let hour = 0; hour < 24; hour += 1) {
-      for (const facility of [{ id: '21', name: 'RFK Bronx' }, { id: '30', name: 'Verrazzano-Narrows Bridge' }]) {
+      for (const facility of [
+        { id: '21', name: 'RFK Bronx' },
+        { id: '30', name: 'Verrazzano-Narrows Bridge' },
+      ]) {
         for (const direction of ['Bronx bound', 'Queens bound']) {
           for (const payment of ['E-ZPass', 'Tolls by Mail']) {
             for (const vehicleClass of [1, 2]) {

@@ -176,7 +176,13 @@ export async function startKeyVaultStandIn(): Promise<KeyVaultStandIn> {
     res.end(text);
   }
 
-  function sendError(res: ServerResponse, status: number, code: ErrorCode, message: string, headers?: Record<string, string>): void {
+  function sendError(
+    res: ServerResponse,
+    status: number,
+    code: ErrorCode,
+    message: string,
+    headers?: Record<string, string>,
+  ): void {
     send(res, status, { error: { code, message } }, headers);
   }
 
@@ -249,7 +255,12 @@ export async function startKeyVaultStandIn(): Promise<KeyVaultStandIn> {
     // Decode per segment so an encoded "/" inside a name stays part of the name (and fails validation).
     const segments = url.pathname.split('/').slice(1).map(decodeSegment);
     if (segments[0] !== 'secrets') {
-      return sendError(res, 501, 'NotImplementedByStandIn', `${method} ${url.pathname} is not implemented by the stand-in.`);
+      return sendError(
+        res,
+        501,
+        'NotImplementedByStandIn',
+        `${method} ${url.pathname} is not implemented by the stand-in.`,
+      );
     }
     if (segments.some((s) => s === undefined)) {
       return sendError(res, 400, 'BadParameter', `The request URI is malformed: ${url.pathname}`);
@@ -343,11 +354,23 @@ function selfSignedCertificate(): Promise<{ key: string; cert: string }> {
       const certFile = path.join(dir, 'cert.pem');
       // EC keys generate much faster than RSA, which keeps start-up quick.
       await promisify(execFile)('openssl', [
-        'req', '-x509', '-nodes', '-days', '1',
-        '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-        '-keyout', keyFile, '-out', certFile,
-        '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        'req',
+        '-x509',
+        '-nodes',
+        '-days',
+        '1',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
       ]);
       return { key: await readFile(keyFile, 'utf8'), cert: await readFile(certFile, 'utf8') };
     } finally {

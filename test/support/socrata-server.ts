@@ -89,7 +89,10 @@ export interface SocrataServerOptions {
   rangeSearch?: boolean;
 }
 
-export async function startSocrataServer(datasets: Record<string, TestDataset>, options: SocrataServerOptions = {}): Promise<SocrataTestServer> {
+export async function startSocrataServer(
+  datasets: Record<string, TestDataset>,
+  options: SocrataServerOptions = {},
+): Promise<SocrataTestServer> {
   const server = new SocrataServer(datasets, options.rangeSearch ?? true);
   await server.listen();
   return server;
@@ -209,8 +212,7 @@ interface Aggregate {
 
 type Selection =
   /** `columns === null` means every dataset field, as stored (the fast path). */
-  | { kind: 'rows'; columns: SelectedColumn[] | null }
-  | { kind: 'aggregate'; items: Aggregate[] };
+  { kind: 'rows'; columns: SelectedColumn[] | null } | { kind: 'aggregate'; items: Aggregate[] };
 
 interface Query {
   limit: number;
@@ -246,7 +248,8 @@ function tokenizeWhere(text: string): Token[] {
     const [, quoted, numeric, operator, backticked, word] = match;
     if (quoted !== undefined) tokens.push({ kind: 'string', text: quoted.replaceAll("''", "'") });
     else if (numeric !== undefined) tokens.push({ kind: 'number', text: numeric });
-    else if (operator !== undefined) tokens.push({ kind: 'operator', text: operator === '<>' ? '!=' : (operator as CompareOp) });
+    else if (operator !== undefined)
+      tokens.push({ kind: 'operator', text: operator === '<>' ? '!=' : (operator as CompareOp) });
     else if (backticked !== undefined) tokens.push({ kind: 'identifier', text: backticked });
     else if (word !== undefined && word.toLowerCase() === 'and') tokens.push({ kind: 'and' });
     else if (word !== undefined) tokens.push({ kind: 'identifier', text: word });
@@ -259,7 +262,8 @@ function tokenizeWhere(text: string): Token[] {
 function literalFor(column: string, type: SocrataType, literal: Token): string | number {
   const shown = literal.kind === 'string' ? `'${literal.text}'` : 'text' in literal ? literal.text : 'AND';
   const mismatch = () => typeMismatch(`Type mismatch: cannot compare ${type} column ${column} with ${shown}`);
-  if (literal.kind !== 'string' && literal.kind !== 'number') throw malformed(`Expected a literal after ${column}, got ${shown}`);
+  if (literal.kind !== 'string' && literal.kind !== 'number')
+    throw malformed(`Expected a literal after ${column}, got ${shown}`);
   switch (type) {
     case 'number': {
       const value = Number(literal.text);
@@ -286,7 +290,8 @@ function parseWhere(text: string, columns: ColumnTypes): Condition[] {
     if (column?.kind !== 'identifier') throw malformed(`Expected a column name in $where: ${text}`);
     const type = columns.typeOf(column.text);
     if (operator?.kind !== 'operator') throw malformed(`Expected a comparison after ${column.text} in $where: ${text}`);
-    if (literal === undefined) throw malformed(`Expected a literal after ${column.text} ${operator.text} in $where: ${text}`);
+    if (literal === undefined)
+      throw malformed(`Expected a literal after ${column.text} ${operator.text} in $where: ${text}`);
     conditions.push({ column: column.text, op: operator.text, value: literalFor(column.text, type, literal) });
     if (next === undefined) return conditions;
     if (next.kind !== 'and') throw malformed(`Expected AND or the end of $where: ${text}`);
@@ -341,10 +346,13 @@ function parseSelect(text: string, datasetFields: string[], columns: ColumnTypes
     } else throw malformed(`Could not parse $select item: ${item}`);
   }
   // Without $group, SODA refuses to mix aggregates with plain columns.
-  if (aggregates.length > 0 && plain.length > 0) throw malformed('Cannot mix aggregates and plain columns without $group');
+  if (aggregates.length > 0 && plain.length > 0)
+    throw malformed('Cannot mix aggregates and plain columns without $group');
   if (aggregates.length > 0) return { kind: 'aggregate', items: aggregates };
   // Our client selects every field by name on each page; the stored rows already are that answer.
-  const asStored = plain.length === datasetFields.length && plain.every((c, i) => c.source === datasetFields[i] && c.alias === c.source);
+  const asStored =
+    plain.length === datasetFields.length &&
+    plain.every((c, i) => c.source === datasetFields[i] && c.alias === c.source);
   return { kind: 'rows', columns: asStored ? null : plain };
 }
 
@@ -464,7 +472,8 @@ class ServedDataset implements ColumnTypes {
       const type = this.typeOf(column);
       // Timestamps repeat hundreds of times (one per row of a day) and parsing them is the slow
       // part, so each distinct stored string is parsed once.
-      const toKey = type === 'floating_timestamp' ? memoise((raw: string) => keyOf(type, raw)) : (raw: string) => keyOf(type, raw);
+      const toKey =
+        type === 'floating_timestamp' ? memoise((raw: string) => keyOf(type, raw)) : (raw: string) => keyOf(type, raw);
       keys = this.data.rows.map((_, index) => {
         const raw = this.raw(index, column);
         return raw === undefined ? undefined : toKey(raw);
@@ -572,7 +581,8 @@ class ServedDataset implements ColumnTypes {
     // null actually has the highest rank; both ends are checked to not depend on that.)
     const distinct = this.distinctOf(leading.column);
     let low = distinct[0] === undefined ? 1 : 0;
-    let high = distinct.length > low && distinct[distinct.length - 1] === undefined ? distinct.length - 1 : distinct.length;
+    let high =
+      distinct.length > low && distinct[distinct.length - 1] === undefined ? distinct.length - 1 : distinct.length;
     const rest: Condition[] = [];
     for (const condition of where) {
       if (condition.column !== leading.column || condition.op === '!=') {
@@ -605,7 +615,11 @@ class ServedDataset implements ColumnTypes {
     const rows = this.data.rows;
     if (columns === null) {
       const slice = Array.from(page, (index) => rows[index]);
-      return { body: JSON.stringify(slice), fields: this.fieldNames, types: this.fieldNames.map((name) => this.typeOf(name)) };
+      return {
+        body: JSON.stringify(slice),
+        fields: this.fieldNames,
+        types: this.fieldNames.map((name) => this.typeOf(name)),
+      };
     }
     const projected = Array.from(page, (index) => {
       const row: Record<string, string> = {};
@@ -640,7 +654,8 @@ class ServedDataset implements ColumnTypes {
   private aggregate({ fn, column }: Aggregate, matching: Uint32Array): string | undefined {
     if (column === null) return String(matching.length);
     const keys = this.keysOf(column);
-    if (fn === 'count') return String(matching.reduce((count, index) => count + (keys[index] === undefined ? 0 : 1), 0));
+    if (fn === 'count')
+      return String(matching.reduce((count, index) => count + (keys[index] === undefined ? 0 : 1), 0));
     const wanted = fn === 'max' ? 1 : -1;
     let best: number | undefined;
     for (const index of matching) {
@@ -722,14 +737,25 @@ function faultReply(fault: Extract<Fault, { kind: 'status' }>): Reply {
   const headers: Record<string, string> = {};
   if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
   // A string body lets a test imitate a gateway's HTML/text error page.
-  if (typeof fault.body === 'string') return { status: fault.status, headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }, body: fault.body };
-  const body = fault.body ?? { code: 'injected_fault', error: true, message: http.STATUS_CODES[fault.status] ?? 'Injected fault', data: {} };
+  if (typeof fault.body === 'string')
+    return {
+      status: fault.status,
+      headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' },
+      body: fault.body,
+    };
+  const body = fault.body ?? {
+    code: 'injected_fault',
+    error: true,
+    message: http.STATUS_CODES[fault.status] ?? 'Injected fault',
+    data: {},
+  };
   return { status: fault.status, headers: { ...headers, 'Content-Type': JSON_TYPE }, body: JSON.stringify(body) };
 }
 
 function recordOf(request: http.IncomingMessage, url: URL): RecordedRequest {
   const headers: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(request.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  for (const [name, value] of Object.entries(request.headers))
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
   return { path: url.pathname, params: Object.fromEntries(url.searchParams), headers };
 }
 
@@ -743,7 +769,8 @@ class SocrataServer implements SocrataTestServer {
 
   constructor(datasets: Record<string, TestDataset>, rangeSearch: boolean) {
     const start = new Date();
-    for (const [id, dataset] of Object.entries(datasets)) this.datasets.set(id, new ServedDataset(dataset, start, rangeSearch));
+    for (const [id, dataset] of Object.entries(datasets))
+      this.datasets.set(id, new ServedDataset(dataset, start, rangeSearch));
   }
 
   get rangeSearches(): number {
@@ -797,7 +824,10 @@ class SocrataServer implements SocrataTestServer {
     const match = RESOURCE_PATH.exec(url.pathname);
     if (match === null) return send(response, errorReply(new SodaError(404, 'not_found', 'Not found')));
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      return send(response, errorReply(new SodaError(405, 'method_not_allowed', `Method ${request.method} not allowed`)));
+      return send(
+        response,
+        errorReply(new SodaError(405, 'method_not_allowed', `Method ${request.method} not allowed`)),
+      );
     }
     const answer = () => this.reply(match[1] ?? '', url.searchParams);
     const fault = this.faults.shift();
@@ -805,7 +835,12 @@ class SocrataServer implements SocrataTestServer {
     this.applyFault(fault, request, response, answer);
   }
 
-  private applyFault(fault: Fault, request: http.IncomingMessage, response: http.ServerResponse, answer: () => Reply): void {
+  private applyFault(
+    fault: Fault,
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    answer: () => Reply,
+  ): void {
     switch (fault.kind) {
       case 'status':
         return send(response, faultReply(fault));

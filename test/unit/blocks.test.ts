@@ -24,7 +24,11 @@ const VALID: { [T in BlockType]: unknown[] } = {
     { catalog: '_Cat_1', schema: 'b'.repeat(128), format: 'delta-uniform' },
   ],
   'databricks-warehouse': [
-    { host: 'adb-1234567890123456.7.azuredatabricks.net', httpPath: '/sql/1.0/warehouses/abc123def456', auth: { type: 'entra' } },
+    {
+      host: 'adb-1234567890123456.7.azuredatabricks.net',
+      httpPath: '/sql/1.0/warehouses/abc123def456',
+      auth: { type: 'entra' },
+    },
     {
       host: 'adb-1234567890123456.7.azuredatabricks.net',
       httpPath: '/sql/protocolv1/o/1234567890123456/0123-456789-abcdefgh',
@@ -37,7 +41,11 @@ const VALID: { [T in BlockType]: unknown[] } = {
 const BASE: { [T in BlockType]: Record<string, unknown> } = {
   'azure-container': { accountName: 'mtademostage', container: 'bnt-stage' },
   'lakehouse-table': { catalog: 'main', schema: 'bronze', format: 'iceberg' },
-  'databricks-warehouse': { host: 'adb-1.2.azuredatabricks.net', httpPath: '/sql/1.0/warehouses/abc', auth: { type: 'entra' } },
+  'databricks-warehouse': {
+    host: 'adb-1.2.azuredatabricks.net',
+    httpPath: '/sql/1.0/warehouses/abc',
+    auth: { type: 'entra' },
+  },
   'socrata-source': {},
 };
 
@@ -66,7 +74,11 @@ const BAD_IDENTIFIERS: { type: BlockType; field: string; values: string[] }[] = 
     field: 'container',
     values: [INJECTION, 'a--b', '-abc', 'abc-', 'Stage', 'ab', 'a'.repeat(64), 'a/b', 'stage?sig=x'],
   },
-  { type: 'lakehouse-table', field: 'catalog', values: [INJECTION, '1main', 'main.bronze', '`main`', 'ma in', 'a'.repeat(129), ''] },
+  {
+    type: 'lakehouse-table',
+    field: 'catalog',
+    values: [INJECTION, '1main', 'main.bronze', '`main`', 'ma in', 'a'.repeat(129), ''],
+  },
   { type: 'lakehouse-table', field: 'schema', values: [INJECTION, 'bronze--', 'bron-ze', "bronze'", 'bronze\n'] },
   {
     type: 'databricks-warehouse',
@@ -137,7 +149,10 @@ describe('block schemas', () => {
     assert.match(top.message, /^table: unknown field/);
 
     // A token on an entra auth is a mistake worth refusing: it would be stored but never used.
-    const nested = refusal('databricks-warehouse', { ...BASE['databricks-warehouse'], auth: { type: 'entra', token: 'SECRETTOKEN' } });
+    const nested = refusal('databricks-warehouse', {
+      ...BASE['databricks-warehouse'],
+      auth: { type: 'entra', token: 'SECRETTOKEN' },
+    });
     assert.equal(nested.field, 'auth.token');
     assert.match(nested.message, /^auth\.token: unknown field/);
     assert.doesNotMatch(nested.message, /SECRETTOKEN/);
@@ -172,7 +187,10 @@ describe('block schemas', () => {
 
   it('never repeats a refused secret value', () => {
     for (const token of ['has space SECRETVALUE', 'SECRETVALUE\n', '']) {
-      const warehouse = refusal('databricks-warehouse', { ...BASE['databricks-warehouse'], auth: { type: 'pat', token } });
+      const warehouse = refusal('databricks-warehouse', {
+        ...BASE['databricks-warehouse'],
+        auth: { type: 'pat', token },
+      });
       assert.equal(warehouse.field, 'auth.token');
       assert.doesNotMatch(warehouse.message, /SECRETVALUE/);
       const socrata = refusal('socrata-source', { appToken: token });
@@ -193,7 +211,12 @@ describe('block schemas', () => {
   });
 
   it('lists exactly the four block types', () => {
-    assert.deepEqual([...BLOCK_TYPES].sort(), ['azure-container', 'databricks-warehouse', 'lakehouse-table', 'socrata-source']);
+    assert.deepEqual([...BLOCK_TYPES].sort(), [
+      'azure-container',
+      'databricks-warehouse',
+      'lakehouse-table',
+      'socrata-source',
+    ]);
     assert.ok(isBlockType('socrata-source'));
     assert.ok(!isBlockType('toString'));
     assert.ok(!isBlockType(undefined));
@@ -207,7 +230,10 @@ describe('maskSecrets', () => {
       httpPath: '/sql/1.0/warehouses/abc',
       auth: { type: 'pat' as const, token: 'dapiSECRET' },
     };
-    assert.deepEqual(maskSecrets('databricks-warehouse', warehouse), { ...warehouse, auth: { type: 'pat', token: '***' } });
+    assert.deepEqual(maskSecrets('databricks-warehouse', warehouse), {
+      ...warehouse,
+      auth: { type: 'pat', token: '***' },
+    });
     assert.equal(warehouse.auth.token, 'dapiSECRET');
     assert.deepEqual(maskSecrets('socrata-source', { appToken: 'SECRET' }), { appToken: '***' });
   });
@@ -250,7 +276,10 @@ describe('block names', () => {
     for (const bad of ['prod_container', 'a b', 'a'.repeat(128), '../x']) {
       assert.throws(
         () => blockNames({ BLOCK_AZURE_CONTAINER: bad }),
-        (error: unknown) => error instanceof InputError && error.field === 'BLOCK_AZURE_CONTAINER' && error.message.startsWith('BLOCK_AZURE_CONTAINER "'),
+        (error: unknown) =>
+          error instanceof InputError &&
+          error.field === 'BLOCK_AZURE_CONTAINER' &&
+          error.message.startsWith('BLOCK_AZURE_CONTAINER "'),
       );
     }
     assert.equal(checkBlockName('a'.repeat(127), 'NAME'), 'a'.repeat(127));

@@ -23,7 +23,6 @@ import { FakeDatabricks, fakeCredential } from '../support/fake-databricks';
 
 const TINY_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
 
-
 function connection(fake: FakeDatabricks, overrides: Partial<DatabricksConnection> = {}): DatabricksConnection {
   return {
     host: 'adb-1234567890123456.7.azuredatabricks.net',
@@ -38,11 +37,17 @@ function connection(fake: FakeDatabricks, overrides: Partial<DatabricksConnectio
 
 const coldStart = () => new THTTPException({ status: 503 } as never);
 const sqlError = (message: string) =>
-  new OperationStateError(OperationStateErrorCode.Error, { status: { statusCode: 3 }, displayMessage: message } as never);
+  new OperationStateError(OperationStateErrorCode.Error, {
+    status: { statusCode: 3 },
+    displayMessage: message,
+  } as never);
 
 test('statements run in order in one session after the timeout SET, and operation, session and client are closed', async () => {
   const fake = new FakeDatabricks({ rows: { SELECT: [{ row_count: 7 }] } });
-  const results = await runStatements(connection(fake), ['CREATE TABLE t (a INT)', 'SELECT COUNT(*) AS row_count FROM t']);
+  const results = await runStatements(connection(fake), [
+    'CREATE TABLE t (a INT)',
+    'SELECT COUNT(*) AS row_count FROM t',
+  ]);
   assert.deepEqual(fake.events, [
     'connect',
     'openSession',
@@ -65,14 +70,21 @@ test('the driver is asked for the host, path and token with telemetry off', asyn
   const fake = new FakeDatabricks();
   await runStatements(connection(fake), ['SELECT 1']);
   assert.deepEqual(fake.connections, [
-    { host: 'adb-1234567890123456.7.azuredatabricks.net', path: '/sql/1.0/warehouses/abc123def456', token: 'dapi-test-token', telemetryEnabled: false },
+    {
+      host: 'adb-1234567890123456.7.azuredatabricks.net',
+      path: '/sql/1.0/warehouses/abc123def456',
+      token: 'dapi-test-token',
+      telemetryEnabled: false,
+    },
   ]);
 });
 
 test('a cold start is retried: connect fails twice with transient errors, then the statements run once', async () => {
   const progress: string[] = [];
   const fake = new FakeDatabricks({ connectFailures: [coldStart(), new RetryError(RetryErrorCode.AttemptsExceeded)] });
-  await runStatements(connection(fake, { progress: (message) => progress.push(message) }), ['MERGE INTO t USING s ON true']);
+  await runStatements(connection(fake, { progress: (message) => progress.push(message) }), [
+    'MERGE INTO t USING s ON true',
+  ]);
   assert.equal(fake.connections.length, 3);
   assert.deepEqual(fake.executed, ['SET STATEMENT_TIMEOUT = 600', 'MERGE INTO t USING s ON true']);
   assert.equal(progress.filter((message) => message.includes('retrying')).length, 2);
@@ -94,7 +106,8 @@ test('every session starts with the timeout SET, including the one a retry opens
           return {
             close: () => session.close(),
             executeStatement: async (statement) => {
-              if (statement.startsWith('MERGE')) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+              if (statement.startsWith('MERGE'))
+                throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
               return session.executeStatement(statement);
             },
           };
@@ -103,7 +116,11 @@ test('every session starts with the timeout SET, including the one a retry opens
     },
   };
   await runStatements(connection(fake, { connector: flaky }), ['MERGE INTO t USING s ON true']);
-  assert.deepEqual(fake.executed, ['SET STATEMENT_TIMEOUT = 600', 'SET STATEMENT_TIMEOUT = 600', 'MERGE INTO t USING s ON true']);
+  assert.deepEqual(fake.executed, [
+    'SET STATEMENT_TIMEOUT = 600',
+    'SET STATEMENT_TIMEOUT = 600',
+    'MERGE INTO t USING s ON true',
+  ]);
   assert.equal(fake.events.filter((event) => event === 'client.close').length, 2);
   assert.equal(fake.events.filter((event) => event === 'session.close').length, 2);
 });
@@ -111,11 +128,17 @@ test('every session starts with the timeout SET, including the one a retry opens
 test('a SQL error is not retried, names the statement, and session and client are still closed', async () => {
   const fake = new FakeDatabricks({
     executeFailures: {
-      CREATE: new StatusError({ statusCode: 3, errorMessage: '[PARSE_SYNTAX_ERROR] Syntax error at or near \'TABEL\'. SQLSTATE: 42601' } as never),
+      CREATE: new StatusError({
+        statusCode: 3,
+        errorMessage: "[PARSE_SYNTAX_ERROR] Syntax error at or near 'TABEL'. SQLSTATE: 42601",
+      } as never),
     },
   });
   await assert.rejects(runStatements(connection(fake), ['CREATE TABEL t (a INT)', 'SELECT 1']), (error: Error) => {
-    assert.match(error.message, /^Databricks statement 2 of 3 \(CREATE TABEL t \(a INT\)\) failed: \[PARSE_SYNTAX_ERROR\]/);
+    assert.match(
+      error.message,
+      /^Databricks statement 2 of 3 \(CREATE TABEL t \(a INT\)\) failed: \[PARSE_SYNTAX_ERROR\]/,
+    );
     assert.ok(!describeError(error).includes('[object Object]'));
     return true;
   });
@@ -126,11 +149,21 @@ test('a SQL error is not retried, names the statement, and session and client ar
 
 test('when fetchAll throws, the operation, session and client are all closed', async () => {
   const fake = new FakeDatabricks({
-    fetchFailures: { MERGE: sqlError('[INSUFFICIENT_PERMISSIONS] Insufficient privileges: User does not have MODIFY on Table. SQLSTATE: 42501') },
+    fetchFailures: {
+      MERGE: sqlError(
+        '[INSUFFICIENT_PERMISSIONS] Insufficient privileges: User does not have MODIFY on Table. SQLSTATE: 42501',
+      ),
+    },
   });
   await assert.rejects(runStatements(connection(fake), ['MERGE INTO t USING s ON true']), /INSUFFICIENT_PERMISSIONS/);
   assert.equal(fake.connections.length, 1, 'a permission error is not retried');
-  assert.deepEqual(fake.events.slice(-5), ['execute MERGE INTO t USING s ON true', 'fetchAll', 'operation.close', 'session.close', 'client.close']);
+  assert.deepEqual(fake.events.slice(-5), [
+    'execute MERGE INTO t USING s ON true',
+    'fetchAll',
+    'operation.close',
+    'session.close',
+    'client.close',
+  ]);
 });
 
 test('a transient failure during a statement is retried and still closes what that attempt opened', async () => {
@@ -151,7 +184,8 @@ test('a transient failure during a statement is retried and still closes what th
                 close: () => operation.close(),
                 fetchAll: async () => {
                   fetches += 1;
-                  if (fetches === 2) throw new Error('[TEMPORARILY_UNAVAILABLE] The service is temporarily unavailable');
+                  if (fetches === 2)
+                    throw new Error('[TEMPORARILY_UNAVAILABLE] The service is temporarily unavailable');
                   return operation.fetchAll();
                 },
               };
@@ -198,7 +232,10 @@ test('a token never appears in a thrown error, even when the driver puts it in i
     (error: Error) => !describeError(error).includes(secret) && !(error.stack ?? '').includes(secret),
   );
   assert.equal(progress.length > 0, true);
-  assert.ok(progress.every((message) => !message.includes(secret)), 'progress messages carry no token');
+  assert.ok(
+    progress.every((message) => !message.includes(secret)),
+    'progress messages carry no token',
+  );
 });
 
 test('it gives up after the policy’s attempts with a message saying so', async () => {
@@ -222,12 +259,17 @@ test('transient: cold start, throttling, 5xx, driver retries exhausted, network 
     new Error('Request timed out'),
     new Error('[TEMPORARILY_UNAVAILABLE] The SQL warehouse is starting'),
     sqlError('[TEMPORARILY_UNAVAILABLE] The warehouse is starting, please retry'),
-    new Error('Databricks statement 2 of 2 (MERGE …) failed: wrapped', { cause: new THTTPException({ status: 503 } as never) }),
+    new Error('Databricks statement 2 of 2 (MERGE …) failed: wrapped', {
+      cause: new THTTPException({ status: 503 } as never),
+    }),
   ];
   const permanent: unknown[] = [
-    sqlError('[PARSE_SYNTAX_ERROR] Syntax error at or near \'MERGE\'. SQLSTATE: 42601'),
+    sqlError("[PARSE_SYNTAX_ERROR] Syntax error at or near 'MERGE'. SQLSTATE: 42601"),
     sqlError('[TABLE_OR_VIEW_NOT_FOUND] The table or view `main`.`bronze`.`x` cannot be found. SQLSTATE: 42P01'),
-    new StatusError({ statusCode: 3, errorMessage: 'PERMISSION_DENIED: User does not have USE CATALOG on Catalog main' } as never),
+    new StatusError({
+      statusCode: 3,
+      errorMessage: 'PERMISSION_DENIED: User does not have USE CATALOG on Catalog main',
+    } as never),
     new Error('permission denied for storage location abfss://stage@mtastage.dfs.core.windows.net/'),
     new THTTPException({ status: 401 } as never),
     new THTTPException({ status: 403 } as never),

@@ -61,7 +61,10 @@ test('the table is catalog.schema.name from the options, not the dataset definit
 });
 
 test('description names the host and the HTTP path', () => {
-  assert.equal(warehouse().description, 'Databricks adb-1234567890123456.7.azuredatabricks.net/sql/1.0/warehouses/abc123def456');
+  assert.equal(
+    warehouse().description,
+    'Databricks adb-1234567890123456.7.azuredatabricks.net/sql/1.0/warehouses/abc123def456',
+  );
 });
 
 test('iceberg: CREATE TABLE IF NOT EXISTS … USING ICEBERG PARTITIONED BY the date column, after the session timeout', () => {
@@ -72,13 +75,16 @@ test('iceberg: CREATE TABLE IF NOT EXISTS … USING ICEBERG PARTITIONED BY the d
 });
 
 test('delta-uniform: CREATE TABLE IF NOT EXISTS … USING DELTA CLUSTER BY the date column with the UniForm properties', () => {
-  assert.deepEqual(warehouse({ format: 'delta-uniform', statementTimeoutSeconds: 900 }).planStatements(BNT_HOURLY_TRAFFIC, [], STAGE), [
-    'SET STATEMENT_TIMEOUT = 900',
-    'CREATE TABLE IF NOT EXISTS `main`.`bronze`.`bnt_traffic_hourly` ' +
-      '(`plaza_id` STRING, `date` DATE, `hour` STRING, `direction` STRING, `vehicles_e_zpass` INT, `vehicles_vtoll` INT) ' +
-      'USING DELTA CLUSTER BY (`date`) ' +
-      "TBLPROPERTIES ('delta.enableIcebergCompatV2' = 'true', 'delta.universalFormat.enabledFormats' = 'iceberg')",
-  ]);
+  assert.deepEqual(
+    warehouse({ format: 'delta-uniform', statementTimeoutSeconds: 900 }).planStatements(BNT_HOURLY_TRAFFIC, [], STAGE),
+    [
+      'SET STATEMENT_TIMEOUT = 900',
+      'CREATE TABLE IF NOT EXISTS `main`.`bronze`.`bnt_traffic_hourly` ' +
+        '(`plaza_id` STRING, `date` DATE, `hour` STRING, `direction` STRING, `vehicles_e_zpass` INT, `vehicles_vtoll` INT) ' +
+        'USING DELTA CLUSTER BY (`date`) ' +
+        "TBLPROPERTIES ('delta.enableIcebergCompatV2' = 'true', 'delta.universalFormat.enabledFormats' = 'iceberg')",
+    ],
+  );
 });
 
 test('crossings: timestamps are TIMESTAMP_NTZ and the table is laid out by its date column, not the timestamp window field', () => {
@@ -166,7 +172,10 @@ test('two staged windows load in one MERGE, each filtered to its own window, the
 });
 
 test('the crossings MERGE reads timestamps as TIMESTAMP_NTZ and filters the window on transit_timestamp with zone-less literals', () => {
-  const window: StagedWindow = { window: WEEK_1.window, parts: ['stage/bnt-hourly-crossings/2024-01-07_2024-01-14/part-00000.jsonl'] };
+  const window: StagedWindow = {
+    window: WEEK_1.window,
+    parts: ['stage/bnt-hourly-crossings/2024-01-07_2024-01-14/part-00000.jsonl'],
+  };
   const merge = warehouse().planStatements(BNT_HOURLY_CROSSINGS, [window], STAGE)[3] ?? '';
   assert.ok(merge.includes("schema => '`transit_timestamp` TIMESTAMP_NTZ, `date` DATE, `hour` INT,"));
   assert.ok(merge.includes('/stage/bnt-hourly-crossings/2024-01-07_2024-01-14/part-*.jsonl'));
@@ -201,39 +210,70 @@ test('when no window has parts there is no MERGE, and loadWindows runs nothing',
 test('an emulator endpoint still plans the abfss URL of the account and container', () => {
   const emulated: StageLocation = { ...STAGE, endpoint: 'http://127.0.0.1:10000/mtastage' };
   const merge = warehouse().planStatements(BNT_HOURLY_TRAFFIC, [WEEK_1], emulated)[3] ?? '';
-  assert.ok(merge.includes("read_files('abfss://stage@mtastage.dfs.core.windows.net/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-*.jsonl'"));
+  assert.ok(
+    merge.includes(
+      "read_files('abfss://stage@mtastage.dfs.core.windows.net/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-*.jsonl'",
+    ),
+  );
   assert.ok(!merge.includes('127.0.0.1'));
 });
 
 test('a local stage is rejected: Databricks reads staged files from ADLS', async () => {
   const local: StageLocation = { kind: 'local', root: '/tmp/stage' };
-  assert.throws(() => warehouse().planStatements(BNT_HOURLY_TRAFFIC, [WEEK_1], local), /Databricks reads staged files from ADLS: use the azure stage/);
+  assert.throws(
+    () => warehouse().planStatements(BNT_HOURLY_TRAFFIC, [WEEK_1], local),
+    /Databricks reads staged files from ADLS: use the azure stage/,
+  );
   await assert.rejects(warehouse().loadWindows(BNT_HOURLY_TRAFFIC, [WEEK_1], stageStore(local)), /use the azure stage/);
 });
 
 test('catalog and schema that are not plain identifiers are rejected, naming the field, before anything runs', () => {
-  assert.throws(() => warehouse({ catalog: 'main; DROP TABLE x' }), (error: Error) => {
-    assert.match(error.message, /^catalog "main; DROP TABLE x" is not a plain SQL identifier/);
-    assert.equal((error as Error & { field?: string }).field, 'catalog');
-    return true;
-  });
-  assert.throws(() => warehouse({ schema: 'bronze`; DROP TABLE x; --' }), /schema "bronze`; DROP TABLE x; --" is not a plain SQL identifier/);
+  assert.throws(
+    () => warehouse({ catalog: 'main; DROP TABLE x' }),
+    (error: Error) => {
+      assert.match(error.message, /^catalog "main; DROP TABLE x" is not a plain SQL identifier/);
+      assert.equal((error as Error & { field?: string }).field, 'catalog');
+      return true;
+    },
+  );
+  assert.throws(
+    () => warehouse({ schema: 'bronze`; DROP TABLE x; --' }),
+    /schema "bronze`; DROP TABLE x; --" is not a plain SQL identifier/,
+  );
   assert.throws(() => warehouse({ schema: 'a`b' }), /schema "a`b" is not a plain SQL identifier/);
 });
 
 test('a table or column name that is not a plain identifier is rejected when planning', () => {
   const badTable: DatasetDefinition = { ...BNT_HOURLY_TRAFFIC, table: { schema: 'bronze', name: 'x`; DROP TABLE y' } };
-  assert.throws(() => warehouse().planStatements(badTable, [], STAGE), /table "x`; DROP TABLE y" is not a plain SQL identifier/);
-  const badColumn: DatasetDefinition = { ...BNT_HOURLY_TRAFFIC, fields: [...BNT_HOURLY_TRAFFIC.fields, { name: "a' b", type: 'string' }] };
-  assert.throws(() => warehouse().planStatements(badColumn, [WEEK_1], STAGE), /column "a' b" is not a plain SQL identifier/);
+  assert.throws(
+    () => warehouse().planStatements(badTable, [], STAGE),
+    /table "x`; DROP TABLE y" is not a plain SQL identifier/,
+  );
+  const badColumn: DatasetDefinition = {
+    ...BNT_HOURLY_TRAFFIC,
+    fields: [...BNT_HOURLY_TRAFFIC.fields, { name: "a' b", type: 'string' }],
+  };
+  assert.throws(
+    () => warehouse().planStatements(badColumn, [WEEK_1], STAGE),
+    /column "a' b" is not a plain SQL identifier/,
+  );
 });
 
 test('storage account and container names that could bend the abfss URL are rejected, naming the field', () => {
   const cases: [StageLocation, RegExp][] = [
-    [{ kind: 'azure', accountName: 'MtaStage', container: 'stage' }, /stage account name "MtaStage" is not a storage account name/],
-    [{ kind: 'azure', accountName: 'evil.example.com/x', container: 'stage' }, /stage account name "evil\.example\.com\/x"/],
+    [
+      { kind: 'azure', accountName: 'MtaStage', container: 'stage' },
+      /stage account name "MtaStage" is not a storage account name/,
+    ],
+    [
+      { kind: 'azure', accountName: 'evil.example.com/x', container: 'stage' },
+      /stage account name "evil\.example\.com\/x"/,
+    ],
     [{ kind: 'azure', accountName: 'ab', container: 'stage' }, /stage account name "ab"/],
-    [{ kind: 'azure', accountName: 'mtastage', container: "stage'--" }, /stage container "stage'--" is not a container name/],
+    [
+      { kind: 'azure', accountName: 'mtastage', container: "stage'--" },
+      /stage container "stage'--" is not a container name/,
+    ],
     [{ kind: 'azure', accountName: 'mtastage', container: 'st--age' }, /stage container "st--age"/],
     [{ kind: 'azure', accountName: 'mtastage', container: 'stage@other' }, /stage container "stage@other"/],
     [{ kind: 'azure', accountName: 'mtastage', container: '-stage' }, /stage container "-stage"/],
@@ -250,16 +290,23 @@ test('a window date that is not YYYY-MM-DD never reaches the abfss URL', () => {
 
 test('host must be a host name only and httpPath a warehouse or cluster path; the error names the field', () => {
   const invalid: [Partial<DatabricksWarehouseOptions>, RegExp][] = [
-    [{ host: 'https://adb-1.2.azuredatabricks.net' }, /host "https:\/\/adb-1\.2\.azuredatabricks\.net" must be the host name only, without the scheme/],
+    [
+      { host: 'https://adb-1.2.azuredatabricks.net' },
+      /host "https:\/\/adb-1\.2\.azuredatabricks\.net" must be the host name only, without the scheme/,
+    ],
     [{ host: 'adb-1.2.azuredatabricks.net/sql' }, /host "adb-1\.2\.azuredatabricks\.net\/sql" is not a host name/],
     [{ host: 'adb-1.2.azuredatabricks.net:443' }, /host /],
     [{ host: '' }, /host "" is not a host name/],
-    [{ httpPath: 'sql/1.0/warehouses/abc' }, /httpPath "sql\/1\.0\/warehouses\/abc" must be \/sql\/1\.0\/warehouses\/<warehouse id>/],
+    [
+      { httpPath: 'sql/1.0/warehouses/abc' },
+      /httpPath "sql\/1\.0\/warehouses\/abc" must be \/sql\/1\.0\/warehouses\/<warehouse id>/,
+    ],
     [{ httpPath: '/sql/1.0/warehouses/abc/../x' }, /httpPath /],
     [{ httpPath: '/sql/1.0/endpoints/abc' }, /httpPath /],
     [{ statementTimeoutSeconds: 0 }, /statementTimeoutSeconds 0 must be a positive whole number/],
     [{ auth: { type: 'pat', token: ' ' } }, /auth\.token is empty/],
   ];
-  for (const [overrides, expected] of invalid) assert.throws(() => warehouse(overrides), expected, JSON.stringify(overrides));
+  for (const [overrides, expected] of invalid)
+    assert.throws(() => warehouse(overrides), expected, JSON.stringify(overrides));
   assert.doesNotThrow(() => warehouse({ httpPath: '/sql/protocolv1/o/1234567890123456/0123-456789-abcdefgh' }));
 });

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BNT_HOURLY_CROSSINGS, BNT_HOURLY_TRAFFIC, DATASETS, assertValidDefinition, pageOrder } from '../../src/pipeline/datasets';
+import {
+  BNT_HOURLY_CROSSINGS,
+  BNT_HOURLY_TRAFFIC,
+  DATASETS,
+  assertValidDefinition,
+  pageOrder,
+} from '../../src/pipeline/datasets';
 import { type Checked, recordChecker } from '../../src/pipeline/records';
 
 const window = { start: '2024-05-26', stop: '2024-06-02' };
@@ -52,7 +58,12 @@ describe('traffic records', () => {
     ['date that is not on the calendar', { ...valid, date: '2024-02-30T00:00:00.000' }, 'not_a_date', 'date'],
     ['date with a time of day', { ...valid, date: '2024-05-30T13:00:00.000' }, 'not_a_date', 'date'],
     ['date before the window', { ...valid, date: '2024-05-25T00:00:00.000' }, 'outside_window', 'date'],
-    ['date on the stop day (half-open window)', { ...valid, date: '2024-06-02T00:00:00.000' }, 'outside_window', 'date'],
+    [
+      'date on the stop day (half-open window)',
+      { ...valid, date: '2024-06-02T00:00:00.000' },
+      'outside_window',
+      'date',
+    ],
     ['empty plaza id', { ...valid, plaza_id: ' ' }, 'empty_text', 'plaza_id'],
     ['count sent as a JSON object', { ...valid, vehicles_vtoll: { value: 3 } }, 'wrong_type', 'vehicles_vtoll'],
   ];
@@ -117,7 +128,10 @@ describe('crossings records', () => {
   });
 
   test('an invalid time of day is not a timestamp', () => {
-    assert.equal(rejection(check({ ...record, transit_timestamp: '2024-05-30T25:00:00.000' })).reason, 'not_a_timestamp');
+    assert.equal(
+      rejection(check({ ...record, transit_timestamp: '2024-05-30T25:00:00.000' })).reason,
+      'not_a_timestamp',
+    );
   });
 });
 

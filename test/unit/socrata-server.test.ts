@@ -33,7 +33,10 @@ const TRAFFIC: TestDataset = {
 };
 
 /** Runs `body` against a fresh server so queued faults and recorded requests never leak between tests. */
-async function withServer(body: (server: SocrataTestServer) => Promise<void>, datasets = { [DATASET_ID]: TRAFFIC }): Promise<void> {
+async function withServer(
+  body: (server: SocrataTestServer) => Promise<void>,
+  datasets = { [DATASET_ID]: TRAFFIC },
+): Promise<void> {
   const server = await startSocrataServer(datasets);
   try {
     await body(server);
@@ -82,7 +85,12 @@ test('rows carry only strings and leave null fields out; headers describe the fi
     assert.deepEqual(body, TRAFFIC.rows); // `:id` order is the stored order
     assert.equal(headers.get('content-type'), 'application/json; charset=utf-8');
     assert.deepEqual(JSON.parse(headers.get('x-soda2-fields') ?? ''), ['date', 'hour', 'plaza_id', 'vehicles']);
-    assert.deepEqual(JSON.parse(headers.get('x-soda2-types') ?? ''), ['floating_timestamp', 'number', 'text', 'number']);
+    assert.deepEqual(JSON.parse(headers.get('x-soda2-types') ?? ''), [
+      'floating_timestamp',
+      'number',
+      'text',
+      'number',
+    ]);
     assert.ok(!Number.isNaN(Date.parse(headers.get('last-modified') ?? '')));
   });
 });
@@ -104,9 +112,15 @@ test('number fields order numerically (nulls first), and DESC reverses', async (
       .map((row) => row.vehicles)
       .sort((a, b) => (a === undefined ? -1 : b === undefined ? 1 : Number(a) - Number(b)));
     const ascending = await getRows(server, { $order: 'vehicles' });
-    assert.deepEqual(ascending.map((row) => row.vehicles), expected);
+    assert.deepEqual(
+      ascending.map((row) => row.vehicles),
+      expected,
+    );
     const descending = await getRows(server, { $order: 'vehicles DESC' });
-    assert.deepEqual(descending.map((row) => row.vehicles), [...expected].reverse());
+    assert.deepEqual(
+      descending.map((row) => row.vehicles),
+      [...expected].reverse(),
+    );
     // A numeric literal compares numerically too: '9' < '10' only as numbers.
     const small = await getRows(server, { $where: 'vehicles < 10' });
     assert.ok(small.length > 0 && small.every((row) => Number(row.vehicles) < 10));
@@ -118,7 +132,11 @@ test('a plain $select returns the named columns (aliased, nulls left out); all f
     const all = await getRows(server, { $select: 'date,hour,plaza_id,vehicles', $order: ':id' });
     assert.deepEqual(all, TRAFFIC.rows);
 
-    const { headers, body } = await getJson(server, { $select: 'plaza_id, vehicles AS v, :id', $order: ':id', $limit: '4' });
+    const { headers, body } = await getJson(server, {
+      $select: 'plaza_id, vehicles AS v, :id',
+      $order: ':id',
+      $limit: '4',
+    });
     assert.deepEqual(body, [
       { plaza_id: '21', v: '9', ':id': 'row-00000000' },
       { plaza_id: '22', v: '10', ':id': 'row-00000001' },
@@ -133,8 +151,12 @@ test('count(*) and max() work with and without alias, respect $where, and leave 
   await withServer(async (server) => {
     assert.deepEqual(await getRows(server, { $select: 'count(*)' }), [{ count: '24' }]);
     assert.deepEqual(await getRows(server, { $select: 'max(date)' }), [{ max_date: '2024-01-08T00:00:00.000' }]);
-    assert.deepEqual(await getRows(server, { $select: 'COUNT(*) AS n, max(vehicles) as top' }), [{ n: '24', top: '1000' }]);
-    assert.deepEqual(await getRows(server, { $select: 'count(*)', $where: "date < '2024-01-06T00:00:00'" }), [{ count: '6' }]);
+    assert.deepEqual(await getRows(server, { $select: 'COUNT(*) AS n, max(vehicles) as top' }), [
+      { n: '24', top: '1000' },
+    ]);
+    assert.deepEqual(await getRows(server, { $select: 'count(*)', $where: "date < '2024-01-06T00:00:00'" }), [
+      { count: '6' },
+    ]);
 
     const empty = { $where: "date > '2030-01-01T00:00:00'" };
     assert.deepEqual(await getRows(server, { ...empty, $select: 'count(*)' }), [{ count: '0' }]);
@@ -161,11 +183,20 @@ test('$limit defaults to 1000, accepts 50000, and above 50000 is rejected with 4
 
 test('an unknown column in $where, $order or $select is a 400 with query.soql.no-such-column', async () => {
   await withServer(async (server) => {
-    const queries: Record<string, string>[] = [{ $where: "nope > '1'" }, { $order: 'date, nope DESC' }, { $select: 'max(nope)' }];
+    const queries: Record<string, string>[] = [
+      { $where: "nope > '1'" },
+      { $order: 'date, nope DESC' },
+      { $select: 'max(nope)' },
+    ];
     for (const params of queries) {
       const { status, body } = await getJson(server, params);
       assert.equal(status, 400, JSON.stringify(params));
-      assert.deepEqual(body, { code: 'query.soql.no-such-column', error: true, message: 'No such column: nope', data: {} });
+      assert.deepEqual(body, {
+        code: 'query.soql.no-such-column',
+        error: true,
+        message: 'No such column: nope',
+        data: {},
+      });
     }
   });
 });
@@ -193,7 +224,10 @@ test('an unknown dataset is a 404 not_found', async () => {
 
 test('a status fault answers once with that status, body and Retry-After, then the server recovers', async () => {
   await withServer(async (server) => {
-    server.failNext({ kind: 'status', status: 429, retryAfterSeconds: 2 }, { kind: 'status', status: 500, body: { oops: 1 } });
+    server.failNext(
+      { kind: 'status', status: 429, retryAfterSeconds: 2 },
+      { kind: 'status', status: 500, body: { oops: 1 } },
+    );
     const throttled = await fetch(server.resourceUrl(DATASET_ID));
     assert.equal(throttled.status, 429);
     assert.equal(throttled.headers.get('retry-after'), '2');
@@ -236,7 +270,9 @@ test('a reset fault destroys the connection, so fetch rejects', async () => {
 test('a delay fault answers normally but late, so a client timeout fires first', async () => {
   await withServer(async (server) => {
     server.failNext({ kind: 'delay', ms: 1_000 }, { kind: 'delay', ms: 100 });
-    await assert.rejects(fetch(server.resourceUrl(DATASET_ID), { signal: AbortSignal.timeout(50) }), { name: 'TimeoutError' });
+    await assert.rejects(fetch(server.resourceUrl(DATASET_ID), { signal: AbortSignal.timeout(50) }), {
+      name: 'TimeoutError',
+    });
 
     const started = performance.now();
     const late = await fetch(queryUrl(server, { $select: 'count(*)' }));
@@ -301,12 +337,22 @@ async function withBothServers(
 }
 
 /** The answer of both servers, which must be 200 and identical (body and headers). */
-async function sameAnswer(fast: SocrataTestServer, slow: SocrataTestServer, params: Record<string, string>, datasetId = DATASET_ID): Promise<string> {
+async function sameAnswer(
+  fast: SocrataTestServer,
+  slow: SocrataTestServer,
+  params: Record<string, string>,
+  datasetId = DATASET_ID,
+): Promise<string> {
   const answers = await Promise.all(
     [fast, slow].map(async (server) => {
       const response = await fetch(queryUrl(server, params, datasetId));
       const fields = response.headers.get('x-soda2-fields');
-      return { status: response.status, fields, types: response.headers.get('x-soda2-types'), body: await response.text() };
+      return {
+        status: response.status,
+        fields,
+        types: response.headers.get('x-soda2-types'),
+        body: await response.text(),
+      };
     }),
   );
   const [withSearch, withScan] = answers;
@@ -366,7 +412,13 @@ test('range search gives the same rows, counts and aggregates as checking every 
       for (const order of RANGE_ORDERS) {
         const ordered: Record<string, string> = order === undefined ? {} : { $order: order };
         await sameAnswer(fast, slow, { ...ordered, $where: where });
-        await sameAnswer(fast, slow, { ...ordered, $where: where, $select: 'plaza_id, date AS d, :id', $limit: '3', $offset: '2' });
+        await sameAnswer(fast, slow, {
+          ...ordered,
+          $where: where,
+          $select: 'plaza_id, date AS d, :id',
+          $limit: '3',
+          $offset: '2',
+        });
         await sameAnswer(fast, slow, { ...ordered, $where: where, $select: 'count(*)' });
         await sameAnswer(fast, slow, { ...ordered, $where: where, $select: 'max(vehicles), min(vehicles)' });
       }
@@ -399,7 +451,7 @@ test('range search is used for a bounded leading $order column and for count(*) 
   });
 });
 
-test('range search matches the full scan for the pipeline\'s window queries over generated traffic', async () => {
+test("range search matches the full scan for the pipeline's window queries over generated traffic", async () => {
   const rows = generatedTrafficRows('2024-01-01', '2024-03-01');
   const datasets = { [DATASET_ID]: { fields: GENERATED_FIELDS, rows } };
   await withBothServers(datasets, async (fast, slow) => {
@@ -413,9 +465,18 @@ test('range search matches the full scan for the pipeline\'s window queries over
       ['2024-03-25', '2024-04-22'],
     ]) {
       const where = `date >= '${start}T00:00:00' AND date < '${stop}T00:00:00'`;
-      const count = Number((JSON.parse(await sameAnswer(fast, slow, { $select: 'count(*)', $where: where })) as { count: string }[])[0]?.count);
+      const count = Number(
+        (JSON.parse(await sameAnswer(fast, slow, { $select: 'count(*)', $where: where })) as { count: string }[])[0]
+          ?.count,
+      );
       for (let offset = 0; offset < count || offset === 0; offset += 1000) {
-        const params = { $select: Object.keys(GENERATED_FIELDS).join(','), $where: where, $order: 'date,plaza_id,hour,direction,:id', $limit: '1000', $offset: String(offset) };
+        const params = {
+          $select: Object.keys(GENERATED_FIELDS).join(','),
+          $where: where,
+          $order: 'date,plaza_id,hour,direction,:id',
+          $limit: '1000',
+          $offset: String(offset),
+        };
         total += (JSON.parse(await sameAnswer(fast, slow, params)) as unknown[]).length;
       }
     }
@@ -423,7 +484,13 @@ test('range search matches the full scan for the pipeline\'s window queries over
   });
 });
 
-const GENERATED_FIELDS: TestDataset['fields'] = { plaza_id: 'text', date: 'floating_timestamp', hour: 'number', direction: 'text', vehicles: 'number' };
+const GENERATED_FIELDS: TestDataset['fields'] = {
+  plaza_id: 'text',
+  date: 'floating_timestamp',
+  hour: 'number',
+  direction: 'text',
+  vehicles: 'number',
+};
 
 /** Like the benchmark's rows (2 plazas x 24 hours x 2 directions a day), stored plaza by plaza so the server has to sort. */
 function generatedTrafficRows(start: string, stop: string): Record<string, string>[] {
@@ -432,7 +499,13 @@ function generatedTrafficRows(start: string, stop: string): Record<string, strin
     for (let day = Date.parse(`${start}T00:00:00Z`); day < Date.parse(`${stop}T00:00:00Z`); day += 86_400_000) {
       for (let hour = 0; hour < 24; hour += 1) {
         for (const direction of ['O', 'I']) {
-          rows.push({ plaza_id: plaza, date: `${new Date(day).toISOString().slice(0, 10)}T00:00:00.000`, hour: String(hour), direction, vehicles: String((rows.length * 37) % 1000) });
+          rows.push({
+            plaza_id: plaza,
+            date: `${new Date(day).toISOString().slice(0, 10)}T00:00:00.000`,
+            hour: String(hour),
+            direction,
+            vehicles: String((rows.length * 37) % 1000),
+          });
         }
       }
     }

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InputError } from '../../src/pipeline/errors';
-import { addDays, parseIsoDate, resolveWindow, scheduledWindow, splitWindow, windowKey } from '../../src/pipeline/window';
+import {
+  addDays,
+  parseIsoDate,
+  resolveWindow,
+  scheduledWindow,
+  splitWindow,
+  windowKey,
+} from '../../src/pipeline/window';
 
 describe('scheduled window', () => {
   test('a Monday noon run covers Sunday through Saturday of the week before', () => {
@@ -32,7 +39,10 @@ describe('scheduled window', () => {
 
   test('uses the UTC date of the reference time', () => {
     // 23:30 in New York on Sunday is already Monday in UTC.
-    assert.deepEqual(scheduledWindow(new Date('2024-01-14T23:30:00-05:00')), { start: '2024-01-07', stop: '2024-01-14' });
+    assert.deepEqual(scheduledWindow(new Date('2024-01-14T23:30:00-05:00')), {
+      start: '2024-01-07',
+      stop: '2024-01-14',
+    });
   });
 });
 
@@ -41,7 +51,10 @@ describe('requested window', () => {
   const flags = { start: '--start-date', stop: '--stop-date' };
 
   test('two dates make the window; none make the scheduled one', () => {
-    assert.deepEqual(resolveWindow({ start: '2024-02-28', stop: '2024-03-01' }, now, flags), { start: '2024-02-28', stop: '2024-03-01' });
+    assert.deepEqual(resolveWindow({ start: '2024-02-28', stop: '2024-03-01' }, now, flags), {
+      start: '2024-02-28',
+      stop: '2024-03-01',
+    });
     assert.deepEqual(resolveWindow({}, now, flags), { start: '2024-01-07', stop: '2024-01-14' });
   });
 
@@ -50,22 +63,31 @@ describe('requested window', () => {
       name: 'InputError',
       message: '--start-date "2024-02-30" is not a calendar date (YYYY-MM-DD)',
     });
-    assert.throws(() => resolveWindow({ start: '2023-02-28', stop: '2023-02-29' }, now, flags), /--stop-date "2023-02-29"/);
+    assert.throws(
+      () => resolveWindow({ start: '2023-02-28', stop: '2023-02-29' }, now, flags),
+      /--stop-date "2023-02-29"/,
+    );
     assert.doesNotThrow(() => parseIsoDate('2024-02-29', 'x'));
   });
 
   test('a malformed date is refused, naming the flag', () => {
     for (const bad of ['2024-1-07', '07/01/2024', '2024-01-07T00:00:00', '']) {
-      assert.throws(() => resolveWindow({ start: bad, stop: '2024-03-02' }, now, flags), (error: unknown) => {
-        assert.ok(error instanceof InputError);
-        assert.equal(error.field, '--start-date');
-        return true;
-      });
+      assert.throws(
+        () => resolveWindow({ start: bad, stop: '2024-03-02' }, now, flags),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError);
+          assert.equal(error.field, '--start-date');
+          return true;
+        },
+      );
     }
   });
 
   test('stop must be after start, and one date alone is refused', () => {
-    assert.throws(() => resolveWindow({ start: '2024-01-07', stop: '2024-01-07' }, now, flags), /--stop-date "2024-01-07" must be after/);
+    assert.throws(
+      () => resolveWindow({ start: '2024-01-07', stop: '2024-01-07' }, now, flags),
+      /--stop-date "2024-01-07" must be after/,
+    );
     assert.throws(() => resolveWindow({ start: '2024-01-07' }, now, flags), /--stop-date is required/);
     assert.throws(() => resolveWindow({ stop: '2024-01-07' }, now, flags), /--start-date is required/);
   });
@@ -85,8 +107,12 @@ describe('chunks of a long window', () => {
   });
 
   test('a window no longer than a chunk is its own single chunk', () => {
-    assert.deepEqual(splitWindow({ start: '2024-01-07', stop: '2024-01-14' }, 28), [{ start: '2024-01-07', stop: '2024-01-14' }]);
-    assert.deepEqual(splitWindow({ start: '2024-01-01', stop: '2024-01-29' }, 28), [{ start: '2024-01-01', stop: '2024-01-29' }]);
+    assert.deepEqual(splitWindow({ start: '2024-01-07', stop: '2024-01-14' }, 28), [
+      { start: '2024-01-07', stop: '2024-01-14' },
+    ]);
+    assert.deepEqual(splitWindow({ start: '2024-01-01', stop: '2024-01-29' }, 28), [
+      { start: '2024-01-01', stop: '2024-01-29' },
+    ]);
   });
 
   test('refuses a chunk that is not a whole number of days', () => {

@@ -39,13 +39,21 @@ export class BlobStageStore implements StageStore {
     this.description = `Azure container ${target.container} on account ${target.accountName}`;
   }
 
-  static withCredential(target: BlobStageTarget, credential: TokenCredential, options?: StoragePipelineOptions): BlobStageStore {
+  static withCredential(
+    target: BlobStageTarget,
+    credential: TokenCredential,
+    options?: StoragePipelineOptions,
+  ): BlobStageStore {
     const endpoint = target.endpoint ?? `https://${target.accountName}.blob.core.windows.net`;
     const service = new BlobServiceClient(endpoint, credential, options);
     return new BlobStageStore(service.getContainerClient(target.container), target);
   }
 
-  static withConnectionString(connectionString: string, container: string, options?: StoragePipelineOptions): BlobStageStore {
+  static withConnectionString(
+    connectionString: string,
+    container: string,
+    options?: StoragePipelineOptions,
+  ): BlobStageStore {
     const service = BlobServiceClient.fromConnectionString(connectionString, options);
     // A SAS connection string puts its signature in the URL's query; the endpoint is printed, so leave it out.
     const url = new URL(service.url);
@@ -59,11 +67,9 @@ export class BlobStageStore implements StageStore {
   async createSink(path: string): Promise<TextSink> {
     await this.ensureContainer();
     const body = new PassThrough();
-    const upload = this.container
-      .getBlockBlobClient(path)
-      .uploadStream(body, UPLOAD_BUFFER_BYTES, UPLOAD_CONCURRENCY, {
-        blobHTTPHeaders: { blobContentType: 'application/x-ndjson; charset=utf-8' },
-      });
+    const upload = this.container.getBlockBlobClient(path).uploadStream(body, UPLOAD_BUFFER_BYTES, UPLOAD_CONCURRENCY, {
+      blobHTTPHeaders: { blobContentType: 'application/x-ndjson; charset=utf-8' },
+    });
     // Held until close(); a failed upload surfaces there or on the next write.
     let failure: unknown;
     upload.catch((error: unknown) => {
