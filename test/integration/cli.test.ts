@@ -157,51 +157,30 @@ describe('pipeline command line', () => {
     );
   });
 
-  test('npm run pipeline works as a process: exit code, stderr and the JSON last line', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(ROOT, 'src', 'cli', 'pipeline.ts'),
-        'run',
-        '--start-date',
-        '2024-01-07',
-        '--stop-date',
-        '2024-01-09',
-        '--source-url',
-        server.resourceUrl(TRAFFIC_ID),
-        '--data-dir',
-        join(directory.path, 'spawned'),
-        '--json',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+  /** The command line as its own process, as `npm run pipeline` starts it. */
+  async function spawnCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'pipeline.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    const code = await new Promise((resolve) => child.on('close', resolve));
-    assert.equal(code, 0, stderr);
-    assert.equal(JSON.parse(stdout.trim().split('\n').at(-1) ?? '').rowsInWindow, 960);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    return { code, stdout, stderr };
+  }
 
-    const bad = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(ROOT, 'src', 'cli', 'pipeline.ts'),
-        'run',
-        '--start-date',
-        '2024-02-30',
-        '--stop-date',
-        '2024-03-01',
-      ],
-      {
-        cwd: ROOT,
-        stdio: 'ignore',
-      },
-    );
-    assert.equal(await new Promise((resolve) => bad.on('close', resolve)), 2);
+  test('npm run pipeline works as a process: exit code, stderr and the JSON last line', async () => {
+    const good = await spawnCli([
+      ...['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-09', '--json'],
+      ...['--source-url', server.resourceUrl(TRAFFIC_ID), '--data-dir', join(directory.path, 'spawned')],
+    ]);
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(lastJsonLine(good.stdout).rowsInWindow, 960);
+
+    const bad = await spawnCli(['run', '--start-date', '2024-02-30', '--stop-date', '2024-03-01']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--start-date "2024-02-30" is not a calendar date/);
   });
 });
