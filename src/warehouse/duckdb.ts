@@ -20,11 +20,13 @@ import type { StagedWindow, Warehouse } from './warehouse';
  * Settings for every connection:
  * - DuckDB 1.5's top-N window optimizer fails with an internal error on the MERGE's
  *   `QUALIFY ROW_NUMBER() ... = 1` dedup; turning just that rewrite off keeps the statement shared with Databricks.
- * - The rest keeps a long run's memory flat: each staged file is read once, so caching it is waste; the allocator
+ * - The rest keeps a long run's memory down: each staged file is read once, so caching it is waste; the allocator
  *   hands memory back after each statement; and loaded rows reach the file after a few MB instead of 16.
  */
 const SESSION_SETUP = [
   "SET disabled_optimizers = 'top_n_window_elimination'",
+  // Everything needed is built in; never reach out to download an extension.
+  'SET autoinstall_known_extensions = false',
   'SET enable_external_file_cache = false',
   'SET allocator_background_threads = true',
   "SET allocator_flush_threshold = '1MB'",

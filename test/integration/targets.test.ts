@@ -124,7 +124,7 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
       "SET disabled_optimizers = 'top_n_window_elimination'",
       'connection setup comes once, first',
     );
-    assert.equal(statements.filter((statement) => statement.startsWith('SET ')).length, 6);
+    assert.equal(statements.filter((statement) => statement.startsWith('SET ')).length, 7);
     assert.match(statements.at(-2) ?? '', /^SELECT COUNT\(\*\) AS row_count FROM bronze\.bnt_traffic_hourly/);
     assert.equal(statements.at(-1), 'CHECKPOINT');
   });
