@@ -3,7 +3,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { checkVaultUrl, openBlockStore } from './blocks/open';
-import { BlockReader } from './blocks/reader';
+import { BlockError, BlockReader } from './blocks/reader';
 import { blockNames } from './blocks/types';
 import { InputError, describeError } from './pipeline/errors';
 import { BlobStageStore } from './pipeline/stage/blob';
@@ -161,7 +161,7 @@ export async function openTargets(
 
 /**
  * The token is optional (without one, requests share a per-IP throttle pool), so the block is read only when no
- * token was given, and a store that cannot be read costs a warning, not the run.
+ * token was given, and a store that cannot be reached costs a warning, not the run; an invalid block still fails it.
  */
 async function appTokenFrom(
   blocks: BlockReader,
@@ -174,6 +174,8 @@ async function appTokenFrom(
   try {
     return (await blocks.readOptional(blockName, 'socrata-source'))?.appToken;
   } catch (error) {
+    // A block that is there but wrong is a mistake to fix; only a store that cannot be reached is let pass.
+    if (error instanceof BlockError) throw error;
     deps.progress?.(
       `warning: no Socrata app token (the ${blockName} block could not be read: ${describeError(error)}); requests share the anonymous throttle pool`,
     );

@@ -2,6 +2,11 @@ import { InputError } from '../pipeline/errors';
 import type { BlockStore, StoredBlock } from './store';
 import { type BlockDocument, type BlockType, validateBlock } from './types';
 
+/** A block that is missing, of another type, or invalid: something a person must fix, never a passing fault. */
+export class BlockError extends Error {
+  override readonly name = 'BlockError';
+}
+
 /**
  * Checks a stored block against the type the caller expects. Errors name the block and its store and
  * say how to fix it; they never include a document, so no secret reaches a log.
@@ -14,13 +19,14 @@ export function checkStoredBlock<T extends BlockType>(
 ): BlockDocument<T> {
   const where = `block "${name}" in ${store.description}`;
   const fix = `npm run blocks -- put ${name} --type ${type} --file <document.json>`;
-  if (stored === undefined) throw new Error(`${where} does not exist; create it with: ${fix}`);
-  if (stored.type !== type) throw new Error(`${where} is a ${stored.type} block, but a ${type} block is needed here`);
+  if (stored === undefined) throw new BlockError(`${where} does not exist; create it with: ${fix}`);
+  if (stored.type !== type)
+    throw new BlockError(`${where} is a ${stored.type} block, but a ${type} block is needed here`);
   try {
     return validateBlock(type, stored.document);
   } catch (error) {
     if (error instanceof InputError)
-      throw new Error(`${where} is not a valid ${type} block: ${error.message}; fix it with: ${fix}`);
+      throw new BlockError(`${where} is not a valid ${type} block: ${error.message}; fix it with: ${fix}`);
     throw error;
   }
 }

@@ -61,7 +61,7 @@ function formatPlan(plan: Plan): string {
     `table ${plan.table} in ${plan.warehouse}; stage ${plan.stage}`,
     '',
     ...section(
-      'source requests (per chunk: the count, then pages moving $offset until a short page)',
+      'source requests (per chunk: the count, then pages moving $offset by the rows received until an empty page)',
       plan.sourceRequests.map(readableUrl),
     ),
     '',

@@ -1,5 +1,5 @@
 import { InputError } from './errors';
-import { DATASET_NAME, SQL_IDENTIFIER } from './names';
+import { DATASET_NAME } from './names';
 
 /**
  * Datasets are definitions, not code paths: everything the pipeline does with a Socrata dataset (which
@@ -104,6 +104,9 @@ export function isRequired(dataset: DatasetDefinition, field: FieldDefinition): 
   return field.required === true || dataset.key.includes(field.name);
 }
 
+/** Socrata field names are lower case, and so are our table names: a capital letter is a typo here. */
+const DEFINITION_NAME = /^[a-z_][a-z0-9_]{0,127}$/;
+
 /**
  * Definitions feed SQL and paths, so their names are checked once here rather than trusted downstream.
  * Throws on the first problem; used by tests for every built-in and by anyone adding a dataset.
@@ -113,11 +116,11 @@ export function assertValidDefinition(dataset: DatasetDefinition): void {
   if (!DATASET_NAME.test(dataset.name))
     problems.push(`name "${dataset.name}" must be lower-case letters, digits and dashes`);
   for (const part of [dataset.table.schema, dataset.table.name]) {
-    if (!SQL_IDENTIFIER.test(part)) problems.push(`table identifier "${part}" must match ${SQL_IDENTIFIER}`);
+    if (!DEFINITION_NAME.test(part)) problems.push(`table identifier "${part}" must match ${DEFINITION_NAME}`);
   }
   const names = new Set<string>();
   for (const field of dataset.fields) {
-    if (!SQL_IDENTIFIER.test(field.name)) problems.push(`field "${field.name}" must match ${SQL_IDENTIFIER}`);
+    if (!DEFINITION_NAME.test(field.name)) problems.push(`field "${field.name}" must match ${DEFINITION_NAME}`);
     if (names.has(field.name)) problems.push(`field "${field.name}" is defined twice`);
     names.add(field.name);
   }

@@ -11,7 +11,7 @@ export interface Plan {
   readonly dataset: string;
   readonly window: Window;
   readonly chunks: readonly Window[];
-  /** Per chunk: the count request and the first page; later pages only move `$offset` by the page size. */
+  /** Per chunk: the count request and the first page; later pages move `$offset` by the rows received, to an empty page. */
   readonly sourceRequests: readonly string[];
   /** Per chunk: the first part file, the quarantine file and the manifest (more parts follow for big chunks). */
   readonly stagePaths: readonly string[];

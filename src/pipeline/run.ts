@@ -1,7 +1,7 @@
 import type { StagedWindow, Warehouse } from '../warehouse/warehouse';
 import type { DatasetDefinition } from './datasets';
 import { type QuarantineEntry, type QuarantineReason, type SourceRecord, recordChecker } from './records';
-import { type SocrataClient, windowQuery, windowWhere } from './source';
+import { ROW_ID, type SocrataClient, windowQuery, windowWhere } from './source';
 import { type Manifest, parseManifest, windowLayout } from './stage/layout';
 import type { StageStore, TextSink } from './stage/store';
 import { type Window, describeWindow, splitWindow } from './window';
@@ -38,8 +38,15 @@ export async function stageWindow(options: StageWindowOptions): Promise<Manifest
   const layout = windowLayout(dataset.name, window);
   const started = Date.now();
 
-  const where = windowWhere(dataset, window);
-  const sourceCount = await source.count(where, options.signal);
+  const sourceCount = await source.count(windowWhere(dataset, window), options.signal);
+  const count = (n: number) => n.toLocaleString('en-US');
+  // Offset paging sees every row exactly once only if the result holds still; when it does not, fail the window
+  // (nothing is loaded) rather than stage rows skipped or repeated. A rerun converges.
+  const shifted = (what: string) =>
+    new Error(
+      `${dataset.name} ${describeWindow(window)}: ${what}; the source changed while paging, so the window was not staged; run it again`,
+    );
+  let lastRowId: unknown;
   progress(`${dataset.name} ${describeWindow(window)}: the source has ${sourceCount.toLocaleString('en-US')} rows`);
 
   // From here until the new manifest is written the window is incomplete, and a load refuses it.
@@ -65,6 +72,13 @@ export async function stageWindow(options: StageWindowOptions): Promise<Manifest
 
   try {
     for await (const page of source.pages(windowQuery(dataset, window), options.signal)) {
+      const firstRowId = page.records[0]?.[ROW_ID];
+      if (firstRowId !== undefined && firstRowId === lastRowId)
+        throw shifted(`row ${String(firstRowId)} came on two pages`);
+      lastRowId = page.records.at(-1)?.[ROW_ID];
+      if (fetched + page.records.length > sourceCount) {
+        throw shifted(`the source sent more than the ${count(sourceCount)} rows it counted`);
+      }
       let stagedText = '';
       let quarantineText = '';
       for (const record of page.records as SourceRecord[]) {
@@ -117,20 +131,8 @@ export async function stageWindow(options: StageWindowOptions): Promise<Manifest
     throw error;
   }
 
-  if (fetched !== sourceCount) {
-    // Paging and counting disagree. If a recount agrees with paging, the source changed during the run and what we
-    // have is its current state; otherwise rows were skipped (or repeated) on the way, and the window is not staged.
-    const recount = await source.count(where, options.signal);
-    if (recount !== fetched) {
-      throw new Error(
-        `${dataset.name} ${describeWindow(window)}: the source counts ${recount.toLocaleString('en-US')} rows but paging returned ` +
-          `${fetched.toLocaleString('en-US')}; the window was not staged, run it again`,
-      );
-    }
-    progress(
-      `the source changed during the run: it counted ${sourceCount} rows at the start and ${recount} at the end; staged its current ${fetched}`,
-    );
-  }
+  if (fetched !== sourceCount)
+    throw shifted(`the source counted ${count(sourceCount)} rows but paging returned ${count(fetched)}`);
 
   const manifest: Manifest = {
     dataset: dataset.name,

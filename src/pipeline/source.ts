@@ -4,6 +4,9 @@ import type { SourceRecord } from './records';
 import { DEFAULT_RETRY, type RetryEvent, type RetryPolicy, TransientError, withRetry } from './retry';
 import { type Window, checkedDate } from './window';
 
+/** Socrata's system field: a stable, unique id per row. */
+export const ROW_ID = ':id';
+
 /** Some Socrata deployments refuse larger pages with HTTP 400; 50,000 is safe everywhere. */
 export const MAX_PAGE_SIZE = 50_000;
 
@@ -55,7 +58,8 @@ export function windowWhere(dataset: DatasetDefinition, window: Window): string 
 /** The query parameters (without paging) that fetch a window: only the dataset's fields, in a stable order. */
 export function windowQuery(dataset: DatasetDefinition, window: Window): Record<string, string> {
   return {
-    $select: dataset.fields.map((field) => field.name).join(','),
+    // The row id comes along so a page boundary can tell a repeated row (the result shifted) from a duplicate key.
+    $select: [ROW_ID, ...dataset.fields.map((field) => field.name)].join(','),
     $where: windowWhere(dataset, window),
     $order: pageOrder(dataset).join(','),
   };
@@ -85,16 +89,13 @@ export class SocrataClient {
   private readonly pageSize: number;
 
   constructor(options: SourceOptions) {
+    // The URL is printed, planned and written to manifests, so its errors never repeat it: it may hold a credential.
     let url: URL;
     try {
       url = new URL(options.resourceUrl);
     } catch {
-      throw new Error(`the source URL "${options.resourceUrl}" is not a URL`);
+      throw new Error('the source URL is not a URL');
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new Error(`the source URL "${options.resourceUrl}" must be http(s)`);
-    }
-    // The URL is printed, planned and written to manifests: a credential in it would leak everywhere.
     if (
       url.username ||
       url.password ||
@@ -104,8 +105,13 @@ export class SocrataClient {
         'the source URL must not carry credentials: give the app token with --app-token, SOCRATA_APP_TOKEN or the socrata-source block',
       );
     }
-    if (url.search)
-      throw new Error(`the source URL "${url.origin}${url.pathname}" must not have a query; the pipeline builds it`);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new Error(`the source URL must be http(s), not ${url.protocol}`);
+    if (url.search || url.hash) {
+      throw new Error(
+        `the source URL ${url.origin}${url.pathname} must not have a query or fragment; the pipeline builds the query`,
+      );
+    }
     const pageSize = options.pageSize ?? MAX_PAGE_SIZE;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
       throw new Error(`the page size ${pageSize} must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
@@ -162,9 +168,9 @@ export class SocrataClient {
   }
 
   /**
-   * Every record of a query, a page at a time. The next page is requested while the caller works on the
-   * current one; at most two pages are held, so memory does not grow with the result. Paging ends at an empty
-   * page, not a short one: a server that sends fewer rows than `$limit` asked for cannot end the result early.
+   * Every record of a query, a page at a time (`$offset` moves on by the rows received). The next page is requested
+   * while the caller works on the current one; at most two pages are held, so memory does not grow with the result.
+   * Paging ends at an empty page, not a short one: a server that sends fewer rows than asked cannot end it early.
    * Stopping the iteration (or `signal`) abandons the request in flight.
    */
   async *pages(query: Record<string, string>, signal?: AbortSignal): AsyncGenerator<Page> {

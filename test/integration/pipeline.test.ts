@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BNT_HOURLY_CROSSINGS, BNT_HOURLY_TRAFFIC, type DatasetDefinition } from '../../src/pipeline/datasets';
-import { readManifest, runWindow } from '../../src/pipeline/run';
-import { SocrataClient } from '../../src/pipeline/source';
+import { readManifest, runWindow, stageWindow } from '../../src/pipeline/run';
+import { SocrataClient, windowQuery } from '../../src/pipeline/source';
 import { LocalStageStore } from '../../src/pipeline/stage/local';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
 import {
@@ -167,7 +167,9 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
       .map((l) => JSON.parse(l));
     assert.equal(quarantine.length, 7);
     const duplicate = quarantine.find((entry) => entry.reason === 'duplicate_key');
-    assert.deepEqual(duplicate.record, badTraffic[6], 'the quarantine keeps the record as received');
+    const { [':id']: rowId, ...received } = duplicate.record;
+    assert.deepEqual(received, badTraffic[6], 'the quarantine keeps the record as received');
+    assert.match(rowId, /^row-/, "with Socrata's row id, to find it at the source");
 
     const [kept] = await harness.query(
       `SELECT vehicles_e_zpass, vehicles_vtoll FROM bronze.bnt_traffic_hourly WHERE plaza_id = '21' AND date = DATE '2024-01-08' AND hour = '7' AND direction = 'I'`,
@@ -283,13 +285,13 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
     assert.equal(rows?.n, 3 * 480);
   });
 
-  test('rows lost while paging (a page that comes back short or empty) fail the window instead of loading part of it', async () => {
+  test('rows lost while paging (a page that comes back empty too soon) fail the window instead of loading part of it', async () => {
     const pass = { kind: 'delay', ms: 0 } as const;
     // The count answers normally; the first page comes back empty, as a capped or confused server might send it.
     harness.server.failNext(pass, { kind: 'status', status: 200, body: [] });
     await assert.rejects(
       harness.run({ start: '2024-01-18', stop: '2024-01-19' }),
-      /the source counts 480 rows but paging returned 0; the window was not staged, run it again/,
+      /the source counted 480 rows but paging returned 0; the source changed while paging, so the window was not staged; run it again/,
     );
     await assert.rejects(
       readManifest(new LocalStageStore(harness.dataDir), BNT_HOURLY_TRAFFIC, {
@@ -298,14 +300,6 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
       }),
       /not completely staged/,
     );
-  });
-
-  test('a source that changed between the count and the pages is staged as it is now', async () => {
-    // The first count is stale (5); paging and a recount agree on 480.
-    harness.server.failNext({ kind: 'status', status: 200, body: [{ count: '5' }] });
-    const summary = await harness.run({ start: '2024-01-19', stop: '2024-01-20' });
-    assert.equal(summary.fetched, 480);
-    assert.equal(summary.rowsInWindow, 480);
   });
 
   test('a window the source has no rows for says so and reports the newest date it has', async () => {
@@ -353,5 +347,53 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
       `SELECT min(transit_timestamp)::VARCHAR AS first, max(transit_timestamp)::VARCHAR AS last FROM bronze.bnt_crossings_hourly`,
     );
     assert.deepEqual(edges, { first: '2024-03-10 00:00:00', last: '2024-03-10 23:00:00' });
+  });
+});
+
+/**
+ * Sources that change under the pipeline. Each test has its own server: a failed window leaves an abandoned
+ * prefetch behind, which must not eat the faults queued for another test.
+ */
+describe('a source that changes while a window is paged', () => {
+  const window = { start: '2024-01-19', stop: '2024-01-20' };
+  let server: SocrataTestServer;
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+
+  beforeEach(async () => {
+    server = await startSocrataServer({
+      [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-19', '2024-01-20') },
+    });
+    directory = await temporaryDirectory();
+  });
+  afterEach(async () => {
+    await server.close();
+    await directory.remove();
+  });
+
+  const stage = (pageSize: number) =>
+    stageWindow({
+      dataset: BNT_HOURLY_TRAFFIC,
+      window,
+      source: new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), retry: FAST_RETRY, pageSize }),
+      stage: new LocalStageStore(directory.path),
+    });
+
+  test('a row that shows up on two pages (the result shifted under the offset) fails the window', async () => {
+    const client = new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), pageSize: 300 });
+    const page1 = await client.query(client.pageParams(windowQuery(BNT_HOURLY_TRAFFIC, window), 0));
+    const pass = { kind: 'delay', ms: 0 } as const;
+    // Page 2 starts with the last row of page 1, as it would after a row was inserted before the offset.
+    server.failNext(pass, pass, { kind: 'status', status: 200, body: [page1.at(-1), ...page1.slice(0, 179)] });
+    await assert.rejects(stage(300), /row row-\d+ came on two pages; the source changed while paging/);
+    await assert.rejects(
+      readManifest(new LocalStageStore(directory.path), BNT_HOURLY_TRAFFIC, window),
+      /not completely staged/,
+    );
+  });
+
+  test('a source that sends more rows than it counted fails the window as soon as it does', async () => {
+    // The count says 5; the first page already brings 480.
+    server.failNext({ kind: 'status', status: 200, body: [{ count: '5' }] });
+    await assert.rejects(stage(1000), /the source sent more than the 5 rows it counted/);
   });
 });

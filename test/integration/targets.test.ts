@@ -181,6 +181,18 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     assert.ok(!result.stdout.includes('abc') && !result.stderr.includes('abc'), 'the token is not printed');
   });
 
+  test('a socrata-source block that is there but invalid fails the command instead of dropping the token', async () => {
+    await putLocalBlocks({ 'mtademo-socrata': ['socrata-source', { appToken: 'valid-token' }] });
+    const file = join(cwd, '.local', 'blocks.json');
+    const blocks = JSON.parse(await readFile(file, 'utf8'));
+    blocks['mtademo-socrata'].document.appToken = 'two words';
+    await writeFile(file, JSON.stringify(blocks));
+    const result = await runInProcess(main, ['plan', ...WEEK], { cwd });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /block "mtademo-socrata" .* is not a valid socrata-source block: appToken/);
+    assert.ok(!result.stderr.includes('two words'), 'the refused secret is not repeated');
+  });
+
   test('a SAS connection string for the stage never shows its signature in the plan', async () => {
     await putLocalBlocks(databricksBlocks);
     const sas = `BlobEndpoint=${azurite.blobEndpoint};SharedAccessSignature=sv=2024-01-01&ss=b&sig=TOPSECRETSIGNATURE`;

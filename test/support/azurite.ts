@@ -33,6 +33,8 @@ export async function startAzurite(): Promise<Azurite> {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // Created now, so `stop` works however and whenever the process ends (signal or exit code, once or twice).
+  const exited = once(child, 'exit');
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Azurite did not start in 20 s:\n${output}`)), 20_000);
@@ -56,9 +58,8 @@ export async function startAzurite(): Promise<Azurite> {
     blobEndpoint,
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${blobEndpoint};`,
     async stop() {
-      if (child.exitCode !== null) return;
-      child.kill();
-      await once(child, 'exit');
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      await exited;
     },
   };
 }

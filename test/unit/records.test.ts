@@ -147,6 +147,13 @@ describe('dataset definitions', () => {
     );
   });
 
+  test('a definition with a capitalised field name (Socrata names are lower case) is refused', () => {
+    const fields = BNT_HOURLY_TRAFFIC.fields.map((field) =>
+      field.name === 'plaza_id' ? { ...field, name: 'Plaza_ID' } : field,
+    );
+    assert.throws(() => assertValidDefinition({ ...BNT_HOURLY_TRAFFIC, fields }), /field "Plaza_ID" must match/);
+  });
+
   test('pages are ordered on the whole key, window field first, then the row id', () => {
     assert.deepEqual(pageOrder(BNT_HOURLY_TRAFFIC), ['date', 'plaza_id', 'hour', 'direction', ':id']);
     assert.deepEqual(pageOrder(BNT_HOURLY_CROSSINGS), [
