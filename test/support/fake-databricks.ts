@@ -7,25 +7,34 @@ import type {
   DatabricksSession,
 } from '../../src/warehouse/databricks-driver';
 
-/** What the fake is told to do; each failure is used once, in order. */
+/**
+ * What the fake is told to do. Each failure is used once, in order: connect failures by connection, statement
+ * failures by the statement's first word (SET, CREATE, MERGE…), so a retry of the same statement can succeed.
+ */
 export interface Script {
   readonly connectFailures?: unknown[];
-  readonly executeFailures?: Record<string, unknown>;
-  readonly fetchFailures?: Record<string, unknown>;
+  readonly executeFailures?: Record<string, unknown[]>;
+  readonly fetchFailures?: Record<string, unknown[]>;
   readonly rows?: Record<string, object[]>;
 }
 
 /**
  * A stand-in for DBSQLClient at the client boundary: it records every call, so tests can check order and
- * that everything opened was closed. Failures are keyed by a statement's first word (SET, CREATE, MERGE…).
+ * that everything opened was closed.
  */
 export class FakeDatabricks implements DatabricksConnector {
   readonly events: string[] = [];
   readonly connections: DatabricksConnectionOptions[] = [];
   private readonly connectFailures: unknown[];
+  private readonly executeFailures: Map<string, unknown[]>;
+  private readonly fetchFailures: Map<string, unknown[]>;
 
   constructor(private readonly script: Script = {}) {
     this.connectFailures = [...(script.connectFailures ?? [])];
+    this.executeFailures = new Map(
+      Object.entries(script.executeFailures ?? {}).map(([word, list]) => [word, [...list]]),
+    );
+    this.fetchFailures = new Map(Object.entries(script.fetchFailures ?? {}).map(([word, list]) => [word, [...list]]));
   }
 
   get executed(): string[] {
@@ -48,7 +57,7 @@ export class FakeDatabricks implements DatabricksConnector {
     return {
       executeStatement: async (statement) => {
         this.events.push(`execute ${statement}`);
-        const failure = this.script.executeFailures?.[firstWord(statement)];
+        const failure = this.executeFailures.get(firstWord(statement))?.shift();
         if (failure !== undefined) throw failure;
         return this.operation(statement);
       },
@@ -60,7 +69,7 @@ export class FakeDatabricks implements DatabricksConnector {
     return {
       fetchAll: async () => {
         this.events.push('fetchAll');
-        const failure = this.script.fetchFailures?.[firstWord(statement)];
+        const failure = this.fetchFailures.get(firstWord(statement))?.shift();
         if (failure !== undefined) throw failure;
         return this.script.rows?.[firstWord(statement)] ?? [];
       },
