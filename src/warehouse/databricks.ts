@@ -246,11 +246,8 @@ function partsUrl(adls: AdlsLocation, dataset: DatasetDefinition, window: Window
  * instead of silently becoming NULLs; the quarantine and manifest files start with `_` and are never listed.
  */
 function readFiles(dataset: DatasetDefinition, url: string): string {
-  const schema = dataset.fields
-    .map(
-      (field) => `${databricksDialect.quote(checkedIdentifier(field.name, 'column'))} ${DATABRICKS_TYPES[field.type]}`,
-    )
-    .join(', ');
+  // The table's own column list is exactly the schema read_files wants.
+  const schema = columnDefinitions(databricksDialect, dataset);
   return `read_files(${stringLiteral(url)}, format => 'json', schema => ${stringLiteral(schema)}, mode => 'FAILFAST')`;
 }
 
