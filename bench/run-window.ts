@@ -5,7 +5,7 @@
 import { BNT_HOURLY_TRAFFIC } from '../src/pipeline/datasets';
 import { runWindow } from '../src/pipeline/run';
 import { SocrataClient } from '../src/pipeline/source';
-import { LocalStageStore } from '../src/pipeline/stage/local';
+import { LocalStageStore } from '../src/stage/local';
 import { DuckDbWarehouse } from '../src/warehouse/duckdb';
 
 async function measure(): Promise<void> {

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
-import { InputError } from '../pipeline/errors';
+import { InputError } from '../common/errors';
 import { KeyVaultBlockStore } from './keyvault';
 import { type BlockStore, LocalBlockStore } from './store';
 

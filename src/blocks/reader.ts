@@ -1,4 +1,4 @@
-import { InputError } from '../pipeline/errors';
+import { InputError } from '../common/errors';
 import type { BlockStore, StoredBlock } from './store';
 import { type BlockDocument, type BlockType, validateBlock } from './types';
 

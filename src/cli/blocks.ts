@@ -18,7 +18,7 @@ import {
   maskSecrets,
   validateBlock,
 } from '../blocks/types';
-import { InputError } from '../pipeline/errors';
+import { InputError } from '../common/errors';
 import { type CliIo, processIo } from './io';
 import { formatJson, newProgram, runProgram } from './shared';
 

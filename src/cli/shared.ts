@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { InputError, describeError } from '../pipeline/errors';
+import { InputError, describeError } from '../common/errors';
 import { type CliIo, EXIT } from './io';
 
 /** A commander program that writes through `io` and throws instead of exiting, so tests run it in-process. */

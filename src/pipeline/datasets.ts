@@ -1,5 +1,5 @@
-import { InputError } from './errors';
-import { DATASET_NAME } from './names';
+import { InputError } from '../common/errors';
+import { DATASET_NAME } from '../common/names';
 
 /**
  * Datasets are definitions, not code paths: everything the pipeline does with a Socrata dataset (which

@@ -1,9 +1,9 @@
-import type { Warehouse } from '../warehouse/warehouse';
+import type { Warehouse } from './ports';
 import type { DatasetDefinition } from './datasets';
 import { DEFAULT_CHUNK_DAYS } from './run';
 import { type SocrataClient, windowQuery, windowWhere } from './source';
-import { windowLayout } from './stage/layout';
-import { type StageStore, locationOf } from './stage/store';
+import { windowLayout } from './layout';
+import { type StageStore, locationOf } from './ports';
 import { type Window, splitWindow } from './window';
 
 /** What `run` would do, worked out without touching the source, the stage or the warehouse. */

@@ -1,9 +1,9 @@
-import type { StagedWindow, Warehouse } from '../warehouse/warehouse';
+import type { StagedWindow, Warehouse } from './ports';
 import type { DatasetDefinition } from './datasets';
 import { type QuarantineEntry, type QuarantineReason, type SourceRecord, recordChecker } from './records';
 import { ROW_ID, type SocrataClient, windowQuery, windowWhere } from './source';
-import { type Manifest, parseManifest, windowLayout } from './stage/layout';
-import type { StageStore, TextSink } from './stage/store';
+import { type Manifest, parseManifest, windowLayout } from './layout';
+import type { StageStore, TextSink } from './ports';
 import { type Window, describeWindow, splitWindow } from './window';
 
 /** Progress for people (stderr on the command line, the invocation log in Functions). */

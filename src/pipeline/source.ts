@@ -1,7 +1,7 @@
 import type { DatasetDefinition } from './datasets';
 import { pageOrder } from './datasets';
 import type { SourceRecord } from './records';
-import { DEFAULT_RETRY, type RetryEvent, type RetryPolicy, TransientError, withRetry } from './retry';
+import { DEFAULT_RETRY, type RetryEvent, type RetryPolicy, TransientError, withRetry } from '../common/retry';
 import { type Window, checkedDate } from './window';
 
 /** Socrata's system field: a stable, unique id per row. */

@@ -1,4 +1,4 @@
-import { InputError } from './errors';
+import { InputError } from '../common/errors';
 
 /**
  * A run's window: the half-open range of calendar dates `[start, stop)`, as `YYYY-MM-DD` strings.

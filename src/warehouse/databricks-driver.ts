@@ -3,8 +3,8 @@ import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import AuthenticationError from '@databricks/sql/dist/errors/AuthenticationError';
 import OperationStateError, { OperationStateErrorCode } from '@databricks/sql/dist/errors/OperationStateError';
 import RetryError from '@databricks/sql/dist/errors/RetryError';
-import { describeError } from '../pipeline/errors';
-import { type RetryPolicy, withRetry } from '../pipeline/retry';
+import { describeError } from '../common/errors';
+import { type RetryPolicy, withRetry } from '../common/retry';
 
 /**
  * The one place that talks to a Databricks SQL warehouse: connect, open a session, run statements, close

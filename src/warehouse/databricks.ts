@@ -1,9 +1,9 @@
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
-import { InputError } from '../pipeline/errors';
-import { CONTAINER_NAME, DATABRICKS_HTTP_PATH, DATASET_NAME, HOST_NAME, STORAGE_ACCOUNT_NAME } from '../pipeline/names';
-import type { RetryPolicy } from '../pipeline/retry';
-import { windowLayout } from '../pipeline/stage/layout';
-import type { StageLocation, StageStore } from '../pipeline/stage/store';
+import { InputError } from '../common/errors';
+import { CONTAINER_NAME, DATABRICKS_HTTP_PATH, DATASET_NAME, HOST_NAME, STORAGE_ACCOUNT_NAME } from '../common/names';
+import type { RetryPolicy } from '../common/retry';
+import { windowLayout } from '../pipeline/layout';
+import type { StageLocation, StageStore } from '../pipeline/ports';
 import type { Window } from '../pipeline/window';
 import {
   type DatabricksAuth,
@@ -23,7 +23,7 @@ import {
   mergeStatement,
   stringLiteral,
 } from './sql';
-import type { StagedWindow, Warehouse } from './warehouse';
+import type { StagedWindow, Warehouse } from '../pipeline/ports';
 
 export type { DatabricksAuth, DatabricksConnector } from './databricks-driver';
 

@@ -2,8 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
-import { windowLayout } from '../pipeline/stage/layout';
-import type { LocalFile, StageLocation, StageStore } from '../pipeline/stage/store';
+import { windowLayout } from '../pipeline/layout';
+import type { LocalFile, StageLocation, StageStore } from '../pipeline/ports';
 import type { Window } from '../pipeline/window';
 import {
   type SourceRelation,
@@ -14,7 +14,7 @@ import {
   mergeStatement,
   stringLiteral,
 } from './sql';
-import type { StagedWindow, Warehouse } from './warehouse';
+import type { StagedWindow, Warehouse } from '../pipeline/ports';
 
 /**
  * Settings for every connection:

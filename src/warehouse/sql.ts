@@ -1,5 +1,5 @@
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
-import { SQL_IDENTIFIER } from '../pipeline/names';
+import { SQL_IDENTIFIER } from '../common/names';
 import { type Window, checkedDate } from '../pipeline/window';
 
 /**

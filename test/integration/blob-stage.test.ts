@@ -4,7 +4,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
 import { readManifest, runWindow } from '../../src/pipeline/run';
 import { SocrataClient } from '../../src/pipeline/source';
-import { BlobStageStore } from '../../src/pipeline/stage/blob';
+import { BlobStageStore } from '../../src/stage/blob';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
 import { type Azurite, startAzurite } from '../support/azurite';
 import { FAST_RETRY, TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../support/fixtures';

@@ -8,7 +8,7 @@ import { BLOCK_TYPE_TAG, KeyVaultBlockStore } from '../../src/blocks/keyvault.js
 import { BlockReader, readBlock } from '../../src/blocks/reader.js';
 import { type BlockStore, LocalBlockStore } from '../../src/blocks/store.js';
 import type { DatabricksWarehouseBlock, LakehouseTableBlock } from '../../src/blocks/types.js';
-import { InputError } from '../../src/pipeline/errors.js';
+import { InputError } from '../../src/common/errors.js';
 import { type KeyVaultStandIn, secretClientOptions, startKeyVaultStandIn } from '../support/keyvault-standin.js';
 
 const TABLE: LakehouseTableBlock = { catalog: 'main', schema: 'bronze', format: 'iceberg' };

@@ -6,7 +6,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { BNT_HOURLY_CROSSINGS, BNT_HOURLY_TRAFFIC, type DatasetDefinition } from '../../src/pipeline/datasets';
 import { readManifest, runWindow, stageWindow } from '../../src/pipeline/run';
 import { SocrataClient, windowQuery } from '../../src/pipeline/source';
-import { LocalStageStore } from '../../src/pipeline/stage/local';
+import { LocalStageStore } from '../../src/stage/local';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
 import {
   CROSSINGS_FIELDS,

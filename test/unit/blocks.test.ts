@@ -11,7 +11,7 @@ import {
   maskSecrets,
   validateBlock,
 } from '../../src/blocks/types.js';
-import { InputError } from '../../src/pipeline/errors.js';
+import { InputError } from '../../src/common/errors.js';
 
 const VALID: { [T in BlockType]: unknown[] } = {
   'azure-container': [

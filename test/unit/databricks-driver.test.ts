@@ -7,9 +7,9 @@ import RetryError, { RetryErrorCode } from '@databricks/sql/dist/errors/RetryErr
 import StatusError from '@databricks/sql/dist/errors/StatusError';
 
 import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
-import { describeError } from '../../src/pipeline/errors';
-import type { RetryPolicy } from '../../src/pipeline/retry';
-import type { StageStore } from '../../src/pipeline/stage/store';
+import { describeError } from '../../src/common/errors';
+import type { RetryPolicy } from '../../src/common/retry';
+import type { StageStore } from '../../src/pipeline/ports';
 import {
   DATABRICKS_ENTRA_SCOPE,
   type DatabricksAuth,

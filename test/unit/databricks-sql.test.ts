@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { BNT_HOURLY_CROSSINGS, BNT_HOURLY_TRAFFIC, type DatasetDefinition } from '../../src/pipeline/datasets';
-import type { StageLocation, StageStore } from '../../src/pipeline/stage/store';
+import type { StageLocation, StageStore } from '../../src/pipeline/ports';
 import type { DatabricksConnector } from '../../src/warehouse/databricks-driver';
 import { DatabricksWarehouse, type DatabricksWarehouseOptions } from '../../src/warehouse/databricks';
-import type { StagedWindow } from '../../src/warehouse/warehouse';
+import type { StagedWindow } from '../../src/pipeline/ports';
 
 const OPTIONS: DatabricksWarehouseOptions = {
   host: 'adb-1234567890123456.7.azuredatabricks.net',

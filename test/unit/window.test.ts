@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { InputError } from '../../src/pipeline/errors';
+import { InputError } from '../../src/common/errors';
 import {
   addDays,
   parseIsoDate,

@@ -2,16 +2,17 @@ import { join, resolve } from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
-import { checkVaultUrl, openBlockStore } from './blocks/open';
-import { BlockError, BlockReader } from './blocks/reader';
-import { blockNames } from './blocks/types';
-import { InputError, describeError } from './pipeline/errors';
-import { BlobStageStore } from './pipeline/stage/blob';
-import { LocalStageStore } from './pipeline/stage/local';
-import type { StageStore } from './pipeline/stage/store';
-import { type DatabricksConnector, DatabricksWarehouse } from './warehouse/databricks';
-import { DuckDbWarehouse } from './warehouse/duckdb';
-import type { Warehouse } from './warehouse/warehouse';
+import { checkVaultUrl, openBlockStore } from '../blocks/open';
+import { BlockError, BlockReader } from '../blocks/reader';
+import { blockNames } from '../blocks/types';
+import { InputError, describeError } from '../common/errors';
+import { BlobStageStore } from '../stage/blob';
+import { LocalStageStore } from '../stage/local';
+import type { StageStore } from '../pipeline/ports';
+import { type DatabricksConnector, DatabricksWarehouse } from '../warehouse/databricks';
+import { DuckDbWarehouse } from '../warehouse/duckdb';
+import type { Warehouse } from '../pipeline/ports';
+import { DEFAULT_DATA_DIR, SETTINGS } from './settings';
 
 /**
  * Where a run stages and loads, chosen by flags on the command line and by app settings in Functions.
@@ -24,17 +25,6 @@ export const WAREHOUSE_KINDS = ['duckdb', 'databricks'] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 export type WarehouseKind = (typeof WAREHOUSE_KINDS)[number];
 
-/** Settings (environment variables locally, app settings in Azure) that the targets read. */
-export const SETTINGS = {
-  stage: 'BNT_STAGE',
-  warehouse: 'BNT_WAREHOUSE',
-  dataDir: 'BNT_DATA_DIR',
-  vaultUrl: 'KEY_VAULT_URL',
-  /** Development only (Azurite): a connection string for the azure stage instead of a credential. */
-  stageConnectionString: 'BNT_STAGE_CONNECTION_STRING',
-  sourceUrl: 'BNT_SOURCE_URL',
-  appToken: 'SOCRATA_APP_TOKEN',
-} as const;
 
 export interface TargetChoice {
   readonly stage: StageKind;
@@ -76,7 +66,7 @@ export function chooseTargets(
   return {
     stage,
     warehouse,
-    dataDir: resolve(cwd, flags.dataDir ?? setting(SETTINGS.dataDir) ?? '.local'),
+    dataDir: resolve(cwd, flags.dataDir ?? setting(SETTINGS.dataDir) ?? DEFAULT_DATA_DIR),
     vaultUrl: vaultUrl === undefined ? undefined : checkVaultUrl(vaultUrl, SETTINGS.vaultUrl),
     stageConnectionString: setting(SETTINGS.stageConnectionString),
   };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { QuarantineReason } from '../records';
-import { type Window, windowKey } from '../window';
+import type { QuarantineReason } from './records';
+import { type Window, windowKey } from './window';
 
 /**
  * Where a window's files go. Deterministic, so a rerun writes over the same files:
