@@ -26,3 +26,24 @@ export function describeError(error: unknown): string {
   }
   return parts.join(': ');
 }
+
+/** CONTRACT STUB (being implemented on main): how a driver decides to retry. */
+export type ErrorKind = 'input' | 'transient' | 'terminal';
+
+/** An error as JSON: what activities return and status endpoints show. */
+export interface ErrorSummary {
+  readonly kind: ErrorKind;
+  readonly message: string;
+  readonly field?: string;
+}
+
+export function errorKind(error: unknown): ErrorKind {
+  return error instanceof InputError ? 'input' : 'terminal';
+}
+
+export function summarizeError(error: unknown): ErrorSummary {
+  const kind = errorKind(error);
+  return error instanceof InputError
+    ? { kind, message: error.message, field: error.field }
+    : { kind, message: describeError(error) };
+}
