@@ -47,3 +47,8 @@ export function summarizeError(error: unknown): ErrorSummary {
     ? { kind, message: error.message, field: error.field }
     : { kind, message: describeError(error) };
 }
+
+/** CONTRACT STUB: another run holds the lock (the caller's message names the window). */
+export class LockBusyError extends Error {
+  override readonly name = 'LockBusyError';
+}

@@ -26,6 +26,22 @@ export interface LocalFile {
   release(): Promise<void>;
 }
 
+/** A lock held on the stage for one run of a window (or one load into a table), across processes and machines. */
+export interface StageLock {
+  /** Aborted if the lock is lost while held (renewal failed, or it was taken over as stale): stop working. */
+  readonly lost: AbortSignal;
+  /** Idempotent; never throws for a lock that already expired. */
+  release(): Promise<void>;
+}
+
+export interface LockOptions {
+  /** How long to wait for a lock another run holds before giving up with `LockBusyError`. */
+  readonly waitMs: number;
+  /** Called while waiting, at most every 15 s, so a person sees why nothing happens. */
+  readonly onWait?: (waitedMs: number) => void;
+  readonly signal?: AbortSignal | undefined;
+}
+
 export interface StageStore {
   readonly location: StageLocation;
   /** For people: `local directory /home/me/.local` or `Azure container stage on account mtademo`. */
@@ -40,6 +56,11 @@ export interface StageStore {
   deletePrefix(prefix: string): Promise<void>;
   /** A local file with the content of `path`, for engines that read from disk (DuckDB). */
   localFile(path: string): Promise<LocalFile>;
+  /**
+   * Takes the lock named `name` (a store path such as `locks/<dataset>/<window>`), waiting a bounded time for
+   * another holder. A lock whose holder died expires by itself (an expired lease, a stale lock file).
+   */
+  acquireLock(name: string, options: LockOptions): Promise<StageLock>;
 }
 
 /** Where a store path is, for people and plans: a file path, or the blob's URL (never with credentials). */

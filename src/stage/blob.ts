@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { TokenCredential } from '@azure/core-auth';
 import { type ContainerClient, BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
-import type { LocalFile, StageLocation, StageStore, TextSink } from '../pipeline/ports';
+import type { LockOptions, StageLock, LocalFile, StageLocation, StageStore, TextSink } from '../pipeline/ports';
 
 const UPLOAD_BUFFER_BYTES = 4 * 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
@@ -145,5 +145,9 @@ export class BlobStageStore implements StageStore {
       throw error;
     });
     return this.containerReady;
+  }
+
+  async acquireLock(_name: string, _options: LockOptions): Promise<StageLock> {
+    throw new Error('not implemented yet');
   }
 }

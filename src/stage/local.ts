@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
-import type { LocalFile, StageLocation, StageStore, TextSink } from '../pipeline/ports';
+import type { LockOptions, StageLock, LocalFile, StageLocation, StageStore, TextSink } from '../pipeline/ports';
 
 /** The embedded default: staged files in a directory on this machine (`<data-dir>` on the command line). */
 export class LocalStageStore implements StageStore {
@@ -79,5 +79,9 @@ export class LocalStageStore implements StageStore {
 
   async localFile(path: string): Promise<LocalFile> {
     return { path: this.pathOf(path), release: async () => undefined };
+  }
+
+  async acquireLock(_name: string, _options: LockOptions): Promise<StageLock> {
+    throw new Error('not implemented yet');
   }
 }

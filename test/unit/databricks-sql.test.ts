@@ -50,6 +50,7 @@ function stageStore(location: StageLocation): StageStore {
     remove: untouchable,
     deletePrefix: untouchable,
     localFile: untouchable,
+    acquireLock: untouchable,
   };
 }
 
