@@ -1,29 +1,29 @@
 /**
  * One measured run, in its own process so its peak memory is its own: the standalone pipeline (Socrata →
- * local stage → DuckDB) over one window. Prints one JSON line with the counts, the time and the peak RSS.
+ * local stage → DuckDB) over one window, wired exactly as the command line wires it. Prints one JSON line with
+ * the counts, the source requests, the time and the peak RSS.
  */
-import { BNT_HOURLY_TRAFFIC } from '../src/pipeline/datasets';
-import { runWindow } from '../src/pipeline/run';
-import { SocrataClient } from '../src/pipeline/source';
-import { LocalStageStore } from '../src/stage/local';
-import { DuckDbWarehouse } from '../src/warehouse/duckdb';
+import { runWindow } from '../src/pipeline/drive';
+import { prepareRun, withRun } from '../src/run/prepare';
 
 async function measure(): Promise<void> {
   const [resourceUrl, start, stop, dataDir] = process.argv.slice(2);
   if (!resourceUrl || !start || !stop || !dataDir) throw new Error('usage: run-window.ts URL START STOP DATA_DIR');
-  const warehouse = new DuckDbWarehouse(`${dataDir}/warehouse.duckdb`);
   const started = process.hrtime.bigint();
-  const summary = await runWindow({
-    dataset: BNT_HOURLY_TRAFFIC,
-    window: { start, stop },
-    source: new SocrataClient({ resourceUrl }),
-    stage: new LocalStageStore(dataDir),
-    warehouse,
-  });
-  await warehouse.close();
+  const prepared = await prepareRun(
+    { dataset: 'bnt-hourly-traffic', startDate: start, stopDate: stop, sourceUrl: resourceUrl, dataDir },
+    { env: {}, cwd: process.cwd(), now: () => new Date(), progress: () => undefined },
+  );
+  const summary = await withRun(prepared, (run) => runWindow(run.ports, run.dataset, run.window));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   process.stdout.write(
-    `${JSON.stringify({ fetched: summary.fetched, rowsInWindow: summary.rowsInWindow, seconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
+    `${JSON.stringify({
+      fetched: summary.fetched,
+      rowsInWindow: summary.rowsInWindow,
+      requests: summary.requests,
+      seconds,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    })}\n`,
   );
 }
 

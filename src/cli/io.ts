@@ -17,3 +17,34 @@ export const processIo: CliIo = {
 
 /** Exit codes: 0 success, 1 the run failed, 2 the command line was wrong (nothing was touched). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** How long a stopped run may take to abort its requests, release its lock and close its files. */
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * Runs a command as a process: SIGINT or SIGTERM aborts the run (requests in flight stop, locks are released,
+ * files closed) and the process exits non-zero within a few seconds, however far the run got; a second
+ * signal exits at once. A rerun converges, as after any failure.
+ */
+export function runAsCommand(run: (signal: AbortSignal) => Promise<number>): void {
+  const controller = new AbortController();
+  let exitCode: number | undefined;
+  const stop = (signal: NodeJS.Signals, code: number) => {
+    if (exitCode !== undefined) process.exit(exitCode);
+    exitCode = code;
+    process.stderr.write(`${signal}: stopping (at most ${STOP_GRACE_MS / 1000} s)\n`);
+    controller.abort(new Error(`stopped by ${signal}`));
+    setTimeout(() => process.exit(code), STOP_GRACE_MS).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT', 130));
+  process.on('SIGTERM', () => stop('SIGTERM', 143));
+  run(controller.signal).then(
+    (code) => {
+      process.exitCode = exitCode ?? code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`error: ${String(error)}\n`);
+      process.exitCode = exitCode ?? EXIT.failed;
+    },
+  );
+}

@@ -1,23 +1,19 @@
-import type { TokenCredential } from '@azure/core-auth';
-import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { type Command, Option } from 'commander';
-import { DEFAULT_DATASET, type DatasetDefinition, findDataset } from '../pipeline/datasets';
-import { InputError, describeError } from '../common/errors';
-import { type Plan, planRun } from '../pipeline/plan';
-import { type RunSummary, runWindow } from '../pipeline/run';
-import { SocrataClient } from '../pipeline/source';
-import { type Window, describeWindow, resolveWindow } from '../pipeline/window';
+import { summarizeError } from '../common/errors';
+import { DEFAULT_DATASET } from '../pipeline/datasets';
+import { type Plan, type RunSummary, planRun, runWindow } from '../pipeline/drive';
+import type { StepTuning } from '../pipeline/steps';
+import { describeWindow } from '../pipeline/window';
+import { type RunContext, prepareRun, withRun } from '../run/prepare';
 import { SETTINGS } from '../run/settings';
-import { STAGE_KINDS, type Targets, WAREHOUSE_KINDS, chooseTargets, openTargets } from '../run/targets';
-import type { DatabricksConnector } from '../warehouse/databricks';
-import { type CliIo, processIo } from './io';
+import { STAGE_KINDS, type TargetDeps, WAREHOUSE_KINDS } from '../run/targets';
+import { type CliIo, processIo, runAsCommand } from './io';
 import { newProgram, runProgram } from './shared';
 
-/** What tests replace: Azure credentials, the Key Vault stand-in's TLS trust, the Databricks driver. */
-export interface PipelineCliDeps {
-  readonly credential?: TokenCredential;
-  readonly keyVaultClientOptions?: SecretClientOptions;
-  readonly databricksConnect?: DatabricksConnector;
+/** What tests replace: Azure credentials, the Key Vault stand-in's TLS trust, the Databricks driver, waits. */
+export interface PipelineCliDeps extends TargetDeps {
+  readonly tuning?: StepTuning;
+  readonly sourceOptions?: RunContext['sourceOptions'];
 }
 
 interface RunFlags {
@@ -80,77 +76,39 @@ function readableUrl(url: string): string {
   return decodeURIComponent(url.replaceAll('+', ' '));
 }
 
-/** Everything `run` and `plan` share: checked inputs, then the targets they name. Bad input throws before anything is built. */
-async function prepare(flags: RunFlags, io: CliIo, deps: PipelineCliDeps) {
-  const dataset: DatasetDefinition = findDataset(flags.dataset, '--dataset');
-  const window: Window = resolveWindow({ start: flags.startDate, stop: flags.stopDate }, io.now(), {
-    start: '--start-date',
-    stop: '--stop-date',
-  });
-  const choice = chooseTargets(flags, io.env, io.cwd);
-  const resourceUrl = flags.sourceUrl ?? (io.env[SETTINGS.sourceUrl] || dataset.resourceUrl);
-  const makeSource = (appToken: string | undefined) => {
-    try {
-      return new SocrataClient({
-        resourceUrl,
-        appToken,
-        onRetry: ({ attempt, delayMs, error }) =>
-          io.stderr(`retry ${attempt} in ${(delayMs / 1000).toFixed(1)}s: ${describeError(error)}\n`),
-      });
-    } catch (error) {
-      throw new InputError('--source-url', `--source-url: ${describeError(error)}`);
-    }
-  };
-  makeSource(undefined); // checks the URL before any block store is read
-  const targets: Targets = await openTargets(choice, io.env, {
-    ...deps,
-    appToken: flags.appToken,
+function runContext(io: CliIo, deps: PipelineCliDeps, signal: AbortSignal | undefined): RunContext {
+  return {
+    env: io.env,
+    cwd: io.cwd,
+    now: io.now,
     progress: (message) => io.stderr(`${message}\n`),
-  });
-  const source = makeSource(targets.appToken);
-  return { dataset, window, source, targets };
+    signal,
+    deps,
+    ...(deps.tuning ? { tuning: deps.tuning } : {}),
+    ...(deps.sourceOptions ? { sourceOptions: deps.sourceOptions } : {}),
+  };
 }
 
-async function runCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps): Promise<void> {
-  const { dataset, window, source, targets } = await prepare(flags, io, deps);
-  io.stderr(`${dataset.name} ${describeWindow(window)} from ${source.resourceUrl}\n`);
-  let summary: RunSummary;
-  try {
-    summary = await runWindow({
-      dataset,
-      window,
-      source,
-      stage: targets.stage,
-      warehouse: targets.warehouse,
-      progress: (message) => io.stderr(`${message}\n`),
-    });
-  } catch (error) {
-    // The run's own error is the one to report; a failure to close behind it is only a note.
-    await targets.warehouse
-      .close()
-      .catch((closeError: unknown) =>
-        io.stderr(`also failed to close ${targets.warehouse.description}: ${describeError(closeError)}\n`),
-      );
-    throw error;
-  }
-  await targets.warehouse.close();
-  if (flags.json) {
-    io.stderr(formatSummary(summary));
-    io.stdout(`${JSON.stringify(summary)}\n`);
+/** Prints the result: for people on stdout, or as one JSON line last on stdout with the text on stderr. */
+function report(io: CliIo, json: boolean | undefined, text: string, value: unknown): void {
+  if (json) {
+    io.stderr(text);
+    io.stdout(`${JSON.stringify(value)}\n`);
   } else {
-    io.stdout(formatSummary(summary));
+    io.stdout(text);
   }
+}
+
+async function runCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps, signal: AbortSignal): Promise<void> {
+  const prepared = await prepareRun(flags, runContext(io, deps, signal));
+  const summary = await withRun(prepared, (run) => runWindow(run.ports, run.dataset, run.window));
+  report(io, flags.json, formatSummary(summary), summary);
 }
 
 async function planCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps): Promise<void> {
-  const { dataset, window, source, targets } = await prepare(flags, io, deps);
-  const plan = planRun({ dataset, window, source, stage: targets.stage, warehouse: targets.warehouse });
-  if (flags.json) {
-    io.stderr(formatPlan(plan));
-    io.stdout(`${JSON.stringify(plan)}\n`);
-  } else {
-    io.stdout(formatPlan(plan));
-  }
+  const prepared = await prepareRun(flags, runContext(io, deps, undefined));
+  const plan = await withRun(prepared, async (run) => planRun(run.ports, run.dataset, run.window));
+  report(io, flags.json, formatPlan(plan), plan);
 }
 
 function addRunOptions(command: Command): Command {
@@ -177,11 +135,15 @@ function addRunOptions(command: Command): Command {
     .option('--json', 'print the result as one JSON object on the last line of stdout');
 }
 
-/** Runs the command line; returns the exit code instead of exiting, so tests can call it. */
+/**
+ * Runs the command line; returns the exit code instead of exiting, so tests can call it. `signal` stops a run
+ * (SIGINT and SIGTERM when run as a command). With `--json`, a failure still ends stdout with one JSON line.
+ */
 export async function main(
   argv: readonly string[],
   io: CliIo = processIo,
   deps: PipelineCliDeps = {},
+  signal: AbortSignal = new AbortController().signal,
 ): Promise<number> {
   const program = newProgram(
     'pipeline',
@@ -192,17 +154,19 @@ export async function main(
     program
       .command('run')
       .description('fetch, check, stage and load a window (default: the previous Sunday–Saturday week)'),
-  ).action((flags: RunFlags) => runCommand(flags, io, deps));
+  ).action((flags: RunFlags) => runCommand(flags, io, deps, signal));
   addRunOptions(
     program
       .command('plan')
       .description('print the window, source requests, staged paths and SQL a run would use; touches nothing'),
   ).action((flags: RunFlags) => planCommand(flags, io, deps));
-  return runProgram(program, argv, io);
+  return runProgram(program, argv, io, {
+    onFailure: (error) => {
+      if (argv.includes('--json')) io.stdout(`${JSON.stringify({ ok: false, error: summarizeError(error) })}\n`);
+    },
+  });
 }
 
 if (require.main === module) {
-  void main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  runAsCommand((signal) => main(process.argv.slice(2), processIo, {}, signal));
 }

@@ -15,15 +15,23 @@ export function newProgram(name: string, description: string, io: CliIo): Comman
  * Parses and runs `argv`, turning the outcome into an exit code: 0 done, 2 the command line (or a
  * setting, or an input file) was wrong and nothing was touched, 1 anything else went wrong.
  */
-export async function runProgram(program: Command, argv: readonly string[], io: CliIo): Promise<number> {
+export async function runProgram(
+  program: Command,
+  argv: readonly string[],
+  io: CliIo,
+  options: { onFailure?: (error: unknown) => void } = {},
+): Promise<number> {
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has printed its message already. Help and version are "errors" with exit code 0.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      if (error.exitCode === 0) return EXIT.ok;
+      options.onFailure?.(new InputError('command line', error.message.replace(/^error: /, '')));
+      return EXIT.usage;
     }
+    options.onFailure?.(error);
     if (error instanceof InputError) {
       io.stderr(`error: ${error.message}\n`);
       return EXIT.usage;

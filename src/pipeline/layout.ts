@@ -16,6 +16,19 @@ export interface WindowLayout {
   part(index: number): string;
 }
 
+/** A part file's name inside its window's folder: the one place the pattern is spelled. */
+export const PART_FILE = /^part-\d{5}\.jsonl$/;
+
+/**
+ * The part's file name when `path` is one of the window's part files (`<prefix>/part-NNNNN.jsonl`); an
+ * error otherwise, since a manifest's paths end up in SQL.
+ */
+export function partFileName(layout: WindowLayout, path: string): string {
+  const name = path.startsWith(`${layout.prefix}/`) ? path.slice(layout.prefix.length + 1) : '';
+  if (!PART_FILE.test(name)) throw new Error(`"${path}" is not a part file of ${layout.prefix}`);
+  return name;
+}
+
 export function windowLayout(datasetName: string, window: Window): WindowLayout {
   const prefix = `stage/${datasetName}/${windowKey(window)}`;
   return {

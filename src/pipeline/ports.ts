@@ -91,6 +91,11 @@ export interface Warehouse {
   planCount(dataset: DatasetDefinition, window: Window): string[];
   /** What a run adds once around everything else: connection setup first, and what `close` runs last. */
   readonly sessionStatements: { readonly open: readonly string[]; readonly close: readonly string[] };
+  /**
+   * Opens what loads will write to, before the source is asked: a DuckDB file another process holds is refused
+   * here (an `InputError` naming the file), not after the window was fetched and staged.
+   */
+  open(): Promise<void>;
   /** Creates the schema and table if they do not exist; never alters an existing table. */
   ensureTable(dataset: DatasetDefinition): Promise<void>;
   /**
@@ -98,6 +103,8 @@ export interface Warehouse {
    * windows that overlap, never duplicates a row. Rows outside a window are never touched.
    */
   loadWindows(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageStore): Promise<void>;
+  /** The days of the window that have rows in the table (`YYYY-MM-DD`), from one aggregate query. */
+  daysWithRows(dataset: DatasetDefinition, window: Window): Promise<string[]>;
   /** Rows in the table for the window, after a load. */
   rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number>;
   close(): Promise<void>;

@@ -1,7 +1,16 @@
+import { InputError, TerminalError, TransientError, describeError } from '../common/errors';
+import {
+  type AttemptContext,
+  type RetryEvent,
+  type RetryPolicy,
+
+  reportWhileWaiting,
+  withRetry,
+} from '../common/retry';
+import { carriesCredentials, safeUrl } from '../common/urls';
 import type { DatasetDefinition } from './datasets';
 import { pageOrder } from './datasets';
 import type { SourceRecord } from './records';
-import { DEFAULT_RETRY, type RetryEvent, type RetryPolicy, TransientError, withRetry } from '../common/retry';
 import { type Window, checkedDate } from './window';
 
 /** Socrata's system field: a stable, unique id per row. */
@@ -10,6 +19,19 @@ export const ROW_ID = ':id';
 /** Some Socrata deployments refuse larger pages with HTTP 400; 50,000 is safe everywhere. */
 export const MAX_PAGE_SIZE = 50_000;
 
+/**
+ * How long one source request may take and how long the source is retried, together: a stalled or dripping
+ * source is given up on about three minutes after the first try, not after six two-minute timeouts.
+ */
+export const SOURCE_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 1_000, maxDelayMs: 15_000, budgetMs: 180_000 };
+/** A whole request, body included. A page of 50,000 rows takes seconds; two minutes is a stall. */
+export const REQUEST_TIMEOUT_MS = 120_000;
+/** No byte for this long while a request is open counts as a stall. */
+export const IDLE_TIMEOUT_MS = 30_000;
+/** A page's rows are a few hundred bytes each; far more than that for a page is not a page, and is not parsed. */
+export const BODY_BYTES_PER_ROW = 2_048;
+const MIN_BODY_CAP_BYTES = 32 * 1024 * 1024;
+
 export interface SourceOptions {
   /** The dataset's resource URL, e.g. https://data.ny.gov/resource/qzve-kjga.json */
   readonly resourceUrl: string;
@@ -17,9 +39,15 @@ export interface SourceOptions {
   readonly appToken?: string | undefined;
   readonly pageSize?: number;
   readonly retry?: RetryPolicy;
-  /** Per request, body included. */
   readonly timeoutMs?: number;
+  readonly idleTimeoutMs?: number;
+  /** Bytes a response may have; default `pageSize × BODY_BYTES_PER_ROW`, at least 32 MB. */
+  readonly maxBodyBytes?: number;
   readonly onRetry?: (event: RetryEvent) => void;
+  /** Told every 15 s while a request is open, so a slow source never looks like a hang. */
+  readonly onWait?: (message: string) => void;
+  /** Where the URL came from (`BNT_SOURCE_URL`, `--source-url`): named when it is wrong. */
+  readonly urlField?: string;
 }
 
 export interface Page {
@@ -37,7 +65,7 @@ interface SocrataErrorBody {
 }
 
 /** A refusal that another try will not fix (bad query, unknown dataset, forbidden token). */
-export class SourceRequestError extends Error {
+export class SourceRequestError extends TerminalError {
   override readonly name = 'SourceRequestError';
   readonly status: number;
   readonly code: string | undefined;
@@ -47,6 +75,48 @@ export class SourceRequestError extends Error {
     this.status = status;
     this.code = code;
   }
+}
+
+/**
+ * Checks a source URL before anything is asked of it. Its errors never repeat the URL: it may hold a
+ * credential, and it is printed, planned and written to manifests.
+ */
+export function checkSourceUrl(resourceUrl: string, field: string): URL {
+  let url: URL;
+  try {
+    url = new URL(resourceUrl);
+  } catch {
+    throw new InputError(field, `${field} is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new InputError(field, `${field} must be an http(s) URL, not ${url.protocol}`);
+  }
+  if (carriesCredentials(url)) {
+    throw new InputError(
+      field,
+      `${field} ${safeUrl(url)} must not carry a user name, password, query or fragment: the pipeline builds the query, and the app token goes in SOCRATA_APP_TOKEN or the socrata-source block`,
+    );
+  }
+  return url;
+}
+
+/**
+ * The request headers, built before anything is sent: an app token that is no valid header value is a
+ * setting to fix, not a network fault to retry, and the platform's message would repeat the token.
+ */
+function requestHeaders(appToken: string | undefined): Headers {
+  const headers = new Headers({ Accept: 'application/json' });
+  if (appToken) {
+    try {
+      headers.set('X-App-Token', appToken);
+    } catch {
+      throw new InputError(
+        'appToken',
+        'the Socrata app token is not a valid HTTP header value (it holds a control or non-ASCII character); fix SOCRATA_APP_TOKEN or the socrata-source block',
+      );
+    }
+  }
+  return headers;
 }
 
 /** `date >= '2024-01-07T00:00:00' AND date < '2024-01-14T00:00:00'`: SoQL for the window on floating timestamps. */
@@ -87,38 +157,24 @@ export class SocrataClient {
   readonly resourceUrl: string;
   private readonly options: SourceOptions;
   private readonly pageSize: number;
+  private readonly headers: Headers;
+  private readonly retry: RetryPolicy;
+  private readonly maxBodyBytes: number;
+  /** Queries asked of the source, retries not counted: what the request budget is measured in. */
+  requests = 0;
 
   constructor(options: SourceOptions) {
-    // The URL is printed, planned and written to manifests, so its errors never repeat it: it may hold a credential.
-    let url: URL;
-    try {
-      url = new URL(options.resourceUrl);
-    } catch {
-      throw new Error('the source URL is not a URL');
-    }
-    if (
-      url.username ||
-      url.password ||
-      [...url.searchParams.keys()].some((name) => name.toLowerCase().includes('app_token'))
-    ) {
-      throw new Error(
-        'the source URL must not carry credentials: give the app token with --app-token, SOCRATA_APP_TOKEN or the socrata-source block',
-      );
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:')
-      throw new Error(`the source URL must be http(s), not ${url.protocol}`);
-    if (url.search || url.hash) {
-      throw new Error(
-        `the source URL ${url.origin}${url.pathname} must not have a query or fragment; the pipeline builds the query`,
-      );
-    }
+    const url = checkSourceUrl(options.resourceUrl, options.urlField ?? 'the source URL');
     const pageSize = options.pageSize ?? MAX_PAGE_SIZE;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-      throw new Error(`the page size ${pageSize} must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+      throw new InputError('pageSize', `the page size ${pageSize} must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
     }
     this.resourceUrl = url.toString();
     this.options = options;
     this.pageSize = pageSize;
+    this.headers = requestHeaders(options.appToken);
+    this.retry = options.retry ?? SOURCE_RETRY;
+    this.maxBodyBytes = options.maxBodyBytes ?? Math.max(MIN_BODY_CAP_BYTES, pageSize * BODY_BYTES_PER_ROW);
   }
 
   /** The request URL for a query; it never carries the app token, which travels in a header. */
@@ -139,15 +195,16 @@ export class SocrataClient {
   }
 
   /**
-   * One query, retried on throttling, server errors, network faults, timeouts and cut-off bodies.
-   * `signal` abandons it, retries and backoff included.
+   * One query, retried on throttling, server errors, network faults, stalls and cut-off bodies, within
+   * `SOURCE_RETRY`'s attempts and time budget. `signal` abandons it, retries and backoff included.
    */
   async query(params: Record<string, string>, signal?: AbortSignal): Promise<SourceRecord[]> {
     const url = this.urlFor(params);
-    return withRetry(() => this.getOnce(url, signal), this.options.retry ?? DEFAULT_RETRY, {
+    this.requests += 1;
+    return withRetry((attempt) => this.getOnce(url, attempt, signal), this.retry, {
       what: `GET ${url.origin}${url.pathname}`,
       ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
-      ...(signal ? { signal } : {}),
+      signal,
     });
   }
 
@@ -156,13 +213,13 @@ export class SocrataClient {
     const [row] = await this.query(this.countParams(where), signal);
     const value = row ? Object.values(row)[0] : undefined;
     const count = Number(value);
-    if (!Number.isInteger(count)) throw new Error(`the source answered count(*) with ${JSON.stringify(row)}`);
+    if (!Number.isInteger(count)) throw new TerminalError(`the source answered count(*) with ${JSON.stringify(row)}`);
     return count;
   }
 
   /** The largest value of `field` (e.g. the newest date the source has), or undefined for an empty dataset. */
-  async max(field: string): Promise<string | undefined> {
-    const [row] = await this.query({ $select: `max(${field})` });
+  async max(field: string, signal?: AbortSignal): Promise<string | undefined> {
+    const [row] = await this.query({ $select: `max(${field})` }, signal);
     const value = row ? Object.values(row)[0] : undefined;
     return value === undefined || value === null ? undefined : String(value);
   }
@@ -198,32 +255,61 @@ export class SocrataClient {
     }
   }
 
-  private async getOnce(url: URL, signal: AbortSignal | undefined): Promise<SourceRecord[]> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (this.options.appToken) headers['X-App-Token'] = this.options.appToken;
-    const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 120_000);
-    let response: Response;
+  private async getOnce(url: URL, attempt: AttemptContext, signal: AbortSignal | undefined): Promise<SourceRecord[]> {
+    // The last attempt gets only what is left of the budget, so the budget holds however slow the source is.
+    const timeoutMs = Math.min(this.options.timeoutMs ?? REQUEST_TIMEOUT_MS, attempt.remainingMs ?? Infinity);
+    const idleMs = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    const limits = new AbortController();
+    const total = setTimeout(
+      () => limits.abort(new TransientError(`no complete answer in ${seconds(timeoutMs)} (limit: request timeout)`)),
+      timeoutMs,
+    );
+    let idle: NodeJS.Timeout | undefined;
+    const resetIdle = () => {
+      clearTimeout(idle);
+      idle = setTimeout(
+        () => limits.abort(new TransientError(`no data for ${seconds(idleMs)} (limit: idle timeout)`)),
+        idleMs,
+      );
+    };
+    const stopReporting = reportWhileWaiting((waited) =>
+      this.options.onWait?.(
+        `waiting for ${url.origin}${url.pathname}: ${seconds(waited)} so far (gives up after ${seconds(timeoutMs)}, or ${seconds(idleMs)} without data)`,
+      ),
+    );
+    const requestSignal = signal ? AbortSignal.any([signal, limits.signal]) : limits.signal;
+    let status: number;
+    let retryAfter: string | null;
     let text: string;
     try {
-      response = await fetch(url, { headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-      text = await response.text();
+      resetIdle();
+      const response = await fetch(url, { headers: this.headers, signal: requestSignal });
+      status = response.status;
+      retryAfter = response.headers.get('retry-after');
+      text = await this.readBody(response, resetIdle);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
+      if (limits.signal.aborted) throw limits.signal.reason;
+      if (error instanceof TransientError) throw error;
       throw new TransientError(`request failed (${describeFetchFailure(error)})`, { cause: error });
+    } finally {
+      clearTimeout(total);
+      clearTimeout(idle);
+      stopReporting();
     }
-    if (response.status === 429 || response.status >= 500) {
+    if (status === 429 || status >= 500) {
       const { message } = describeErrorBody(text);
-      throw new TransientError(`the source answered HTTP ${response.status}: ${message}`, {
-        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+      throw new TransientError(`the source answered HTTP ${status}: ${message}`, {
+        retryAfterMs: parseRetryAfter(retryAfter),
       });
     }
-    if (!response.ok) {
+    if (status < 200 || status >= 300) {
       const { code, message } = describeErrorBody(text);
       const codeText = code ? ` (${code})` : '';
       throw new SourceRequestError(
-        response.status,
+        status,
         code,
-        `the source refused the request with HTTP ${response.status}${codeText}: ${message}`,
+        `the source refused the request with HTTP ${status}${codeText}: ${message}`,
       );
     }
     let body: unknown;
@@ -234,16 +320,41 @@ export class SocrataClient {
         cause: error,
       });
     }
-    if (!Array.isArray(body)) throw new Error(`the source sent ${typeof body} where a JSON array of rows was expected`);
+    if (!Array.isArray(body))
+      throw new TransientError(`the source sent a JSON ${typeof body} where an array of rows was expected`);
     return body as SourceRecord[];
+  }
+
+  /** The body as text, refusing more than a page can hold; every chunk that arrives resets the idle timer. */
+  private async readBody(response: Response, onData: () => void): Promise<string> {
+    if (!response.body) return '';
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      onData();
+      bytes += chunk.byteLength;
+      if (bytes > this.maxBodyBytes) {
+        await response.body.cancel().catch(() => undefined);
+        throw new TransientError(
+          `the source sent more than ${megabytes(this.maxBodyBytes)} for one page of at most ${this.pageSize.toLocaleString('en-US')} rows (limit: response size); the answer was not parsed`,
+        );
+      }
+      chunks.push(Buffer.from(chunk));
+    }
+    return Buffer.concat(chunks).toString('utf8');
   }
 }
 
-function describeFetchFailure(error: unknown): string {
-  if (error instanceof Error) {
-    if (error.name === 'TimeoutError' || error.name === 'AbortError') return 'timed out';
-    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return `${error.message}${cause}`;
-  }
-  return String(error);
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)} s`;
 }
+
+function megabytes(bytes: number): string {
+  return `${Math.round(bytes / (1024 * 1024))} MB`;
+}
+
+function describeFetchFailure(error: unknown): string {
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'timed out';
+  return describeError(error);
+}
+

@@ -12,7 +12,7 @@ import type { StageStore } from '../pipeline/ports';
 import { type DatabricksConnector, DatabricksWarehouse } from '../warehouse/databricks';
 import { DuckDbWarehouse } from '../warehouse/duckdb';
 import type { Warehouse } from '../pipeline/ports';
-import { DEFAULT_DATA_DIR, SETTINGS } from './settings';
+import { DEFAULT_DATA_DIR, SETTINGS, readSetting } from './settings';
 
 /**
  * Where a run stages and loads, chosen by flags on the command line and by app settings in Functions.
@@ -51,24 +51,27 @@ export function chooseTargets(
   cwd: string,
   flagNames: { stage: string; warehouse: string } = { stage: '--stage', warehouse: '--warehouse' },
 ): TargetChoice {
-  const setting = (name: string) => (env[name] === '' ? undefined : env[name]);
   const warehouse =
     flags.warehouse !== undefined
       ? oneOf(WAREHOUSE_KINDS, flags.warehouse, flagNames.warehouse)
-      : oneOf(WAREHOUSE_KINDS, setting(SETTINGS.warehouse) ?? 'duckdb', SETTINGS.warehouse);
+      : oneOf(WAREHOUSE_KINDS, readSetting(env, 'warehouse') ?? 'duckdb', SETTINGS.warehouse);
   // Databricks reads the staged files itself, from ADLS: unless told otherwise, it implies the azure stage.
   const defaultStage: StageKind = warehouse === 'databricks' ? 'azure' : 'local';
-  const stage =
-    flags.stage !== undefined
-      ? oneOf(STAGE_KINDS, flags.stage, flagNames.stage)
-      : oneOf(STAGE_KINDS, setting(SETTINGS.stage) ?? defaultStage, SETTINGS.stage);
-  const vaultUrl = setting(SETTINGS.vaultUrl);
+  const stageField = flags.stage !== undefined ? flagNames.stage : SETTINGS.stage;
+  const stage = oneOf(STAGE_KINDS, flags.stage ?? readSetting(env, 'stage') ?? defaultStage, stageField);
+  if (warehouse === 'databricks' && stage === 'local') {
+    throw new InputError(
+      stageField,
+      `${stageField} local cannot go with the databricks warehouse: Databricks reads the staged files from Azure storage itself; use the azure stage`,
+    );
+  }
+  const vaultUrl = readSetting(env, 'vaultUrl');
   return {
     stage,
     warehouse,
-    dataDir: resolve(cwd, flags.dataDir ?? setting(SETTINGS.dataDir) ?? DEFAULT_DATA_DIR),
+    dataDir: resolve(cwd, flags.dataDir ?? readSetting(env, 'dataDir') ?? DEFAULT_DATA_DIR),
     vaultUrl: vaultUrl === undefined ? undefined : checkVaultUrl(vaultUrl, SETTINGS.vaultUrl),
-    stageConnectionString: setting(SETTINGS.stageConnectionString),
+    stageConnectionString: readSetting(env, 'stageConnectionString'),
   };
 }
 
@@ -159,7 +162,7 @@ async function appTokenFrom(
   blockName: string,
   deps: TargetDeps,
 ): Promise<string | undefined> {
-  const given = deps.appToken ?? (env[SETTINGS.appToken] || undefined);
+  const given = deps.appToken ?? readSetting(env, 'appToken');
   if (given !== undefined) return given;
   try {
     return (await blocks.readOptional(blockName, 'socrata-source'))?.appToken;

@@ -3,7 +3,16 @@ import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import AuthenticationError from '@databricks/sql/dist/errors/AuthenticationError';
 import OperationStateError, { OperationStateErrorCode } from '@databricks/sql/dist/errors/OperationStateError';
 import RetryError from '@databricks/sql/dist/errors/RetryError';
-import { describeError } from '../common/errors';
+import {
+  PipelineError,
+  TerminalError,
+  TransientError,
+  causeChain,
+  describeError,
+  errorKind,
+  httpStatusOf,
+  messageOf,
+} from '../common/errors';
 import { type RetryPolicy, withRetry } from '../common/retry';
 
 /**
@@ -114,15 +123,24 @@ export async function runStatements(
   const session = [...sessionPreamble(connection.statementTimeoutSeconds), ...statements];
   const where = `${connection.host}${connection.httpPath}`;
   try {
-    const results = await withRetry((attempt) => runOnce(connection, session, attempt, secrets), connection.retry, {
-      isTransient: isTransientDatabricksError,
-      what: `running ${statements.length} statement(s) on Databricks ${where}`,
-      onRetry: ({ attempt, delayMs, error }) =>
-        connection.progress?.(
-          `Databricks ${where} is not available (attempt ${attempt} of ${connection.retry.attempts}): ` +
-            `${redact(describeError(error), secrets)}; retrying in ${Math.round(delayMs / 1000)} s`,
-        ),
-    });
+    const results = await withRetry(
+      async ({ attempt }) => {
+        try {
+          return await runOnce(connection, session, attempt, secrets);
+        } catch (error) {
+          throw withKind(error);
+        }
+      },
+      connection.retry,
+      {
+        what: `running ${statements.length} statement(s) on Databricks ${where}`,
+        onRetry: ({ delayMs, error, limit }) =>
+          connection.progress?.(
+            `Databricks ${where} is not available: ${redact(describeError(error), secrets)}; ` +
+              `retrying in ${Math.round(delayMs / 1000)} s (${limit})`,
+          ),
+      },
+    );
     return results.slice(session.length - statements.length);
   } catch (error) {
     throw withoutSecrets(error, secrets);
@@ -253,13 +271,28 @@ const TRANSIENT_NETWORK_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
-/** What a starting, overloaded or briefly unreachable warehouse says. */
+/**
+ * What a starting, overloaded or briefly unreachable warehouse says, and what a MERGE says when another
+ * commit to the same table won: a MERGE restricted to its windows is idempotent, so running it again is safe.
+ */
 const TRANSIENT_MESSAGE =
-  /TEMPORARILY_UNAVAILABLE|warehouse is (?:starting|not running|stopped)|is starting up|socket hang up|premature close|Request timed out|Service Unavailable|Too Many Requests|bad HTTP status code: (?:429|5\d\d)|HTTP error (?:429|5\d\d)/i;
+  /CONCURRENT_APPEND|ConcurrentAppendException|ConcurrentDeleteReadException|ConcurrentDeleteDeleteException|ConcurrentTransactionException|CONCURRENT_MODIFICATION|CommitFailedException|TEMPORARILY_UNAVAILABLE|warehouse is (?:starting|not running|stopped)|is starting up|socket hang up|premature close|Request timed out|Service Unavailable|Too Many Requests|bad HTTP status code: (?:429|5\d\d)|HTTP error (?:429|5\d\d)/i;
 
 /** What the SQL itself got wrong, or what we may not do: the same statement would fail the same way again. */
 const PERMANENT_MESSAGE =
   /PARSE_SYNTAX_ERROR|TABLE_OR_VIEW_NOT_FOUND|SCHEMA_NOT_FOUND|CATALOG_NOT_FOUND|UNRESOLVED_|PERMISSION_DENIED|INSUFFICIENT_PERMISSIONS|permission denied|not authorized|Unauthorized|Forbidden|SQLSTATE: (?:42|22|23|0A)/i;
+
+/**
+ * The one place native driver errors become kinds: transient ones are retried here (a cold start) and may be
+ * retried again by an outer driver; everything else is terminal.
+ */
+export function withKind(error: unknown): PipelineError {
+  if (error instanceof PipelineError) return error;
+  const message = describeError(error);
+  return isTransientDatabricksError(error)
+    ? new TransientError(message, { cause: error })
+    : new TerminalError(message, { cause: error });
+}
 
 /**
  * Transient: HTTP 429/5xx (the driver throws `THTTPException` with `statusCode`), the driver giving up on its
@@ -282,7 +315,7 @@ function isPermanentFailure(error: unknown): boolean {
   ) {
     return true;
   }
-  const status = httpStatus(error);
+  const status = httpStatusOf(error);
   if (status !== undefined && status >= 400 && !isTransientHttpStatus(status)) return true;
   if (errorCode(error) === 'ENOTFOUND') return true;
   return PERMANENT_MESSAGE.test(messageOf(error));
@@ -290,38 +323,20 @@ function isPermanentFailure(error: unknown): boolean {
 
 function isTransientFailure(error: unknown): boolean {
   if (error instanceof RetryError) return true;
-  const status = httpStatus(error);
+  const status = httpStatusOf(error);
   if (status !== undefined && isTransientHttpStatus(status)) return true;
   const code = errorCode(error);
   if (code !== undefined && TRANSIENT_NETWORK_CODES.has(code)) return true;
   return TRANSIENT_MESSAGE.test(messageOf(error));
 }
 
-function causeChain(error: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let current = error; current !== undefined && current !== null && chain.length < 8;) {
-    chain.push(current);
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return chain;
-}
 
-function httpStatus(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
 
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
 
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  // The driver's StatusError is not an Error subclass but carries a message.
-  const message = (error as { message?: unknown } | null)?.message;
-  return typeof message === 'string' ? message : String(error);
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Keeping tokens out of errors
@@ -341,5 +356,7 @@ function withoutSecrets(error: unknown, secrets: ReadonlySet<string>): unknown {
     const text = link instanceof Error ? `${link.message}\n${link.stack ?? ''}` : messageOf(link);
     return [...secrets].some((secret) => text.includes(secret));
   });
-  return mentionsSecret ? new Error(redact(describeError(error), secrets)) : error;
+  if (!mentionsSecret) return error;
+  const message = redact(describeError(error), secrets);
+  return errorKind(error) === 'transient' ? new TransientError(message) : new TerminalError(message);
 }

@@ -2,7 +2,7 @@ import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
 import { InputError } from '../common/errors';
 import { CONTAINER_NAME, DATABRICKS_HTTP_PATH, DATASET_NAME, HOST_NAME, STORAGE_ACCOUNT_NAME } from '../common/names';
 import type { RetryPolicy } from '../common/retry';
-import { windowLayout } from '../pipeline/layout';
+import { partFileName, windowLayout } from '../pipeline/layout';
 import type { StageLocation, StageStore } from '../pipeline/ports';
 import type { Window } from '../pipeline/window';
 import {
@@ -20,6 +20,7 @@ import {
   checkedIdentifier,
   columnDefinitions,
   countInWindowStatement,
+  daysWithRowsStatement,
   mergeStatement,
   stringLiteral,
 } from './sql';
@@ -122,6 +123,9 @@ export class DatabricksWarehouse implements Warehouse {
     return [...this.inSession([this.createTableStatement(dataset)]), ...(merge ? this.inSession([merge]) : [])];
   }
 
+  /** Every statement connects on its own (a session per call), so there is nothing to open ahead. */
+  async open(): Promise<void> {}
+
   async ensureTable(dataset: DatasetDefinition): Promise<void> {
     await runStatements(this.connection, [this.createTableStatement(dataset)]);
   }
@@ -137,6 +141,13 @@ export class DatabricksWarehouse implements Warehouse {
 
   /** Every call opens its own session with its own preamble (see `inSession`); nothing wraps a whole run. */
   readonly sessionStatements = { open: [], close: [] };
+
+  async daysWithRows(dataset: DatasetDefinition, window: Window): Promise<string[]> {
+    const [rows] = await runStatements(this.connection, [
+      daysWithRowsStatement(databricksDialect, this.tableName(dataset), dataset, window),
+    ]);
+    return (rows ?? []).map((row) => String((row as { day?: unknown }).day));
+  }
 
   async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
     const [rows] = await runStatements(this.connection, [this.countStatement(dataset, window)]);
@@ -178,7 +189,7 @@ export class DatabricksWarehouse implements Warehouse {
       .filter((staged) => staged.parts.length > 0)
       .map((staged) => ({
         window: staged.window,
-        relation: readFiles(dataset, partsUrl(adls, dataset, staged.window)),
+        relation: readFiles(dataset, partsUrl(adls, dataset, staged)),
       }));
     return sources.length > 0
       ? mergeStatement(databricksDialect, this.tableName(dataset), dataset, sources)
@@ -232,13 +243,19 @@ function adlsLocation(stage: StageLocation): AdlsLocation {
   return { accountName: stage.accountName, container: stage.container };
 }
 
-/** `abfss://<container>@<account>.dfs.core.windows.net/stage/<dataset>/<start>_<stop>/part-*.jsonl`, from checked parts only. */
-function partsUrl(adls: AdlsLocation, dataset: DatasetDefinition, window: Window): string {
+/**
+ * Exactly the manifest's part files, as one `read_files` path: `abfss://…/<window>/part-00000.jsonl`, or a
+ * `{part-00000.jsonl,part-00001.jsonl}` alternation for several. Never a glob over the folder, which could
+ * read another run's half-written file. Built from checked parts only.
+ */
+function partsUrl(adls: AdlsLocation, dataset: DatasetDefinition, staged: StagedWindow): string {
   if (!DATASET_NAME.test(dataset.name))
     throw new Error(`dataset name "${dataset.name}" cannot be part of a storage path`);
-  const checkedWindow = { start: checkedDate(window.start), stop: checkedDate(window.stop) };
-  const prefix = windowLayout(dataset.name, checkedWindow).prefix;
-  return `abfss://${adls.container}@${adls.accountName}.dfs.core.windows.net/${prefix}/part-*.jsonl`;
+  const checkedWindow = { start: checkedDate(staged.window.start), stop: checkedDate(staged.window.stop) };
+  const layout = windowLayout(dataset.name, checkedWindow);
+  const names = staged.parts.map((part) => partFileName(layout, part));
+  const files = names.length === 1 ? names[0] : `{${names.join(',')}}`;
+  return `abfss://${adls.container}@${adls.accountName}.dfs.core.windows.net/${layout.prefix}/${files}`;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { InputError, TerminalError, describeError, messageOf } from '../common/errors';
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
-import { windowLayout } from '../pipeline/layout';
 import type { LocalFile, StageLocation, StageStore } from '../pipeline/ports';
 import type { Window } from '../pipeline/window';
 import {
@@ -11,6 +11,7 @@ import {
   checkedIdentifier,
   columnDefinitions,
   countInWindowStatement,
+  daysWithRowsStatement,
   mergeStatement,
   stringLiteral,
 } from './sql';
@@ -71,10 +72,15 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   planStatements(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageLocation): string[] {
-    const sources = windows.map((staged) => ({
-      window: staged.window,
-      relation: readJson(dataset, [plannedPartGlob(dataset.name, staged.window, stage)]),
-    }));
+    const sources = windows
+      .filter((staged) => staged.parts.length > 0)
+      .map((staged) => ({
+        window: staged.window,
+        relation: readJson(
+          dataset,
+          staged.parts.map((part) => plannedPartPath(part, stage)),
+        ),
+      }));
     return [
       ...this.ddl(dataset),
       ...(sources.length > 0 ? [mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources)] : []),
@@ -87,6 +93,10 @@ export class DuckDbWarehouse implements Warehouse {
 
   readonly sessionStatements = { open: SESSION_SETUP, close: [CLOSE_CHECKPOINT] };
 
+  async open(): Promise<void> {
+    await this.connection();
+  }
+
   async ensureTable(dataset: DatasetDefinition): Promise<void> {
     const connection = await this.connection();
     for (const statement of this.ddl(dataset)) await connection.run(statement);
@@ -98,9 +108,11 @@ export class DuckDbWarehouse implements Warehouse {
       const sources: SourceRelation[] = [];
       for (const staged of windows) {
         if (staged.parts.length === 0) continue;
+        // Exactly the manifest's parts: a glob over the folder could read another run's half-written file.
         let files: string[];
         if (stage.location.kind === 'local') {
-          files = [join(stage.location.root, windowLayout(dataset.name, staged.window).prefix, 'part-*.jsonl')];
+          const root = stage.location.root;
+          files = staged.parts.map((part) => join(root, part));
         } else {
           for (const part of staged.parts) copies.push(await stage.localFile(part));
           files = copies.slice(-staged.parts.length).map((copy) => copy.path);
@@ -113,6 +125,14 @@ export class DuckDbWarehouse implements Warehouse {
     } finally {
       await Promise.all(copies.map((copy) => copy.release()));
     }
+  }
+
+  async daysWithRows(dataset: DatasetDefinition, window: Window): Promise<string[]> {
+    const connection = await this.connection();
+    const reader = await connection.runAndReadAll(
+      daysWithRowsStatement(duckdbDialect, this.tableName(dataset), dataset, window),
+    );
+    return reader.getRowObjects().map((row) => String(row.day));
   }
 
   async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
@@ -148,7 +168,9 @@ export class DuckDbWarehouse implements Warehouse {
   private async connection(): Promise<DuckDBConnection> {
     this.opened ??= (async () => {
       await mkdir(dirname(this.file), { recursive: true });
-      const instance = await DuckDBInstance.create(this.file);
+      const instance = await DuckDBInstance.create(this.file).catch((error: unknown) => {
+        throw openError(this.file, error);
+      });
       const connection = await instance.connect();
       for (const statement of SESSION_SETUP) await connection.run(statement);
       return { instance, connection };
@@ -173,9 +195,24 @@ function readJson(dataset: DatasetDefinition, files: readonly string[]): string 
   return `read_json([${paths.join(', ')}], format = 'newline_delimited', columns = {${columns}})`;
 }
 
-function plannedPartGlob(datasetName: string, window: Window, stage: StageLocation): string {
-  const glob = `${windowLayout(datasetName, window).prefix}/part-*.jsonl`;
-  if (stage.kind === 'local') return join(stage.root, glob);
+function plannedPartPath(part: string, stage: StageLocation): string {
+  if (stage.kind === 'local') return join(stage.root, part);
   // DuckDB reads blobs from temporary local copies; the plan names the blobs they come from.
-  return `<temporary copy of ${stage.container}/${glob}>`;
+  return `<temporary copy of ${stage.container}/${part}>`;
+}
+
+/**
+ * DuckDB allows one writing process per file; its own message spans several lines and names the lock's
+ * holder. One line says what to do instead.
+ */
+function openError(file: string, error: unknown): Error {
+  const message = messageOf(error);
+  const holder = /PID (\d+)/.exec(message)?.[1];
+  if (/Could not set lock|Conflicting lock/i.test(message)) {
+    return new InputError(
+      'warehouse',
+      `the DuckDB file ${file} is in use by another process${holder ? ` (PID ${holder})` : ''}; DuckDB allows one writer at a time: close it or wait for that run, then try again`,
+    );
+  }
+  return new TerminalError(`the DuckDB file ${file} cannot be opened: ${describeError(error)}`, { cause: error });
 }

@@ -134,3 +134,17 @@ export function countInWindowStatement(
 ): string {
   return `SELECT COUNT(*) AS row_count FROM ${table} WHERE ${windowPredicate(dialect, dataset, window)}`;
 }
+
+/** The distinct days of a window that have rows, as `YYYY-MM-DD` text: what "missing weeks" are found with. */
+export function daysWithRowsStatement(
+  dialect: SqlDialect,
+  table: string,
+  dataset: DatasetDefinition,
+  window: Window,
+): string {
+  const column = dialect.quote(checkedIdentifier(dataset.windowField, 'column'));
+  return (
+    `SELECT DISTINCT CAST(CAST(${column} AS DATE) AS ${dialect.columnType('string')}) AS day FROM ${table} ` +
+    `WHERE ${windowPredicate(dialect, dataset, window)} ORDER BY day`
+  );
+}

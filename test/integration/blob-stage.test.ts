@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
-import { readManifest, runWindow } from '../../src/pipeline/run';
+import { runWindow } from '../../src/pipeline/drive';
+import { readManifest } from '../../src/pipeline/steps';
 import { SocrataClient } from '../../src/pipeline/source';
 import { BlobStageStore } from '../../src/stage/blob';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
@@ -32,21 +33,25 @@ describe('Azure Blob stage (Azurite)', () => {
   const blobNames = async () => {
     const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(CONTAINER);
     const names: string[] = [];
-    for await (const blob of container.listBlobsFlat()) names.push(blob.name);
+    // Staged files only: the run's locks live beside them under locks/.
+    for await (const blob of container.listBlobsFlat({ prefix: 'stage/' })) names.push(blob.name);
     return names.sort();
   };
 
   const run = async (rowsPerPart: number) => {
     const warehouse = new DuckDbWarehouse(`${directory.path}/warehouse.duckdb`);
     try {
-      return await runWindow({
-        dataset: BNT_HOURLY_TRAFFIC,
-        window: week,
-        source: new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), retry: FAST_RETRY, pageSize: 500 }),
-        stage: BlobStageStore.withConnectionString(azurite.connectionString, CONTAINER),
-        warehouse,
-        rowsPerPart,
-      });
+      return await runWindow(
+        {
+          source: new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), retry: FAST_RETRY, pageSize: 500 }),
+          stage: BlobStageStore.withConnectionString(azurite.connectionString, CONTAINER),
+          warehouse,
+          progress: () => undefined,
+          tuning: { rowsPerPart },
+        },
+        BNT_HOURLY_TRAFFIC,
+        week,
+      );
     } finally {
       await warehouse.close();
     }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
-import { loadWindows } from '../../src/pipeline/run';
+import { loadWindows } from '../../src/pipeline/steps';
 import { type Manifest, windowLayout } from '../../src/pipeline/layout';
 import { LocalStageStore } from '../../src/stage/local';
 import type { Window } from '../../src/pipeline/window';
@@ -61,8 +61,8 @@ describe('DuckDB warehouse: several windows in one MERGE', () => {
     const file = join(directory.path, 'warehouse.duckdb');
     const warehouse = new DuckDbWarehouse(file);
     try {
-      await loadWindows(BNT_HOURLY_TRAFFIC, [early, late], stage, warehouse);
-      await loadWindows(BNT_HOURLY_TRAFFIC, [early, late], stage, warehouse);
+      await loadWindows({ stage, warehouse, progress: () => undefined }, BNT_HOURLY_TRAFFIC, [early, late]);
+      await loadWindows({ stage, warehouse, progress: () => undefined }, BNT_HOURLY_TRAFFIC, [early, late]);
     } finally {
       await warehouse.close();
     }
@@ -91,7 +91,9 @@ describe('DuckDB warehouse: several windows in one MERGE', () => {
     const warehouse = new DuckDbWarehouse(join(directory.path, 'other.duckdb'));
     try {
       await assert.rejects(
-        loadWindows(BNT_HOURLY_TRAFFIC, [{ start: '2023-01-01', stop: '2023-01-08' }], stage, warehouse),
+        loadWindows({ stage, warehouse, progress: () => undefined }, BNT_HOURLY_TRAFFIC, [
+          { start: '2023-01-01', stop: '2023-01-08' },
+        ]),
         /is not completely staged .* \(no stage\/bnt-hourly-traffic\/2023-01-01_2023-01-08\/_manifest\.json\); stage it again/,
       );
     } finally {

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BNT_HOURLY_CROSSINGS, BNT_HOURLY_TRAFFIC, type DatasetDefinition } from '../../src/pipeline/datasets';
-import { readManifest, runWindow, stageWindow } from '../../src/pipeline/run';
+import { type RunSummary, runWindow } from '../../src/pipeline/drive';
+import { readManifest, stageWindowStep } from '../../src/pipeline/steps';
+import type { Window } from '../../src/pipeline/window';
 import { SocrataClient, windowQuery } from '../../src/pipeline/source';
 import { LocalStageStore } from '../../src/stage/local';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
@@ -77,38 +79,33 @@ const badTraffic: Record<string, string>[] = [
   { plaza_id: '97', date: '2024-01-09T00:00:00.000', hour: '1', direction: 'O', vehicles_e_zpass: '5' },
 ];
 
-interface Harness {
-  server: SocrataTestServer;
-  dataDir: string;
-  run(
-    window: { start: string; stop: string },
-    options?: { dataset?: DatasetDefinition; pageSize?: number; rowsPerPart?: number; chunkDays?: number },
-  ): ReturnType<typeof runWindow>;
-  query(sql: string): Promise<Record<string, unknown>[]>;
+interface RunOptions {
+  dataset?: DatasetDefinition;
+  pageSize?: number;
+  rowsPerPart?: number;
+  chunkDays?: number;
 }
 
-describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
-  let harness: Harness;
-  let cleanup: () => Promise<void>;
+interface Harness {
+  dataDir: string;
+  run(window: Window, options?: RunOptions): Promise<RunSummary>;
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  remove(): Promise<void>;
+}
 
-  before(async () => {
-    const server = await startSocrataServer({
-      [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: [...cleanTraffic, ...badTraffic] },
-      [CROSSINGS_ID]: { fields: CROSSINGS_FIELDS, rows: crossingsRows('2024-03-09', '2024-03-12') },
-    });
-    const directory = await temporaryDirectory();
-    const databaseFile = join(directory.path, 'warehouse.duckdb');
-    harness = {
-      server,
-      dataDir: directory.path,
-      async run(window, options = {}) {
-        const dataset = options.dataset ?? BNT_HOURLY_TRAFFIC;
-        const id = dataset === BNT_HOURLY_TRAFFIC ? TRAFFIC_ID : CROSSINGS_ID;
-        const warehouse = new DuckDbWarehouse(databaseFile);
-        try {
-          return await runWindow({
-            dataset,
-            window,
+/** A fresh data directory (stage and DuckDB file) over the shared source: every test owns its state. */
+async function newHarness(server: SocrataTestServer): Promise<Harness> {
+  const directory = await temporaryDirectory();
+  const databaseFile = join(directory.path, 'warehouse.duckdb');
+  return {
+    dataDir: directory.path,
+    async run(window, options = {}) {
+      const dataset = options.dataset ?? BNT_HOURLY_TRAFFIC;
+      const id = dataset === BNT_HOURLY_TRAFFIC ? TRAFFIC_ID : CROSSINGS_ID;
+      const warehouse = new DuckDbWarehouse(databaseFile);
+      try {
+        return await runWindow(
+          {
             source: new SocrataClient({
               resourceUrl: server.resourceUrl(id),
               retry: FAST_RETRY,
@@ -116,31 +113,49 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
             }),
             stage: new LocalStageStore(directory.path),
             warehouse,
-            ...(options.rowsPerPart ? { rowsPerPart: options.rowsPerPart } : {}),
-            ...(options.chunkDays ? { chunkDays: options.chunkDays } : {}),
-          });
-        } finally {
-          await warehouse.close();
-        }
-      },
-      async query(sql) {
-        const instance = await DuckDBInstance.create(databaseFile, { access_mode: 'READ_ONLY' });
-        try {
-          const connection = await instance.connect();
-          const rows = (await connection.runAndReadAll(sql)).getRowObjectsJson();
-          connection.closeSync();
-          return rows as Record<string, unknown>[];
-        } finally {
-          instance.closeSync();
-        }
-      },
-    };
-    cleanup = async () => {
-      await server.close();
-      await directory.remove();
-    };
+            progress: () => undefined,
+            tuning: {
+              ...(options.rowsPerPart ? { rowsPerPart: options.rowsPerPart } : {}),
+              ...(options.chunkDays ? { chunkDays: options.chunkDays } : {}),
+            },
+          },
+          dataset,
+          window,
+        );
+      } finally {
+        await warehouse.close();
+      }
+    },
+    async query(sql) {
+      const instance = await DuckDBInstance.create(databaseFile, { access_mode: 'READ_ONLY' });
+      try {
+        const connection = await instance.connect();
+        const rows = (await connection.runAndReadAll(sql)).getRowObjectsJson();
+        connection.closeSync();
+        return rows as Record<string, unknown>[];
+      } finally {
+        instance.closeSync();
+      }
+    },
+    remove: () => directory.remove(),
+  };
+}
+
+describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
+  let server: SocrataTestServer;
+  let harness: Harness;
+
+  before(async () => {
+    server = await startSocrataServer({
+      [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: [...cleanTraffic, ...badTraffic] },
+      [CROSSINGS_ID]: { fields: CROSSINGS_FIELDS, rows: crossingsRows('2024-03-09', '2024-03-12') },
+    });
   });
-  after(() => cleanup());
+  after(() => server.close());
+  beforeEach(async () => {
+    harness = await newHarness(server);
+  });
+  afterEach(() => harness.remove());
 
   const week1 = { start: '2024-01-07', stop: '2024-01-14' };
 
@@ -204,6 +219,7 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
   });
 
   test('the staged files are JSON Lines in the typed table shape, with a manifest that adds up', async () => {
+    await harness.run(week1);
     const prefix = join(harness.dataDir, 'stage', 'bnt-hourly-traffic', '2024-01-07_2024-01-14');
     assert.deepEqual((await readdir(prefix)).sort(), ['_manifest.json', '_quarantine.jsonl', 'part-00000.jsonl']);
     const [first] = (await readFile(join(prefix, 'part-00000.jsonl'), 'utf8')).split('\n');
@@ -220,6 +236,7 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
   });
 
   test('rerunning a window converges to the same table, with no duplicate', async () => {
+    await harness.run(week1);
     const before = await harness.query('SELECT count(*)::INT AS n FROM bronze.bnt_traffic_hourly');
     const summary = await harness.run(week1, { pageSize: 700 });
     const after = await harness.query('SELECT count(*)::INT AS n FROM bronze.bnt_traffic_hourly');
@@ -232,12 +249,13 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
   });
 
   test('overlapping windows never duplicate a row, and leave rows outside the window alone', async () => {
+    await harness.run(week1);
     const summary = await harness.run({ start: '2024-01-10', stop: '2024-01-17' });
     assert.equal(summary.rowsInWindow, 7 * 480);
     const [total] = await harness.query(
       'SELECT count(*)::INT AS n, count(DISTINCT (plaza_id, date, hour, direction))::INT AS keys FROM bronze.bnt_traffic_hourly',
     );
-    assert.deepEqual(total, { n: 10 * 480 + 1, keys: 10 * 480 + 1 });
+    assert.deepEqual(total, { n: 10 * 480 + 1, keys: 10 * 480 + 1 }, 'week 1 (with its extra row) plus three new days');
   });
 
   test('large windows roll over into several part files, all of them loaded', async () => {
@@ -262,10 +280,18 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
     ]);
   });
 
-  test('a chunk that fails while the one before it loads stops the run with its cause; earlier chunks stay loaded', async () => {
+  test('a long window is fetched with one query: ceil(rows / page size) + 2 requests, whatever its chunks', async () => {
+    server.requests.length = 0;
+    const summary = await harness.run({ start: '2024-01-07', stop: '2024-01-21' }, { chunkDays: 3, pageSize: 1000 });
+    assert.equal(summary.chunks, 5);
+    assert.equal(summary.requests, Math.ceil(summary.fetched / 1000) + 2);
+    assert.equal(server.requests.length, summary.requests, 'the server saw exactly the requests the summary counts');
+  });
+
+  test('a page that fails after a chunk was staged stops the run with its cause; the chunk before stays loaded', async () => {
     const pass = { kind: 'delay', ms: 0 } as const;
-    // chunk 1: count, its page and the empty page that ends it; chunk 2: its count is refused while chunk 1 loads.
-    harness.server.failNext(pass, pass, pass, {
+    // The count and page 1 (rows of 14–18 Jan, so the chunk 14–17 Jan is complete); page 2 is refused.
+    server.failNext(pass, pass, {
       kind: 'status',
       status: 400,
       body: { code: 'query.soql.bad', message: 'refused' },
@@ -288,7 +314,7 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
   test('rows lost while paging (a page that comes back empty too soon) fail the window instead of loading part of it', async () => {
     const pass = { kind: 'delay', ms: 0 } as const;
     // The count answers normally; the first page comes back empty, as a capped or confused server might send it.
-    harness.server.failNext(pass, { kind: 'status', status: 200, body: [] });
+    server.failNext(pass, { kind: 'status', status: 200, body: [] });
     await assert.rejects(
       harness.run({ start: '2024-01-18', stop: '2024-01-19' }),
       /the source counted 480 rows but paging returned 0; the source changed while paging, so the window was not staged; run it again/,
@@ -310,9 +336,10 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
   });
 
   test('a failure in the middle of a window leaves nothing a load would take for a complete window', async () => {
+    await harness.run(week1);
     const pass = { kind: 'delay', ms: 0 } as const;
     // count, page 1, then a refusal on page 2 (not retried).
-    harness.server.failNext(pass, pass, {
+    server.failNext(pass, pass, {
       kind: 'status',
       status: 400,
       body: { code: 'query.soql.boom', message: 'boom' },
@@ -325,7 +352,7 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
     const [rows] = await harness.query(
       `SELECT count(*)::INT AS n FROM bronze.bnt_traffic_hourly WHERE date < DATE '2024-01-14'`,
     );
-    assert.equal(rows?.n, 7 * 480 + 1, 'the table keeps what earlier loads put there');
+    assert.equal(rows?.n, 7 * 480 + 1, 'the table keeps what the earlier load put there');
     const again = await harness.run(week1);
     assert.equal(again.rowsInWindow, 7 * 480 + 1);
   });
@@ -371,12 +398,15 @@ describe('a source that changes while a window is paged', () => {
   });
 
   const stage = (pageSize: number) =>
-    stageWindow({
-      dataset: BNT_HOURLY_TRAFFIC,
-      window,
-      source: new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), retry: FAST_RETRY, pageSize }),
-      stage: new LocalStageStore(directory.path),
-    });
+    stageWindowStep(
+      {
+        source: new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), retry: FAST_RETRY, pageSize }),
+        stage: new LocalStageStore(directory.path),
+        warehouse: new DuckDbWarehouse(join(directory.path, 'unused.duckdb')),
+        progress: () => undefined,
+      },
+      { dataset: BNT_HOURLY_TRAFFIC.name, window },
+    );
 
   test('a row that shows up on two pages (the result shifted under the offset) fails the window', async () => {
     const client = new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), pageSize: 300 });

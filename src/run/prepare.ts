@@ -1,0 +1,180 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { InputError, describeError } from '../common/errors';
+import { DEFAULT_DATASET, type DatasetDefinition, findDataset } from '../pipeline/datasets';
+import { SocrataClient } from '../pipeline/source';
+import type { StepPorts, StepTuning } from '../pipeline/steps';
+import { type Window, resolveWindow } from '../pipeline/window';
+import { SETTINGS, readSetting } from './settings';
+import { type TargetChoice, type TargetDeps, type Targets, chooseTargets, openTargets } from './targets';
+
+/**
+ * The one place that turns what a user gave (command-line flags, or app settings in Functions) into a ready
+ * run: dataset, window, targets and source client, every check done before the first request. The CLI and
+ * the Functions app both come through here; `withRun` always closes what was opened.
+ */
+
+/** What a caller asks for; unset fields fall back to settings, then to the embedded defaults. */
+export interface RunRequest {
+  readonly dataset?: string | undefined;
+  readonly startDate?: string | undefined;
+  readonly stopDate?: string | undefined;
+  readonly sourceUrl?: string | undefined;
+  readonly appToken?: string | undefined;
+  readonly dataDir?: string | undefined;
+  readonly stage?: string | undefined;
+  readonly warehouse?: string | undefined;
+}
+
+/** How the caller spells each request field, so an error names what the user typed. */
+export type RequestFieldNames = { readonly [K in keyof RunRequest]-?: string };
+
+export const CLI_FIELD_NAMES: RequestFieldNames = {
+  dataset: '--dataset',
+  startDate: '--start-date',
+  stopDate: '--stop-date',
+  sourceUrl: '--source-url',
+  appToken: '--app-token',
+  dataDir: '--data-dir',
+  stage: '--stage',
+  warehouse: '--warehouse',
+};
+
+export interface RunContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Relative paths (the data directory) resolve from here: where the user ran the command. */
+  readonly cwd: string;
+  readonly now: () => Date;
+  readonly progress: (message: string) => void;
+  readonly signal?: AbortSignal | undefined;
+  readonly names?: RequestFieldNames;
+  readonly deps?: TargetDeps;
+  readonly tuning?: StepTuning;
+  /** The source client's waits and retries; tests shorten them. */
+  readonly sourceOptions?: Partial<ConstructorParameters<typeof SocrataClient>[0]>;
+}
+
+export interface PreparedRun {
+  readonly dataset: DatasetDefinition;
+  readonly window: Window;
+  readonly choice: TargetChoice;
+  readonly ports: StepPorts;
+  close(): Promise<void>;
+}
+
+/**
+ * Checks everything a run needs before anything is asked of the source or written: the dataset and window,
+ * the target combination, the data directory, the source URL, the stage connection string and the blocks.
+ * Touches nothing: `plan` uses it as it is; `run` adds `openForWriting`.
+ */
+export async function prepareRun(request: RunRequest, context: RunContext): Promise<PreparedRun> {
+  const names = context.names ?? CLI_FIELD_NAMES;
+  const dataset = findDataset(request.dataset ?? DEFAULT_DATASET, names.dataset);
+  const window = resolveWindow({ start: request.startDate, stop: request.stopDate }, context.now(), {
+    start: names.startDate,
+    stop: names.stopDate,
+  });
+  const choice = chooseTargets(request, context.env, context.cwd, names);
+  await checkDataDir(choice, request.dataDir !== undefined ? names.dataDir : SETTINGS.dataDir);
+  if (choice.stageConnectionString !== undefined) checkConnectionString(choice.stageConnectionString);
+
+  const urlField = request.sourceUrl !== undefined ? names.sourceUrl : SETTINGS.sourceUrl;
+  const resourceUrl = request.sourceUrl ?? readSetting(context.env, 'sourceUrl') ?? dataset.resourceUrl;
+  const makeSource = (appToken: string | undefined) =>
+    new SocrataClient({
+      resourceUrl,
+      appToken,
+      urlField,
+      onRetry: ({ delayMs, error, limit }) =>
+        context.progress(`retrying in ${(delayMs / 1000).toFixed(1)} s (${limit}): ${describeError(error)}`),
+      onWait: context.progress,
+      ...context.sourceOptions,
+    });
+  makeSource(undefined); // checks the URL before any block store is read
+  const targets: Targets = await openTargets(choice, context.env, {
+    ...context.deps,
+    appToken: request.appToken,
+    progress: context.progress,
+  });
+  const source = makeSource(targets.appToken);
+  return {
+    dataset,
+    window,
+    choice,
+    ports: {
+      source,
+      stage: targets.stage,
+      warehouse: targets.warehouse,
+      progress: context.progress,
+      signal: context.signal,
+      ...(context.tuning ? { tuning: context.tuning } : {}),
+    },
+    close: () => targets.warehouse.close(),
+  };
+}
+
+/**
+ * Runs `work` on a prepared run and always closes it. The work's own error is the one reported; a failure to
+ * close behind it is only a progress note.
+ */
+export async function withRun<T>(prepared: PreparedRun, work: (run: PreparedRun) => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await work(prepared);
+  } catch (error) {
+    await prepared
+      .close()
+      .catch((closeError: unknown) =>
+        prepared.ports.progress(`also failed to close ${prepared.ports.warehouse.description}: ${describeError(closeError)}`),
+      );
+    throw error;
+  }
+  await prepared.close();
+  return result;
+}
+
+/**
+ * The data directory holds the local stage, the DuckDB file and `blocks.json`: it must be a writable folder,
+ * or a path whose nearest existing parent is one (it is created on first write). Nothing is created here.
+ */
+async function checkDataDir(choice: TargetChoice, field: string): Promise<void> {
+  const usesDataDir = choice.stage === 'local' || choice.warehouse === 'duckdb' || choice.vaultUrl === undefined;
+  if (!usesDataDir) return;
+  let path = choice.dataDir;
+  for (;;) {
+    const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw new InputError(field, `${field} ${choice.dataDir} cannot be used: ${describeError(error)}`);
+    });
+    if (info === undefined) {
+      const parent = dirname(path);
+      if (parent === path) break;
+      path = parent;
+      continue;
+    }
+    if (!info.isDirectory()) {
+      throw new InputError(field, `${field} ${choice.dataDir} is not a folder: ${path} is a file; name a folder`);
+    }
+    try {
+      await access(path, constants.W_OK);
+    } catch {
+      throw new InputError(field, `${field} ${choice.dataDir} is not writable (${path}); name a folder you can write to`);
+    }
+    return;
+  }
+}
+
+/** A development connection string (Azurite) that the storage SDK cannot read is named, never echoed. */
+function checkConnectionString(connectionString: string): void {
+  try {
+    BlobServiceClient.fromConnectionString(connectionString);
+  } catch (error) {
+    const reason = describeError(error).replaceAll(connectionString, '<the value>');
+    throw new InputError(
+      SETTINGS.stageConnectionString,
+      `${SETTINGS.stageConnectionString} is not a storage connection string (${reason.slice(0, 200)}); use UseDevelopmentStorage=true for Azurite`,
+    );
+  }
+}
