@@ -245,7 +245,7 @@ export function validateBlock<T extends BlockType>(type: T, value: unknown): Blo
 
 /** The JSON Schema (draft 2020-12) of a block type, for editors and for `npm run blocks -- schema`. */
 export function blockJsonSchema(type: BlockType): Record<string, unknown> {
-  return z.toJSONSchema(BLOCK_SCHEMAS[type]) as Record<string, unknown>;
+  return z.toJSONSchema(BLOCK_SCHEMAS[type]);
 }
 
 /** Key Vault secret names; local blocks follow the same rule so they can move to a vault unchanged. */

@@ -19,7 +19,8 @@ import {
   validateBlock,
 } from '../blocks/types';
 import { InputError } from '../common/errors';
-import { type CliIo, processIo } from './io';
+import { DEFAULT_DATA_DIR, SETTINGS, readSetting } from '../run/settings';
+import { type CliIo, processIo, runAsCommand } from './io';
 import { formatJson, newProgram, runProgram } from './shared';
 
 /** What tests replace: the Key Vault credential and client options (the stand-in's TLS trust). */
@@ -33,8 +34,6 @@ interface StoreFlags {
   dataDir: string;
 }
 
-const DEFAULT_DATA_DIR = '.local';
-
 /**
  * The store a command works on. Flags beat the environment: `--vault-url`, else `--data-dir`, else
  * KEY_VAULT_URL, else the local file under the default data directory.
@@ -44,12 +43,12 @@ function openStore(flags: StoreFlags, command: Command, io: CliIo, deps: BlocksC
   if (flags.vaultUrl !== undefined && dataDirGiven) {
     throw new InputError('--vault-url', '--vault-url and --data-dir name two different stores; give one of them');
   }
-  const envVaultUrl = io.env.KEY_VAULT_URL || undefined;
+  const envVaultUrl = readSetting(io.env, 'vaultUrl');
   const vaultUrl =
     flags.vaultUrl !== undefined
       ? checkVaultUrl(flags.vaultUrl, '--vault-url')
       : !dataDirGiven && envVaultUrl !== undefined
-        ? checkVaultUrl(envVaultUrl, 'KEY_VAULT_URL')
+        ? checkVaultUrl(envVaultUrl, SETTINGS.vaultUrl)
         : undefined;
   const store = openBlockStore({
     vaultUrl,
@@ -66,7 +65,7 @@ function addStoreOptions(command: Command): Command {
   return command
     .option(
       '--vault-url <url>',
-      'Key Vault holding the blocks (env KEY_VAULT_URL); signs in with DefaultAzureCredential',
+      `Key Vault holding the blocks (env ${SETTINGS.vaultUrl}); signs in with DefaultAzureCredential`,
     )
     .option('--data-dir <dir>', 'without a vault: the directory of the local blocks.json', DEFAULT_DATA_DIR);
 }
@@ -199,7 +198,5 @@ export async function main(argv: readonly string[], io: CliIo = processIo, deps:
 }
 
 if (require.main === module) {
-  void main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  runAsCommand(() => main(process.argv.slice(2)));
 }

@@ -36,7 +36,10 @@ function formatSummary(summary: RunSummary): string {
     .join(', ');
   const lines = [
     `${summary.dataset} ${describeWindow(summary.window)}${summary.chunks > 1 ? ` in ${summary.chunks} chunks` : ''}`,
-    `  fetched      ${count(summary.fetched)}`,
+    ...(summary.requestedWindow
+      ? [`  clipped      from ${describeWindow(summary.requestedWindow)} to the dates the dataset has`]
+      : []),
+    `  fetched      ${count(summary.fetched)}  (${count(summary.requests)} source requests)`,
     `  staged       ${count(summary.staged)}  (${summary.parts.length} part file(s) in ${summary.stage})`,
     `  quarantined  ${count(summary.quarantined)}${reasons ? `  (${reasons}; see ${summary.quarantineFiles.join(', ')})` : ''}`,
     `  table        ${summary.table} in ${summary.warehouse}: ${count(summary.rowsInWindow)} rows in the window`,
@@ -45,6 +48,7 @@ function formatSummary(summary: RunSummary): string {
   if (summary.fetched === 0) {
     lines.push(`  no rows for this window; the newest date in the source is ${summary.newestInSource ?? '(none)'}`);
   }
+  if (summary.status === 'stale') lines.push('  stale: the source has nothing this new (the dataset may no longer be updated)');
   return `${lines.join('\n')}\n`;
 }
 
@@ -58,7 +62,7 @@ function formatPlan(plan: Plan): string {
     `table ${plan.table} in ${plan.warehouse}; stage ${plan.stage}`,
     '',
     ...section(
-      'source requests (per chunk: the count, then pages moving $offset by the rows received until an empty page)',
+      'source requests (the count, then pages moving $offset by the rows received until an empty page)',
       plan.sourceRequests.map(readableUrl),
     ),
     '',

@@ -221,7 +221,10 @@ export class SocrataClient {
   async max(field: string, signal?: AbortSignal): Promise<string | undefined> {
     const [row] = await this.query({ $select: `max(${field})` }, signal);
     const value = row ? Object.values(row)[0] : undefined;
-    return value === undefined || value === null ? undefined : String(value);
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number')
+      throw new TerminalError(`the source answered max(${field}) with ${JSON.stringify(row)}`);
+    return String(value);
   }
 
   /**

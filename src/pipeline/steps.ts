@@ -267,12 +267,12 @@ export async function stageChunks(
     await writer.begin(chunks[0] as Window);
     for await (const page of source.pages(windowQuery(dataset, window), signal)) {
       const firstRowId = page.records[0]?.[ROW_ID];
-      if (firstRowId !== undefined && firstRowId === lastRowId) throw shifted(`row ${String(firstRowId)} came on two pages`);
+      if (firstRowId !== undefined && firstRowId === lastRowId) throw shifted(`row ${JSON.stringify(firstRowId)} came on two pages`);
       lastRowId = page.records.at(-1)?.[ROW_ID];
       if (fetched + page.records.length > sourceCount) {
         throw shifted(`the source sent more than the ${count(sourceCount)} rows it counted`);
       }
-      for (const record of page.records as SourceRecord[]) {
+      for (const record of page.records) {
         // Pages are ordered on the window field, so a record past the chunk's end starts the next chunk.
         const day = dayOf(record[dataset.windowField]);
         while (day !== undefined && day >= writer.chunk.stop && day < window.stop && chunkIndex + 1 < chunks.length) {

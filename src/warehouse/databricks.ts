@@ -113,7 +113,7 @@ export class DatabricksWarehouse implements Warehouse {
       checkedIdentifier(this.schema, 'schema'),
       checkedIdentifier(dataset.table.name, 'table'),
     ]
-      .map(databricksDialect.quote)
+      .map((identifier) => databricksDialect.quote(identifier))
       .join('.');
   }
 

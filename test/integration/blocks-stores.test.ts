@@ -62,7 +62,7 @@ function storeContract(name: string, open: () => BlockStore) {
     });
 
     it('refuses to write an invalid document or name, and writes nothing', async () => {
-      const bad = { ...TABLE, catalog: 'main; DROP TABLE x' } as unknown as LakehouseTableBlock;
+      const bad = { ...TABLE, catalog: 'main; DROP TABLE x' };
       const error = await rejection(() => store.put('mtademo-iceberg', 'lakehouse-table', bad));
       assert.ok(error instanceof InputError);
       assert.match(error.message, /^catalog: "main; DROP TABLE x" is not /);

@@ -132,7 +132,7 @@ async function newHarness(server: SocrataTestServer): Promise<Harness> {
         const connection = await instance.connect();
         const rows = (await connection.runAndReadAll(sql)).getRowObjectsJson();
         connection.closeSync();
-        return rows as Record<string, unknown>[];
+        return rows;
       } finally {
         instance.closeSync();
       }

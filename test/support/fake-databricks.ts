@@ -45,6 +45,7 @@ export class FakeDatabricks implements DatabricksConnector {
     this.connections.push(options);
     this.events.push('connect');
     const failure = this.connectFailures.shift();
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the driver's StatusError is not an Error either
     if (failure !== undefined) throw failure;
     return {
       openSession: async () => this.session(),
@@ -58,6 +59,7 @@ export class FakeDatabricks implements DatabricksConnector {
       executeStatement: async (statement) => {
         this.events.push(`execute ${statement}`);
         const failure = this.executeFailures.get(firstWord(statement))?.shift();
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the driver's StatusError is not an Error either
         if (failure !== undefined) throw failure;
         return this.operation(statement);
       },
@@ -70,6 +72,7 @@ export class FakeDatabricks implements DatabricksConnector {
       fetchAll: async () => {
         this.events.push('fetchAll');
         const failure = this.fetchFailures.get(firstWord(statement))?.shift();
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the driver's StatusError is not an Error either
         if (failure !== undefined) throw failure;
         return this.script.rows?.[firstWord(statement)] ?? [];
       },

@@ -35,12 +35,12 @@ function connection(fake: FakeDatabricks, overrides: Partial<DatabricksConnectio
   };
 }
 
-const coldStart = () => new THTTPException({ status: 503 } as never);
+const coldStart = () => new THTTPException({ status: 503 });
 const sqlError = (message: string) =>
   new OperationStateError(OperationStateErrorCode.Error, {
     status: { statusCode: 3 },
     displayMessage: message,
-  } as never);
+  });
 
 test('statements run in order in one session after the timeout SET, and operation, session and client are closed', async () => {
   const fake = new FakeDatabricks({ rows: { SELECT: [{ row_count: 7 }] } });
@@ -132,7 +132,7 @@ test('a SQL error is not retried, names the statement, and session and client ar
         new StatusError({
           statusCode: 3,
           errorMessage: "[PARSE_SYNTAX_ERROR] Syntax error at or near 'TABEL'. SQLSTATE: 42601",
-        } as never),
+        }),
       ],
     },
   });
@@ -229,9 +229,9 @@ test('it gives up after the policy’s attempts with a message saying so', async
 
 test('transient: cold start, throttling, 5xx, driver retries exhausted, network resets; not: SQL, auth, DNS typos, timeouts', () => {
   const transient: unknown[] = [
-    new THTTPException({ status: 503 } as never),
-    new THTTPException({ status: 429 } as never),
-    new THTTPException({ status: 502 } as never),
+    new THTTPException({ status: 503 }),
+    new THTTPException({ status: 429 }),
+    new THTTPException({ status: 502 }),
     new RetryError(RetryErrorCode.TimeoutExceeded),
     Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
     Object.assign(new Error('connect ETIMEDOUT 10.0.0.1:443'), { code: 'ETIMEDOUT' }),
@@ -240,7 +240,7 @@ test('transient: cold start, throttling, 5xx, driver retries exhausted, network 
     new Error('[TEMPORARILY_UNAVAILABLE] The SQL warehouse is starting'),
     sqlError('[TEMPORARILY_UNAVAILABLE] The warehouse is starting, please retry'),
     new Error('Databricks statement 2 of 2 (MERGE …) failed: wrapped', {
-      cause: new THTTPException({ status: 503 } as never),
+      cause: new THTTPException({ status: 503 }),
     }),
   ];
   const permanent: unknown[] = [
@@ -249,11 +249,11 @@ test('transient: cold start, throttling, 5xx, driver retries exhausted, network 
     new StatusError({
       statusCode: 3,
       errorMessage: 'PERMISSION_DENIED: User does not have USE CATALOG on Catalog main',
-    } as never),
+    }),
     new Error('permission denied for storage location abfss://stage@mtastage.dfs.core.windows.net/'),
-    new THTTPException({ status: 401 } as never),
-    new THTTPException({ status: 403 } as never),
-    new THTTPException({ status: 501 } as never),
+    new THTTPException({ status: 401 }),
+    new THTTPException({ status: 403 }),
+    new THTTPException({ status: 501 }),
     Object.assign(new Error('getaddrinfo ENOTFOUND adb-typo.azuredatabricks.net'), { code: 'ENOTFOUND' }),
     new OperationStateError(OperationStateErrorCode.Timeout),
     new OperationStateError(OperationStateErrorCode.Canceled),
