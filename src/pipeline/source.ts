@@ -213,7 +213,7 @@ export class SocrataClient {
     const [row] = await this.query(this.countParams(where), signal);
     const value = row ? Object.values(row)[0] : undefined;
     const count = Number(value);
-    if (!Number.isInteger(count)) throw new TerminalError(`the source answered count(*) with ${JSON.stringify(row)}`);
+    if (!Number.isInteger(count)) throw new TerminalError(`the source answered count(*) with ${excerpt(row)}`);
     return count;
   }
 
@@ -223,7 +223,7 @@ export class SocrataClient {
     const value = row ? Object.values(row)[0] : undefined;
     if (value === undefined || value === null) return undefined;
     if (typeof value !== 'string' && typeof value !== 'number')
-      throw new TerminalError(`the source answered max(${field}) with ${JSON.stringify(row)}`);
+      throw new TerminalError(`the source answered max(${field}) with ${excerpt(row)}`);
     return String(value);
   }
 
@@ -346,6 +346,12 @@ export class SocrataClient {
     }
     return Buffer.concat(chunks).toString('utf8');
   }
+}
+
+/** A bounded piece of an unexpected answer: enough to recognise it, never a flood. */
+function excerpt(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 200 ? `${text.slice(0, 200)}… (${text.length} characters)` : text;
 }
 
 function seconds(ms: number): string {

@@ -76,6 +76,16 @@ export async function prepareRun(request: RunRequest, context: RunContext): Prom
     start: names.startDate,
     stop: names.stopDate,
   });
+  return { dataset, window, ...(await openPorts(dataset, request, context)) };
+}
+
+/** The ports for one dataset, every check done first; what an activity uses, whose window comes with its input. */
+export async function openPorts(
+  dataset: DatasetDefinition,
+  request: Omit<RunRequest, 'dataset' | 'startDate' | 'stopDate'>,
+  context: RunContext,
+): Promise<Omit<PreparedRun, 'dataset' | 'window'>> {
+  const names = context.names ?? CLI_FIELD_NAMES;
   const choice = chooseTargets(request, context.env, context.cwd, names);
   await checkDataDir(choice, request.dataDir !== undefined ? names.dataDir : SETTINGS.dataDir);
   if (choice.stageConnectionString !== undefined) checkConnectionString(choice.stageConnectionString);
@@ -100,8 +110,6 @@ export async function prepareRun(request: RunRequest, context: RunContext): Prom
   });
   const source = makeSource(targets.appToken);
   return {
-    dataset,
-    window,
     choice,
     ports: {
       source,
@@ -119,7 +127,10 @@ export async function prepareRun(request: RunRequest, context: RunContext): Prom
  * Runs `work` on a prepared run and always closes it. The work's own error is the one reported; a failure to
  * close behind it is only a progress note.
  */
-export async function withRun<T>(prepared: PreparedRun, work: (run: PreparedRun) => Promise<T>): Promise<T> {
+export async function withRun<P extends Pick<PreparedRun, 'ports' | 'close'>, T>(
+  prepared: P,
+  work: (run: P) => Promise<T>,
+): Promise<T> {
   let result: T;
   try {
     result = await work(prepared);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
+import { InputError, TransientError } from '../../src/common/errors';
 import { SocrataClient, SourceRequestError, windowQuery } from '../../src/pipeline/source';
 import { FAST_RETRY, TRAFFIC_FIELDS, TRAFFIC_ID, trafficRows } from '../support/fixtures';
 import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
@@ -89,21 +90,35 @@ describe('Socrata client', () => {
       retry: { attempts: 5, baseDelayMs: 10_000, maxDelayMs: 10_000 },
       onRetry: () => abandon.abort(new Error('stop now')),
     });
-    const started = Date.now();
     await assert.rejects(slow.count('hour = 1', abandon.signal), /stop now/);
-    assert.ok(Date.now() - started < 2_000);
+    const attempts = server.requests.filter((request) => request.params.$where === 'hour = 1');
+    assert.equal(attempts.length, 1, 'no second attempt after the abort');
   });
 
-  test('refuses a source URL that carries credentials or a query', () => {
+  test('refuses a source URL that carries credentials or a query, without repeating them', () => {
+    for (const resourceUrl of [
+      `${server.resourceUrl(TRAFFIC_ID)}?$$app_token=secret`,
+      'https://user:secret@data.ny.gov/resource/qzve-kjga.json',
+      `${server.resourceUrl(TRAFFIC_ID)}?$limit=5&sig=secret`,
+    ]) {
+      assert.throws(
+        () => client({ resourceUrl, urlField: 'BNT_SOURCE_URL' }),
+        (error: Error) =>
+          /^BNT_SOURCE_URL .* must not carry a user name, password, query or fragment/.test(error.message) &&
+          !error.message.includes('secret'),
+      );
+    }
+  });
+
+  test('an app token that is no valid header value is refused before any request, without repeating it', () => {
     assert.throws(
-      () => client({ resourceUrl: `${server.resourceUrl(TRAFFIC_ID)}?$$app_token=secret` }),
-      /must not carry credentials/,
+      () => client({ appToken: 'SECRET\u0000X4' }),
+      (error: Error) =>
+        error instanceof InputError &&
+        /not a valid HTTP header value/.test(error.message) &&
+        !error.message.includes('SECRET'),
     );
-    assert.throws(
-      () => client({ resourceUrl: 'https://user:pass@data.ny.gov/resource/qzve-kjga.json' }),
-      /must not carry credentials/,
-    );
-    assert.throws(() => client({ resourceUrl: `${server.resourceUrl(TRAFFIC_ID)}?$limit=5` }), /must not have a query/);
+    assert.equal(server.requests.length, 0);
   });
 
   test('refuses a page size above 50,000', () => {
@@ -138,13 +153,11 @@ describe('Socrata client', () => {
   test('honours Retry-After', async () => {
     server.failNext({ kind: 'status', status: 429, retryAfterSeconds: 1 });
     const delays: number[] = [];
-    const started = Date.now();
     await client({
       onRetry: (e) => delays.push(e.delayMs),
       retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5_000 },
     }).count('hour = 1');
-    assert.deepEqual(delays, [1000]);
-    assert.ok(Date.now() - started >= 950);
+    assert.deepEqual(delays, [1000], 'the delay is the one the server asked for');
   });
 
   test('retries a request that times out', async () => {
@@ -152,12 +165,15 @@ describe('Socrata client', () => {
     const retries: unknown[] = [];
     const count = await client({ timeoutMs: 200, onRetry: (e) => retries.push(e.error) }).count('hour = 1');
     assert.equal(count, 80);
-    assert.match(String(retries[0]), /timed out/);
+    assert.match(String(retries[0]), /no complete answer in 0 s \(limit: request timeout\)/);
   });
 
   test('gives up after the policy runs out, saying how often it tried', async () => {
     server.failNext(...Array.from({ length: 4 }, () => ({ kind: 'status' as const, status: 500 })));
-    await assert.rejects(client().count('hour = 1'), /failed after 4 attempts: the source answered HTTP 500/);
+    await assert.rejects(
+      client().count('hour = 1'),
+      /failed after 4 attempts \(limit: 4 attempts\): the source answered HTTP 500/,
+    );
     assert.equal(server.requests.length, 4);
   });
 
@@ -189,4 +205,59 @@ describe('Socrata client', () => {
     assert.equal(await source.count("date >= '2024-01-07T00:00:00' AND date < '2024-01-08T00:00:00'"), 480);
     assert.equal(await source.max('date'), '2024-01-09T00:00:00.000');
   });
+});
+
+/** Sources that stall, drip or send what no page can be. Each test has its own server, so unused faults never leak. */
+describe('Socrata client against a misbehaving source', () => {
+  let server: SocrataTestServer;
+  beforeEach(async () => {
+    server = await startSocrataServer({ [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows } });
+  });
+  afterEach(() => server.close());
+
+  const client = (options: Partial<ConstructorParameters<typeof SocrataClient>[0]> = {}) =>
+    new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), retry: FAST_RETRY, ...options });
+
+  test('a stalled source is given up on within the retry budget, naming the limits that fired', async () => {
+    server.failNext(...Array.from({ length: 20 }, () => ({ kind: 'stall' as const })));
+    const retries: string[] = [];
+    const error = await client({
+      idleTimeoutMs: 100,
+      retry: { attempts: 20, baseDelayMs: 1, maxDelayMs: 5, budgetMs: 1_000 },
+      onRetry: (e) => retries.push(`${String(e.error)} ${e.limit}`),
+    })
+      .count('hour = 1')
+      .then(
+        () => undefined,
+        (e: unknown) => e as TransientError,
+      );
+    assert.ok(error instanceof TransientError, 'an outer driver may try the whole step again later');
+    assert.match(error.message, /gave up after \d+ s and \d+ attempts \(limit: 1 s in all\): no (data|complete answer) in 0 s/);
+    assert.match(retries[0] ?? '', /limit: idle timeout.*attempt 2 of 20, gives up 1 s after the first/);
+    assert.ok(server.requests.length < 20, 'the budget, not the attempts, ended it');
+  });
+
+  test('a source that drips a byte at a time is cut off by the request timeout', async () => {
+    server.failNext({ kind: 'drip', intervalMs: 20 });
+    const retries: string[] = [];
+    const count = await client({ timeoutMs: 300, onRetry: (e) => retries.push(String(e.error)) }).count('hour = 1');
+    assert.equal(count, 80, 'the retry got the answer');
+    assert.match(retries[0] ?? '', /limit: request timeout/);
+  });
+
+  test('a body larger than a page can hold is not parsed, and says why', async () => {
+    server.failNext(...Array.from({ length: 4 }, () => ({ kind: 'huge' as const, bytes: 2 * 1024 * 1024 })));
+    await assert.rejects(
+      client({ maxBodyBytes: 1024 * 1024 }).count('hour = 1'),
+      /more than 1 MB for one page of at most 50,000 rows \(limit: response size\); the answer was not parsed/,
+    );
+  });
+
+  test('an HTML page where JSON was expected is retried, then reported as such', async () => {
+    server.failNext(
+      ...Array.from({ length: 4 }, () => ({ kind: 'status' as const, status: 200, body: '<html>maintenance</html>' })),
+    );
+    await assert.rejects(client().count('hour = 1'), /failed after 4 attempts .*truncated or invalid JSON body/);
+  });
+
 });

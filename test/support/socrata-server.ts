@@ -46,7 +46,13 @@ export type Fault =
   /** Destroy the socket without any response: a network error for the client. */
   | { kind: 'reset' }
   /** Answer normally, but only after `ms` milliseconds. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** Never answer: the connection stays open and silent until the client gives up. */
+  | { kind: 'stall' }
+  /** Send 200 and the real body one byte every `intervalMs`: a source that is alive but useless. */
+  | { kind: 'drip'; intervalMs: number }
+  /** Send 200 and a JSON array of `bytes` bytes (one huge string row): more than any page can hold. */
+  | { kind: 'huge'; bytes: number };
 
 export interface RecordedRequest {
   /** URL path without the query string, e.g. `/resource/abcd-1234.json`. */
@@ -87,13 +93,15 @@ export interface SocrataServerOptions {
    * Only tests turn it off, to check that both ways give the same answers.
    */
   rangeSearch?: boolean;
+  /** Every resource request waits this long before its answer, as a real API's round trip does (the benchmark). */
+  latencyMs?: number;
 }
 
 export async function startSocrataServer(
   datasets: Record<string, TestDataset>,
   options: SocrataServerOptions = {},
 ): Promise<SocrataTestServer> {
-  const server = new SocrataServer(datasets, options.rangeSearch ?? true);
+  const server = new SocrataServer(datasets, options.rangeSearch ?? true, options.latencyMs ?? 0);
   await server.listen();
   return server;
 }
@@ -767,7 +775,11 @@ class SocrataServer implements SocrataTestServer {
   private readonly server = http.createServer((request, response) => this.handle(request, response));
   private address: AddressInfo | undefined;
 
-  constructor(datasets: Record<string, TestDataset>, rangeSearch: boolean) {
+  constructor(
+    datasets: Record<string, TestDataset>,
+    rangeSearch: boolean,
+    private readonly latencyMs: number,
+  ) {
     const start = new Date();
     for (const [id, dataset] of Object.entries(datasets))
       this.datasets.set(id, new ServedDataset(dataset, start, rangeSearch));
@@ -831,8 +843,18 @@ class SocrataServer implements SocrataTestServer {
     }
     const answer = () => this.reply(match[1] ?? '', url.searchParams);
     const fault = this.faults.shift();
+    if (fault === undefined && this.latencyMs > 0) return this.later(this.latencyMs, () => send(response, answer()), response);
     if (fault === undefined) return send(response, answer());
     this.applyFault(fault, request, response, answer);
+  }
+
+  /** Runs `then` after `ms` unless the client went away or the server closed. */
+  private later(ms: number, then: () => void, response: http.ServerResponse): void {
+    const timer = setTimeout(() => {
+      this.delayTimers.delete(timer);
+      if (!response.destroyed) then();
+    }, ms);
+    this.delayTimers.add(timer);
   }
 
   private applyFault(
@@ -854,12 +876,28 @@ class SocrataServer implements SocrataTestServer {
         response.end(reply.body.slice(0, Math.floor(reply.body.length / 2)));
         return;
       }
-      case 'delay': {
-        const timer = setTimeout(() => {
-          this.delayTimers.delete(timer);
-          if (!response.destroyed) send(response, answer());
-        }, fault.ms);
-        this.delayTimers.add(timer);
+      case 'delay':
+        return this.later(fault.ms, () => send(response, answer()), response);
+      case 'stall':
+        return;
+      case 'drip': {
+        const body = answer().body;
+        response.writeHead(200, { 'Content-Type': JSON_TYPE });
+        let sent = 0;
+        const next = () => {
+          if (sent >= body.length) return void response.end();
+          response.write(body.slice(sent, sent + 1));
+          sent += 1;
+          this.later(fault.intervalMs, next, response);
+        };
+        return next();
+      }
+      case 'huge': {
+        response.writeHead(200, { 'Content-Type': JSON_TYPE });
+        const chunk = 'x'.repeat(64 * 1024);
+        response.write('[{"plaza_id":"');
+        for (let written = 0; written < fault.bytes; written += chunk.length) response.write(chunk);
+        response.end('"}]');
         return;
       }
     }
