@@ -171,13 +171,14 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
   });
 
   test('an app token given on the command line means no block is read for it, even with a vault configured', async () => {
+    vault.requests.length = 0;
     const result = await runInProcess(main, ['plan', ...WEEK, '--app-token', 'abc'], {
       cwd,
-      // Nothing listens there: any attempt to read a block would fail the command.
-      env: { KEY_VAULT_URL: 'https://127.0.0.1:9/' },
-      deps: { credential: vault.credential },
+      env: { KEY_VAULT_URL: vault.vaultUrl },
+      deps: { credential: vault.credential, keyVaultClientOptions: secretClientOptions(vault) },
     });
     assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(vault.requests, [], 'the vault was never asked');
     assert.ok(!result.stdout.includes('abc') && !result.stderr.includes('abc'), 'the token is not printed');
   });
 
