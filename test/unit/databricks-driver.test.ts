@@ -88,7 +88,7 @@ test('a cold start is retried: connect fails twice with transient errors, then t
   assert.equal(fake.connections.length, 3);
   assert.deepEqual(fake.executed, ['SET STATEMENT_TIMEOUT = 600', 'MERGE INTO t USING s ON true']);
   assert.equal(progress.filter((message) => message.includes('retrying')).length, 2);
-  assert.match(progress.find((message) => message.includes('attempt 1 of 3')) ?? '', /bad HTTP status code: 503/);
+  assert.match(progress.find((message) => message.includes('attempt 2 of 3')) ?? '', /bad HTTP status code: 503/);
 });
 
 test('every session starts with the timeout SET, including the one a retry opens', async () => {
@@ -222,7 +222,7 @@ test('it gives up after the policy’s attempts with a message saying so', async
   const fake = new FakeDatabricks({ connectFailures: [coldStart(), coldStart(), coldStart(), coldStart()] });
   await assert.rejects(
     runStatements(connection(fake), ['SELECT 1']),
-    /running 1 statement\(s\) on Databricks adb-1234567890123456\.7\.azuredatabricks\.net\/sql\/1\.0\/warehouses\/abc123def456 failed after 3 attempts: Received a response with a bad HTTP status code: 503/,
+    /running 1 statement\(s\) on Databricks adb-1234567890123456\.7\.azuredatabricks\.net\/sql\/1\.0\/warehouses\/abc123def456 failed after 3 attempts \(limit: 3 attempts\): Received a response with a bad HTTP status code: 503/,
   );
   assert.equal(fake.connections.length, 3);
 });
@@ -277,7 +277,7 @@ test('the warehouse runs exactly what it plans: SET + CREATE in one session, SET
     connect: fake,
   });
   const stage = { location: { kind: 'azure', accountName: 'mtastage', container: 'stage' } } as StageStore;
-  const windows = [{ window: { start: '2024-01-07', stop: '2024-01-14' }, parts: ['part-00000.jsonl'] }];
+  const windows = [{ window: { start: '2024-01-07', stop: '2024-01-14' }, parts: ['stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl'] }];
   await warehouse.ensureTable(BNT_HOURLY_TRAFFIC);
   await warehouse.loadWindows(BNT_HOURLY_TRAFFIC, windows, stage);
   assert.deepEqual(fake.executed, warehouse.planStatements(BNT_HOURLY_TRAFFIC, windows, stage.location));

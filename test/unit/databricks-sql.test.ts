@@ -121,7 +121,7 @@ test('a single staged window loads with one MERGE reading its parts with read_fi
       '  SELECT `plaza_id`, `date`, `hour`, `direction`, `vehicles_e_zpass`, `vehicles_vtoll`',
       '  FROM (',
       '    SELECT `plaza_id`, `date`, `hour`, `direction`, `vehicles_e_zpass`, `vehicles_vtoll`, 0 AS _window_rank',
-      "    FROM read_files('abfss://stage@mtastage.dfs.core.windows.net/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-*.jsonl', " +
+      "    FROM read_files('abfss://stage@mtastage.dfs.core.windows.net/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl', " +
         "format => 'json', schema => '`plaza_id` STRING, `date` DATE, `hour` STRING, `direction` STRING, `vehicles_e_zpass` INT, `vehicles_vtoll` INT', " +
         "mode => 'FAILFAST')",
       "    WHERE `date` >= DATE '2024-01-07' AND `date` < DATE '2024-01-14'",
@@ -141,8 +141,11 @@ test('a single staged window loads with one MERGE reading its parts with read_fi
 
 test('two staged windows load in one MERGE, each filtered to its own window, the later window ranked higher', () => {
   const statements = warehouse().planStatements(BNT_HOURLY_TRAFFIC, [WEEK_1, WEEK_2], STAGE);
+  // Exactly the manifest's parts: one file by name, several as an alternation, never a glob over the folder.
   const readFiles = (window: string) =>
-    `read_files('abfss://stage@mtastage.dfs.core.windows.net/stage/bnt-hourly-traffic/${window}/part-*.jsonl', ` +
+    `read_files('abfss://stage@mtastage.dfs.core.windows.net/stage/bnt-hourly-traffic/${window}/${
+      window === '2024-01-07_2024-01-14' ? 'part-00000.jsonl' : '{part-00000.jsonl,part-00001.jsonl}'
+    }', ` +
     `format => 'json', schema => '${TRAFFIC_COLUMNS}', mode => 'FAILFAST')`;
   assert.equal(
     statements[3],
@@ -179,7 +182,7 @@ test('the crossings MERGE reads timestamps as TIMESTAMP_NTZ and filters the wind
   };
   const merge = warehouse().planStatements(BNT_HOURLY_CROSSINGS, [window], STAGE)[3] ?? '';
   assert.ok(merge.includes("schema => '`transit_timestamp` TIMESTAMP_NTZ, `date` DATE, `hour` INT,"));
-  assert.ok(merge.includes('/stage/bnt-hourly-crossings/2024-01-07_2024-01-14/part-*.jsonl'));
+  assert.ok(merge.includes('/stage/bnt-hourly-crossings/2024-01-07_2024-01-14/part-00000.jsonl'));
   assert.ok(
     merge.includes(
       "WHERE `transit_timestamp` >= TIMESTAMP_NTZ '2024-01-07 00:00:00' AND `transit_timestamp` < TIMESTAMP_NTZ '2024-01-14 00:00:00'",
@@ -213,7 +216,7 @@ test('an emulator endpoint still plans the abfss URL of the account and containe
   const merge = warehouse().planStatements(BNT_HOURLY_TRAFFIC, [WEEK_1], emulated)[3] ?? '';
   assert.ok(
     merge.includes(
-      "read_files('abfss://stage@mtastage.dfs.core.windows.net/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-*.jsonl'",
+      "read_files('abfss://stage@mtastage.dfs.core.windows.net/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl'",
     ),
   );
   assert.ok(!merge.includes('127.0.0.1'));
