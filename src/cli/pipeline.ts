@@ -48,7 +48,8 @@ function formatSummary(summary: RunSummary): string {
   if (summary.fetched === 0) {
     lines.push(`  no rows for this window; the newest date in the source is ${summary.newestInSource ?? '(none)'}`);
   }
-  if (summary.status === 'stale') lines.push('  stale: the source has nothing this new (the dataset may no longer be updated)');
+  if (summary.status === 'stale')
+    lines.push('  stale: the source has nothing this new (the dataset may no longer be updated)');
   return `${lines.join('\n')}\n`;
 }
 

@@ -92,7 +92,7 @@ export function httpStatusOf(error: unknown): number | undefined {
 /** The error and its causes, outermost first (bounded, in case of a cycle). */
 export function causeChain(error: unknown): unknown[] {
   const chain: unknown[] = [];
-  for (let current = error; current !== undefined && current !== null && chain.length < 8; ) {
+  for (let current = error; current !== undefined && current !== null && chain.length < 8;) {
     chain.push(current);
     current = current instanceof Error ? current.cause : undefined;
   }

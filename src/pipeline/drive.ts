@@ -117,7 +117,12 @@ export interface Plan {
 }
 
 export function planRun(
-  ports: { readonly source: SocrataClient; readonly stage: StageStore; readonly warehouse: Warehouse; readonly tuning?: StepTuning },
+  ports: {
+    readonly source: SocrataClient;
+    readonly stage: StageStore;
+    readonly warehouse: Warehouse;
+    readonly tuning?: StepTuning;
+  },
   dataset: DatasetDefinition,
   window: Window,
 ): Plan {
@@ -127,7 +132,9 @@ export function planRun(
   const statements: string[] = [...warehouse.sessionStatements.open];
   for (const chunk of chunks) {
     const layout = windowLayout(dataset.name, chunk);
-    stagePaths.push(...[layout.part(0), layout.quarantine, layout.manifest].map((path) => locationOf(stage.location, path)));
+    stagePaths.push(
+      ...[layout.part(0), layout.quarantine, layout.manifest].map((path) => locationOf(stage.location, path)),
+    );
     statements.push(...warehouse.planStatements(dataset, [{ window: chunk, parts: [layout.part(0)] }], stage.location));
   }
   statements.push(...warehouse.planCount(dataset, window), ...warehouse.sessionStatements.close);

@@ -1,12 +1,5 @@
 import { InputError, TerminalError, TransientError, describeError } from '../common/errors';
-import {
-  type AttemptContext,
-  type RetryEvent,
-  type RetryPolicy,
-
-  reportWhileWaiting,
-  withRetry,
-} from '../common/retry';
+import { type AttemptContext, type RetryEvent, type RetryPolicy, reportWhileWaiting, withRetry } from '../common/retry';
 import { carriesCredentials, safeUrl } from '../common/urls';
 import type { DatasetDefinition } from './datasets';
 import { pageOrder } from './datasets';
@@ -366,4 +359,3 @@ function describeFetchFailure(error: unknown): string {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'timed out';
   return describeError(error);
 }
-

@@ -183,7 +183,11 @@ export async function withWindowLock<T>(
   );
 }
 
-export async function withTableLock<T>(ports: StepPorts, dataset: DatasetDefinition, work: () => Promise<T>): Promise<T> {
+export async function withTableLock<T>(
+  ports: StepPorts,
+  dataset: DatasetDefinition,
+  work: () => Promise<T>,
+): Promise<T> {
   return withLock(
     ports,
     tableLockName(dataset),
@@ -205,13 +209,17 @@ async function withLock<T>(
     lock = await ports.stage.acquireLock(name, {
       waitMs,
       signal: ports.signal,
-      onWait: (waited) => ports.progress(`${holder}; waiting (${Math.round(waited / 1000)} s of at most ${Math.round(waitMs / 1000)} s)`),
+      onWait: (waited) =>
+        ports.progress(`${holder}; waiting (${Math.round(waited / 1000)} s of at most ${Math.round(waitMs / 1000)} s)`),
     });
   } catch (error) {
     if (error instanceof LockBusyError) {
-      throw new LockBusyError(`${holder} (${name} is held; waited ${Math.round(waitMs / 1000)} s); try again when it is done`, {
-        cause: error,
-      });
+      throw new LockBusyError(
+        `${holder} (${name} is held; waited ${Math.round(waitMs / 1000)} s); try again when it is done`,
+        {
+          cause: error,
+        },
+      );
     }
     throw error;
   }
@@ -254,10 +262,14 @@ export async function stageChunks(
   const started = Date.now();
   const what = `${dataset.name} ${describeWindow(window)}`;
   const shifted = (detail: string) =>
-    new TransientError(`${what}: ${detail}; the source changed while paging, so the window was not staged; run it again`);
+    new TransientError(
+      `${what}: ${detail}; the source changed while paging, so the window was not staged; run it again`,
+    );
 
   const sourceCount = await source.count(windowWhere(dataset, window), signal);
-  progress(`${what}: the source has ${count(sourceCount)} rows${chunks.length > 1 ? `, staged in ${chunks.length} chunks` : ''}`);
+  progress(
+    `${what}: the source has ${count(sourceCount)} rows${chunks.length > 1 ? `, staged in ${chunks.length} chunks` : ''}`,
+  );
 
   const writer = new ChunkWriter(ports, dataset, tuning, onChunk);
   let fetched = 0;
@@ -267,7 +279,8 @@ export async function stageChunks(
     await writer.begin(chunks[0] as Window);
     for await (const page of source.pages(windowQuery(dataset, window), signal)) {
       const firstRowId = page.records[0]?.[ROW_ID];
-      if (firstRowId !== undefined && firstRowId === lastRowId) throw shifted(`row ${JSON.stringify(firstRowId)} came on two pages`);
+      if (firstRowId !== undefined && firstRowId === lastRowId)
+        throw shifted(`row ${JSON.stringify(firstRowId)} came on two pages`);
       lastRowId = page.records.at(-1)?.[ROW_ID];
       if (fetched + page.records.length > sourceCount) {
         throw shifted(`the source sent more than the ${count(sourceCount)} rows it counted`);
@@ -340,7 +353,9 @@ class ChunkWriter {
   readonly quarantineFiles: string[] = [];
   chunk: Window = { start: '', stop: '' };
   private layout = windowLayout('x', { start: '2000-01-01', stop: '2000-01-02' });
-  private check: ReturnType<typeof recordChecker> = () => ({ rejection: { reason: 'missing_field', field: '', message: '' } });
+  private check: ReturnType<typeof recordChecker> = () => ({
+    rejection: { reason: 'missing_field', field: '', message: '' },
+  });
   private current = newChunkState();
   private stagedText = '';
   private quarantineText = '';
@@ -497,8 +512,14 @@ export async function readManifest(stage: StageStore, dataset: DatasetDefinition
     );
   }
   const manifest = parseManifest(text, path);
-  if (manifest.dataset !== dataset.name || manifest.window.start !== window.start || manifest.window.stop !== window.stop) {
-    throw new TerminalError(`the manifest ${path} describes ${manifest.dataset} ${describeWindow(manifest.window)}, not this window`);
+  if (
+    manifest.dataset !== dataset.name ||
+    manifest.window.start !== window.start ||
+    manifest.window.stop !== window.stop
+  ) {
+    throw new TerminalError(
+      `the manifest ${path} describes ${manifest.dataset} ${describeWindow(manifest.window)}, not this window`,
+    );
   }
   return manifest;
 }

@@ -138,7 +138,9 @@ export async function withRun<P extends Pick<PreparedRun, 'ports' | 'close'>, T>
     await prepared
       .close()
       .catch((closeError: unknown) =>
-        prepared.ports.progress(`also failed to close ${prepared.ports.warehouse.description}: ${describeError(closeError)}`),
+        prepared.ports.progress(
+          `also failed to close ${prepared.ports.warehouse.description}: ${describeError(closeError)}`,
+        ),
       );
     throw error;
   }
@@ -171,7 +173,10 @@ async function checkDataDir(choice: TargetChoice, field: string): Promise<void> 
     try {
       await access(path, constants.W_OK);
     } catch {
-      throw new InputError(field, `${field} ${choice.dataDir} is not writable (${path}); name a folder you can write to`);
+      throw new InputError(
+        field,
+        `${field} ${choice.dataDir} is not writable (${path}); name a folder you can write to`,
+      );
     }
     return;
   }

@@ -25,7 +25,6 @@ export const WAREHOUSE_KINDS = ['duckdb', 'databricks'] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 export type WarehouseKind = (typeof WAREHOUSE_KINDS)[number];
 
-
 export interface TargetChoice {
   readonly stage: StageKind;
   readonly warehouse: WarehouseKind;

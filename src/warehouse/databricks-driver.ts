@@ -330,13 +330,10 @@ function isTransientFailure(error: unknown): boolean {
   return TRANSIENT_MESSAGE.test(messageOf(error));
 }
 
-
-
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
-
 
 // ---------------------------------------------------------------------------------------------------------
 // Keeping tokens out of errors

@@ -102,7 +102,7 @@ describe('pipeline command line', () => {
     [
       'a source URL that is not a URL',
       ['--source-url', 'not a url', '--start-date', '2024-01-07', '--stop-date', '2024-01-14'],
-      /--source-url: the source URL is not a URL/,
+      /--source-url is not a URL/,
     ],
     ['an unknown flag', ['--frobnicate'], /unknown option '--frobnicate'/],
   ];

@@ -232,7 +232,10 @@ describe('Socrata client against a misbehaving source', () => {
         (e: unknown) => e as TransientError,
       );
     assert.ok(error instanceof TransientError, 'an outer driver may try the whole step again later');
-    assert.match(error.message, /gave up after \d+ s and \d+ attempts \(limit: 1 s in all\): no (data|complete answer) in 0 s/);
+    assert.match(
+      error.message,
+      /gave up after \d+ s and \d+ attempts \(limit: 1 s in all\): no (data|complete answer) in 0 s/,
+    );
     assert.match(retries[0] ?? '', /limit: idle timeout.*attempt 2 of 20, gives up 1 s after the first/);
     assert.ok(server.requests.length < 20, 'the budget, not the attempts, ended it');
   });
@@ -259,5 +262,4 @@ describe('Socrata client against a misbehaving source', () => {
     );
     await assert.rejects(client().count('hour = 1'), /failed after 4 attempts .*truncated or invalid JSON body/);
   });
-
 });

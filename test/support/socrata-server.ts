@@ -843,7 +843,8 @@ class SocrataServer implements SocrataTestServer {
     }
     const answer = () => this.reply(match[1] ?? '', url.searchParams);
     const fault = this.faults.shift();
-    if (fault === undefined && this.latencyMs > 0) return this.later(this.latencyMs, () => send(response, answer()), response);
+    if (fault === undefined && this.latencyMs > 0)
+      return this.later(this.latencyMs, () => send(response, answer()), response);
     if (fault === undefined) return send(response, answer());
     this.applyFault(fault, request, response, answer);
   }

@@ -277,7 +277,12 @@ test('the warehouse runs exactly what it plans: SET + CREATE in one session, SET
     connect: fake,
   });
   const stage = { location: { kind: 'azure', accountName: 'mtastage', container: 'stage' } } as StageStore;
-  const windows = [{ window: { start: '2024-01-07', stop: '2024-01-14' }, parts: ['stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl'] }];
+  const windows = [
+    {
+      window: { start: '2024-01-07', stop: '2024-01-14' },
+      parts: ['stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl'],
+    },
+  ];
   await warehouse.ensureTable(BNT_HOURLY_TRAFFIC);
   await warehouse.loadWindows(BNT_HOURLY_TRAFFIC, windows, stage);
   assert.deepEqual(fake.executed, warehouse.planStatements(BNT_HOURLY_TRAFFIC, windows, stage.location));

@@ -145,8 +145,7 @@ test('two staged windows load in one MERGE, each filtered to its own window, the
   const readFiles = (window: string) =>
     `read_files('abfss://stage@mtastage.dfs.core.windows.net/stage/bnt-hourly-traffic/${window}/${
       window === '2024-01-07_2024-01-14' ? 'part-00000.jsonl' : '{part-00000.jsonl,part-00001.jsonl}'
-    }', ` +
-    `format => 'json', schema => '${TRAFFIC_COLUMNS}', mode => 'FAILFAST')`;
+    }', ` + `format => 'json', schema => '${TRAFFIC_COLUMNS}', mode => 'FAILFAST')`;
   assert.equal(
     statements[3],
     [

@@ -53,7 +53,7 @@ function queryUrl(server: SocrataTestServer, params: Record<string, string>, dat
 
 async function getJson(server: SocrataTestServer, params: Record<string, string>, datasetId = DATASET_ID) {
   const response = await fetch(queryUrl(server, params, datasetId));
-  return { status: response.status, headers: response.headers, body: (await response.json()) };
+  return { status: response.status, headers: response.headers, body: await response.json() };
 }
 
 async function getRows(server: SocrataTestServer, params: Record<string, string>): Promise<Record<string, string>[]> {

@@ -1,0 +1,238 @@
+/**
+ * What a new user gets wrong, and what goes wrong around a run: every misconfiguration exits 2 before the
+ * source is asked and names what to fix; two runs of one window never both succeed with rows missing; a
+ * signal stops a run; no token reaches the output.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { main } from '../../src/cli/pipeline';
+import { lastJsonLine, runInProcess } from '../support/cli';
+import { TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../support/fixtures';
+import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
+
+const ROOT = join(__dirname, '..', '..');
+const WEEK = ['--start-date', '2024-01-07', '--stop-date', '2024-01-14'];
+
+describe('a run that cannot work fails before the first request', () => {
+  let server: SocrataTestServer;
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+
+  before(async () => {
+    server = await startSocrataServer({
+      [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-07', '2024-01-14') },
+    });
+  });
+  after(() => server.close());
+  beforeEach(async () => {
+    server.requests.length = 0;
+    directory = await temporaryDirectory();
+  });
+  afterEach(() => directory.remove());
+
+  const run = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
+    runInProcess(main, ['run', ...WEEK, '--source-url', server.resourceUrl(TRAFFIC_ID), ...argv], {
+      cwd: directory.path,
+      env,
+    });
+
+  async function expectRefused(argv: string[], env: NodeJS.ProcessEnv, message: RegExp) {
+    const result = await run(argv, env);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, message);
+    assert.equal(result.stderr.trim().split('\n').length, 1, 'one line on stderr');
+    assert.deepEqual(server.requests, [], 'the source was never asked');
+  }
+
+  test('a data directory that is a file', async () => {
+    await writeFile(join(directory.path, 'a-file'), 'x');
+    await expectRefused(['--data-dir', 'a-file'], {}, /^error: --data-dir .*a-file is not a folder/);
+    await expectRefused(
+      [],
+      { BNT_DATA_DIR: join(directory.path, 'a-file', 'below') },
+      /^error: BNT_DATA_DIR .* is not a folder/,
+    );
+  });
+
+  test('the databricks warehouse over a local stage', async () => {
+    await expectRefused(
+      ['--warehouse', 'databricks', '--stage', 'local'],
+      {},
+      /--stage local cannot go with the databricks warehouse/,
+    );
+    await expectRefused([], { BNT_WAREHOUSE: 'databricks', BNT_STAGE: 'local' }, /BNT_STAGE local cannot go/);
+  });
+
+  test('a malformed stage connection string is named, never echoed', async () => {
+    const result = await run(['--stage', 'azure'], { BNT_STAGE_CONNECTION_STRING: 'AccountKey=SECRETKEY;nonsense' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /BNT_STAGE_CONNECTION_STRING is not a storage connection string/);
+    assert.ok(!result.stderr.includes('SECRETKEY'));
+    assert.deepEqual(server.requests, []);
+  });
+
+  test('a source URL setting is named as the setting', async () => {
+    const result = await runInProcess(main, ['run', ...WEEK], { cwd: directory.path, env: { BNT_SOURCE_URL: 'nope' } });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^error: BNT_SOURCE_URL is not a URL/);
+  });
+
+  test('an app token with a control character never reaches the output and is not retried', async () => {
+    const result = await run([], { SOCRATA_APP_TOKEN: 'SECRET\u0000X4' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /the Socrata app token is not a valid HTTP header value/);
+    assert.ok(!`${result.stdout}${result.stderr}`.includes('SECRET'), 'the token is not printed');
+    assert.deepEqual(server.requests, []);
+  });
+
+  test('a DuckDB file another process holds is refused in one line before the source is asked', async () => {
+    const file = join(directory.path, '.local', 'warehouse.duckdb');
+    await mkdir(join(directory.path, '.local'));
+    // Another process holds the file: DuckDB's lock is per process, so the holder is a child.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('@duckdb/node-api').DuckDBInstance.create(${JSON.stringify(file)}).then(() => { console.log('open'); setInterval(() => {}, 1000); });`,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await once(holder.stdout as NodeJS.ReadableStream, 'data');
+      await expectRefused([], {}, /the DuckDB file .*warehouse\.duckdb is in use by another process \(PID \d+\)/);
+    } finally {
+      holder.kill('SIGKILL');
+      await once(holder, 'exit');
+    }
+  });
+
+  test('with --json a failure still ends stdout with one JSON line: ok false, the kind, the field', async () => {
+    const bad = await runInProcess(main, ['run', '--start-date', '2024-02-30', '--stop-date', '2024-03-01', '--json'], {
+      cwd: directory.path,
+    });
+    assert.equal(bad.code, 2);
+    assert.deepEqual(lastJsonLine(bad.stdout), {
+      ok: false,
+      error: {
+        kind: 'input',
+        message: '--start-date "2024-02-30" is not a calendar date (YYYY-MM-DD)',
+        field: '--start-date',
+      },
+    });
+
+    server.failNext({ kind: 'status', status: 404, body: { code: 'not_found', message: 'Dataset not found' } });
+    const failed = await run(['--json']);
+    assert.equal(failed.code, 1);
+    const line = lastJsonLine(failed.stdout) as { ok: boolean; error: { kind: string; message: string } };
+    assert.equal(line.ok, false);
+    assert.equal(line.error.kind, 'terminal');
+    assert.match(line.error.message, /HTTP 404 \(not_found\): Dataset not found/);
+
+    const good = await run(['--json']);
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(lastJsonLine(good.stdout).ok, true);
+  });
+});
+
+/** The command as its own process, the way `npm run pipeline` starts it. */
+function spawnPipeline(
+  args: string[],
+  cwd: string,
+): ChildProcess & { output: () => { stdout: string; stderr: string } } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'pipeline.ts'), ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return Object.assign(child, { output: () => ({ stdout, stderr }) });
+}
+
+async function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+}
+
+async function countRows(file: string, where: string): Promise<number> {
+  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  try {
+    const connection = await instance.connect();
+    const [row] = (
+      await connection.runAndReadAll(`SELECT count(*)::INT AS n FROM bronze.bnt_traffic_hourly WHERE ${where}`)
+    ).getRowObjectsJson();
+    connection.closeSync();
+    return Number(row?.n);
+  } finally {
+    instance.closeSync();
+  }
+}
+
+describe('runs as processes', () => {
+  let server: SocrataTestServer;
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+  const month = ['--start-date', '2024-01-01', '--stop-date', '2024-02-01'];
+
+  before(async () => {
+    // Every request takes a while, as against the real API, so a second run starts while the first works.
+    server = await startSocrataServer(
+      { [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-01', '2024-02-01') } },
+      { latencyMs: 1_000 },
+    );
+  });
+  after(() => server.close());
+  beforeEach(async () => {
+    directory = await temporaryDirectory();
+  });
+  afterEach(() => directory.remove());
+
+  test('two runs of one window at once: never both report success with rows missing', async () => {
+    const args = [
+      ...['run', ...month, '--json', '--source-url', server.resourceUrl(TRAFFIC_ID)],
+      ...['--data-dir', directory.path],
+    ];
+    const first = spawnPipeline(args, directory.path);
+    const second = spawnPipeline(args, directory.path);
+    const codes = await Promise.all([exitOf(first), exitOf(second)]);
+    const rows = await countRows(join(directory.path, 'warehouse.duckdb'), "date >= DATE '2024-01-01'");
+    const outputs = [first.output(), second.output()];
+    for (const [index, code] of codes.entries()) {
+      const output = outputs[index] as { stdout: string; stderr: string };
+      if (code === 0) {
+        assert.equal(lastJsonLine(output.stdout).rowsInWindow, 31 * 480, 'a success reports the whole window');
+      } else {
+        assert.match(
+          output.stderr,
+          /another run is working on bnt-hourly-traffic \[2024-01-01, 2024-02-01\)|in use by another process/,
+          output.stderr,
+        );
+      }
+    }
+    assert.ok(codes.includes(0), `one of them succeeds: ${JSON.stringify(outputs)}`);
+    assert.equal(rows, 31 * 480, 'the table holds the whole window exactly once');
+  });
+
+  test('SIGTERM stops a run within seconds, exits non-zero, and a rerun converges', async () => {
+    const args = [
+      ...['run', ...month, '--source-url', server.resourceUrl(TRAFFIC_ID)],
+      ...['--data-dir', directory.path],
+    ];
+    const child = spawnPipeline([...args, '--json'], directory.path);
+    // Stop it once it is paging: the count has been answered.
+    while (!child.output().stderr.includes('the source has')) await new Promise((resolve) => setTimeout(resolve, 50));
+    child.kill('SIGTERM');
+    const code = await exitOf(child);
+    assert.equal(code, 143, child.output().stderr);
+    assert.match(child.output().stderr, /SIGTERM: stopping/);
+
+    const rerun = spawnPipeline([...args, '--json'], directory.path);
+    assert.equal(await exitOf(rerun), 0, rerun.output().stderr);
+    assert.equal(lastJsonLine(rerun.output().stdout).rowsInWindow, 31 * 480);
+  });
+});
