@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { InputError } from '../common/errors';
-import { CONTAINER_NAME, DATABRICKS_HTTP_PATH, HOST_NAME, SQL_IDENTIFIER, STORAGE_ACCOUNT_NAME } from '../common/names';
+import {
+  CONTAINER_NAME,
+  DATABRICKS_HTTP_PATH,
+  HOST_NAME,
+  SQL_IDENTIFIER,
+  STORAGE_ACCOUNT_NAME,
+} from '../common/names';
 
 /**
  * Blocks: the named, typed settings documents that replace the original flow's Prefect Blocks. Each type
