@@ -16,7 +16,7 @@ import {
   type VerifyOutput,
   loadWindows,
   stageChunks,
-  verifyWindowStep,
+  checkWindow,
   withTableLock,
   withWindowLock,
 } from './steps';
@@ -94,7 +94,8 @@ export async function runWindow(ports: StepPorts, dataset: DatasetDefinition, wi
     const staged = await stageChunks(locked, dataset, window, (manifest) =>
       withTableLock(locked, dataset, () => loadWindows(locked, dataset, [manifest.window])).then(() => undefined),
     );
-    const verified = await verifyWindowStep(locked, { dataset: dataset.name, window, staged: staged.staged });
+    const rowsInWindow = await withTableLock(locked, dataset, () => ports.warehouse.rowsInWindow(dataset, window));
+    const verified = await checkWindow(locked, dataset, { dataset: dataset.name, window, staged: staged.staged }, rowsInWindow);
     return summarizeRun(ports, dataset, staged, verified, Date.now() - started);
   });
 }

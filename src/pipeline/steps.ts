@@ -105,7 +105,7 @@ export async function stageWindowStep(ports: StepPorts, input: WindowInput): Pro
 /** Creates the table if needed, then one MERGE over every window; loads into one table take turns. */
 export async function loadWindowsStep(ports: StepPorts, input: LoadInput): Promise<LoadOutput> {
   const dataset = findDataset(input.dataset);
-  return withTableLock(ports, dataset, async () => {
+  return withTable(ports, dataset, async () => {
     const manifests = await loadWindows(ports, dataset, input.windows);
     return {
       dataset: dataset.name,
@@ -118,7 +118,17 @@ export async function loadWindowsStep(ports: StepPorts, input: LoadInput): Promi
 /** Counts the window in the table; fails (terminal) when it holds fewer rows than were staged. */
 export async function verifyWindowStep(ports: StepPorts, input: VerifyInput): Promise<VerifyOutput> {
   const dataset = findDataset(input.dataset);
-  const rowsInWindow = await ports.warehouse.rowsInWindow(dataset, input.window);
+  const rowsInWindow = await withTable(ports, dataset, () => ports.warehouse.rowsInWindow(dataset, input.window));
+  return checkWindow(ports, dataset, input, rowsInWindow);
+}
+
+/** The verdict on a loaded window from its count: a shortfall fails, an empty window asks the source how new it is. */
+export async function checkWindow(
+  ports: StepPorts,
+  dataset: DatasetDefinition,
+  input: VerifyInput,
+  rowsInWindow: number,
+): Promise<VerifyOutput> {
   if (rowsInWindow < input.staged) {
     // Upserts never delete, so fewer rows than staged means a load lost some: never report that as success.
     throw new TerminalError(
@@ -142,7 +152,7 @@ export async function verifyWindowStep(ports: StepPorts, input: VerifyInput): Pr
 /** The weeks of a window with no rows in the table, found with one aggregate query and merged into windows. */
 export async function findMissingStep(ports: StepPorts, input: WindowInput): Promise<MissingOutput> {
   const dataset = findDataset(input.dataset);
-  const days = new Set(await ports.warehouse.daysWithRows(dataset, input.window));
+  const days = new Set(await withTable(ports, dataset, () => ports.warehouse.daysWithRows(dataset, input.window)));
   const missing: Window[] = [];
   for (const week of splitWindow(input.window, 7)) {
     const covered = splitWindow(week, 1).some((day) => days.has(day.start));
@@ -195,6 +205,20 @@ export async function withTableLock<T>(
     `another load into ${ports.warehouse.tableName(dataset)} is running`,
     work,
   );
+}
+
+/**
+ * A step's work on the table, under the table's lock, closing the warehouse before the lock goes: an embedded
+ * DuckDB file is then free for the next step, in this process or another, and two MERGEs never overlap.
+ */
+async function withTable<T>(ports: StepPorts, dataset: DatasetDefinition, work: () => Promise<T>): Promise<T> {
+  return withTableLock(ports, dataset, async () => {
+    try {
+      return await work();
+    } finally {
+      await ports.warehouse.close();
+    }
+  });
 }
 
 async function withLock<T>(

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
-import { loadWindows } from '../../src/pipeline/steps';
+import type { SocrataClient } from '../../src/pipeline/source';
+import { type StepPorts, loadWindows, loadWindowsStep } from '../../src/pipeline/steps';
 import { type Manifest, windowLayout } from '../../src/pipeline/layout';
 import { LocalStageStore } from '../../src/stage/local';
-import type { Window } from '../../src/pipeline/window';
+import { type Window, addDays } from '../../src/pipeline/window';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
 import { temporaryDirectory } from '../support/fixtures';
 
@@ -98,6 +99,60 @@ describe('DuckDB warehouse: several windows in one MERGE', () => {
       );
     } finally {
       await warehouse.close();
+    }
+  });
+});
+
+describe('loads into one table at once', () => {
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+  before(async () => {
+    directory = await temporaryDirectory();
+  });
+  after(() => directory.remove());
+
+  test('two overlapping loads started together both land correct: they take turns on the table', async () => {
+    const stage = new LocalStageStore(directory.path);
+    const weeks = [
+      { start: '2024-01-07', stop: '2024-01-14' },
+      { start: '2024-01-14', stop: '2024-01-21' },
+    ];
+    for (const [index, week] of weeks.entries()) {
+      const days = Array.from({ length: 7 }, (_, day) => addDays(week.start, day));
+      await stageByHand(
+        stage,
+        week,
+        days.flatMap((date) => Array.from({ length: 24 }, (_, hour) => row(date, String(hour), index + 1))),
+      );
+    }
+    const file = join(directory.path, 'warehouse.duckdb');
+    // Each load has its own warehouse object, as two activities (or a timer run and a backfill) would.
+    const ports = (): StepPorts => ({
+      source: undefined as unknown as SocrataClient,
+      stage,
+      warehouse: new DuckDbWarehouse(file),
+      progress: () => undefined,
+      tuning: { tableLockWaitMs: 60_000 },
+    });
+    const results = await Promise.all([
+      loadWindowsStep(ports(), { dataset: BNT_HOURLY_TRAFFIC.name, windows: weeks }),
+      loadWindowsStep(ports(), { dataset: BNT_HOURLY_TRAFFIC.name, windows: [weeks[1] as Window] }),
+    ]);
+    assert.deepEqual(
+      results.map((result) => result.staged),
+      [14 * 24, 7 * 24],
+    );
+    const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+    try {
+      const connection = await instance.connect();
+      const [counts] = (
+        await connection.runAndReadAll(
+          'SELECT count(*)::INT AS n, count(DISTINCT (plaza_id, date, hour, direction))::INT AS keys, sum(vehicles_e_zpass)::INT AS total FROM bronze.bnt_traffic_hourly',
+        )
+      ).getRowObjectsJson();
+      connection.closeSync();
+      assert.deepEqual(counts, { n: 14 * 24, keys: 14 * 24, total: 7 * 24 * 1 + 7 * 24 * 2 });
+    } finally {
+      instance.closeSync();
     }
   });
 });
