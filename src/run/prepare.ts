@@ -158,7 +158,7 @@ async function checkDataDir(choice: TargetChoice, field: string): Promise<void> 
   let path = choice.dataDir;
   for (;;) {
     const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
       throw new InputError(field, `${field} ${choice.dataDir} cannot be used: ${describeError(error)}`);
     });
     if (info === undefined) {

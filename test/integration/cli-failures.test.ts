@@ -144,7 +144,8 @@ function spawnPipeline(
   cwd: string,
 ): ChildProcess & { output: () => { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'pipeline.ts'), ...args], {
-    cwd,
+    // From the project, where `--import tsx` resolves; the data directory is given as an absolute path.
+    cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -197,8 +198,8 @@ describe('runs as processes', () => {
       ...['run', ...month, '--json', '--source-url', server.resourceUrl(TRAFFIC_ID)],
       ...['--data-dir', directory.path],
     ];
-    const first = spawnPipeline(args, directory.path);
-    const second = spawnPipeline(args, directory.path);
+    const first = spawnPipeline(args);
+    const second = spawnPipeline(args);
     const codes = await Promise.all([exitOf(first), exitOf(second)]);
     const rows = await countRows(join(directory.path, 'warehouse.duckdb'), "date >= DATE '2024-01-01'");
     const outputs = [first.output(), second.output()];
@@ -223,15 +224,18 @@ describe('runs as processes', () => {
       ...['run', ...month, '--source-url', server.resourceUrl(TRAFFIC_ID)],
       ...['--data-dir', directory.path],
     ];
-    const child = spawnPipeline([...args, '--json'], directory.path);
-    // Stop it once it is paging: the count has been answered.
-    while (!child.output().stderr.includes('the source has')) await new Promise((resolve) => setTimeout(resolve, 50));
+    const child = spawnPipeline([...args, '--json']);
+    // Stop it once it is paging: the count has been answered. (Bounded by the child's own life.)
+    while (!child.output().stderr.includes('the source has') && child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(child.exitCode, null, `the run was still working when signalled: ${child.output().stderr}`);
     child.kill('SIGTERM');
     const code = await exitOf(child);
     assert.equal(code, 143, child.output().stderr);
     assert.match(child.output().stderr, /SIGTERM: stopping/);
 
-    const rerun = spawnPipeline([...args, '--json'], directory.path);
+    const rerun = spawnPipeline([...args, '--json']);
     assert.equal(await exitOf(rerun), 0, rerun.output().stderr);
     assert.equal(lastJsonLine(rerun.output().stdout).rowsInWindow, 31 * 480);
   });

@@ -414,7 +414,7 @@ describe('a source that changes while a window is paged', () => {
     const pass = { kind: 'delay', ms: 0 } as const;
     // Page 2 starts with the last row of page 1, as it would after a row was inserted before the offset.
     server.failNext(pass, pass, { kind: 'status', status: 200, body: [page1.at(-1), ...page1.slice(0, 179)] });
-    await assert.rejects(stage(300), /row row-\d+ came on two pages; the source changed while paging/);
+    await assert.rejects(stage(300), /row "row-\d+" came on two pages; the source changed while paging/);
     await assert.rejects(
       readManifest(new LocalStageStore(directory.path), BNT_HOURLY_TRAFFIC, window),
       /not completely staged/,

@@ -92,7 +92,7 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     );
     assert.match(
       plan.statements[3] ?? '',
-      /read_files\('abfss:\/\/staging@mtademostage\.dfs\.core\.windows\.net\/stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/part-\*\.jsonl'/,
+      /read_files\('abfss:\/\/staging@mtademostage\.dfs\.core\.windows\.net\/stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/part-00000\.jsonl'/,
     );
     assert.match(
       result.stderr,
@@ -111,7 +111,7 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     assert.match(
       result.stdout,
       new RegExp(
-        `read_json\\(\\['${join(cwd, '.local')}/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-\\*\\.jsonl'\\]`,
+        `read_json\\(\\['${join(cwd, '.local')}/stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000\\.jsonl'\\]`,
       ),
     );
     assert.match(result.stdout, /\$where=date >= '2024-01-07T00:00:00' AND date < '2024-01-14T00:00:00'/);
@@ -158,7 +158,7 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
       cwd,
     });
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /Databricks reads staged files from ADLS: use the azure stage/);
+    assert.match(result.stderr, /--stage local cannot go with the databricks warehouse: Databricks reads the staged files from Azure storage itself; use the azure stage/);
   });
 
   test('an unknown stage or warehouse is a usage error naming the flag or setting', async () => {
