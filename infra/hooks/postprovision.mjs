@@ -85,10 +85,12 @@ Unity Catalog setup for ${v.AZURE_FUNCTION_APP_NAME} — once, as a metastore ad
 
    databricks warehouses update-permissions <warehouse-id> --json '${permissionsJson}'
 
-6. Put the databricks-warehouse block into Key Vault (from the repository, after npm ci):
+6. Put the databricks-warehouse block into Key Vault (from the repository, after npm ci; .local/ is neither
+   committed nor deployed):
 
-   echo '{ "host": "${workspaceHost}", "httpPath": "/sql/1.0/warehouses/<warehouse-id>", "auth": { "type": "entra" } }' > warehouse.json
-   npm run blocks -- put ${v.DATABRICKS_WAREHOUSE_BLOCK_NAME} --type databricks-warehouse --file warehouse.json --vault-url ${v.KEY_VAULT_URL}
+   mkdir -p .local
+   echo '{ "host": "${workspaceHost}", "httpPath": "/sql/1.0/warehouses/<warehouse-id>", "auth": { "type": "entra" } }' > .local/warehouse.json
+   npm run blocks -- put ${v.DATABRICKS_WAREHOUSE_BLOCK_NAME} --type databricks-warehouse --file .local/warehouse.json --vault-url ${v.KEY_VAULT_URL}
 
 Then start a first backfill: docs/deploy.md, step "First backfill".
 `;

@@ -64,7 +64,7 @@ describe('post-provision hook', () => {
     assert.ok(text.includes(`"service_principal_name":"${clientId}","permission_level":"CAN_USE"`));
     assert.ok(
       text.includes(
-        `npm run blocks -- put mtademo-databricks --type databricks-warehouse --file warehouse.json --vault-url ${deployed.KEY_VAULT_URL}`,
+        `npm run blocks -- put mtademo-databricks --type databricks-warehouse --file .local/warehouse.json --vault-url ${deployed.KEY_VAULT_URL}`,
       ),
     );
     assert.doesNotMatch(text, /undefined|null/);
@@ -72,8 +72,8 @@ describe('post-provision hook', () => {
 
   it('prints a databricks-warehouse block the code accepts once the warehouse id is filled in', () => {
     const text = runHook([], deployed).stdout;
-    const json = /echo '(\{.*\})' > warehouse\.json/.exec(text)?.[1];
-    assert.ok(json, 'an echo line writes warehouse.json');
+    const json = /echo '(\{.*\})' > \.local\/warehouse\.json/.exec(text)?.[1];
+    assert.ok(json, 'an echo line writes .local/warehouse.json');
     const document = JSON.parse(json.replace('<warehouse-id>', 'abcdef1234567890')) as unknown;
     assert.doesNotThrow(() => validateBlock('databricks-warehouse', document));
   });
