@@ -10,7 +10,7 @@ param appInsightsName string
 @description('Azure region.')
 param location string
 
-@description('Days to keep logs. The workbook and alerts read the run summaries from here.')
+@description('Days the workspace keeps logs (Application Insights data included). The workbook reads the run summaries from here.')
 @minValue(30)
 @maxValue(730)
 param retentionInDays int = 90
@@ -39,7 +39,6 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
     Application_Type: 'web'
     WorkspaceResourceId: logAnalytics.id
     DisableLocalAuth: true
-    RetentionInDays: retentionInDays
   }
 }
 
