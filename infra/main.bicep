@@ -1,0 +1,255 @@
+// Everything the BNT hourly traffic Functions app needs, in one resource group deployment: managed identities
+// everywhere, no keys. Deploy with `azd up`, or `az deployment group create` with main.bicepparam
+// (docs/deploy.md). What ARM cannot do — the Unity Catalog objects and the databricks-warehouse block — the
+// post-provision hook (infra/hooks/postprovision.mjs) prints with the deployed names filled in.
+targetScope = 'resourceGroup'
+
+@description('Short environment name (e.g. prod); with the resource group it makes the resource names unique.')
+@minLength(1)
+@maxLength(32)
+param environmentName string
+
+@description('Azure region for every resource. Must offer Flex Consumption and Azure Databricks.')
+param location string = resourceGroup().location
+
+@description('Object id of the user (or service principal) deploying. Gets Key Vault Secrets Officer so it can put blocks. Empty: no such role.')
+param deployerPrincipalId string = ''
+
+@description('Key Vault purge protection. Irreversible once on; keeps the vault name reserved for 90 days after deletion.')
+param enableKeyVaultPurgeProtection bool = false
+
+@description('Memory per Function App instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Upper bound of Function App instances the app scales out to (Flex Consumption allows up to 1000).')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Comma-separated datasets the weekly timer runs (BNT_DATASETS).')
+param datasets string = 'bnt-hourly-traffic,bnt-hourly-crossings'
+
+@description('Day of week of the weekly run, UTC: 0 = Sunday, 1 = Monday, ... 6 = Saturday.')
+@minValue(0)
+@maxValue(6)
+param scheduleDayOfWeek int = 1
+
+@description('Hour of the weekly run, UTC (Flex Consumption runs timers in UTC; WEBSITE_TIME_ZONE is not supported).')
+@minValue(0)
+@maxValue(23)
+param scheduleHourUtc int = 12
+
+@description('Run the weekly timer. False turns only the timer off (AzureWebJobs.weeklyTimer.Disabled); backfills over HTTP still work.')
+param scheduleEnabled bool = true
+
+@description('Durable Functions task hub name (3-45 letters and digits, starting with a letter).')
+@minLength(3)
+@maxLength(45)
+param taskHubName string = 'bnttraffic'
+
+@description('Container in the data lake for staged files.')
+param stageContainerName string = 'stage'
+
+@description('Unity Catalog catalog of the loaded tables (lakehouse-table block). It must exist.')
+param lakehouseCatalog string = 'main'
+
+@description('Schema of the loaded tables (lakehouse-table block). The Unity Catalog setup creates it.')
+param lakehouseSchema string = 'bronze'
+
+@description('Table format (lakehouse-table block): iceberg (managed Iceberg) or delta-uniform.')
+@allowed([
+  'iceberg'
+  'delta-uniform'
+])
+param lakehouseFormat string = 'iceberg'
+
+@description('Name of the azure-container block (Key Vault secret); the app reads it from BLOCK_AZURE_CONTAINER.')
+param azureContainerBlockName string = 'mtademo-container'
+
+@description('Name of the lakehouse-table block; the app reads it from BLOCK_LAKEHOUSE_TABLE.')
+param lakehouseTableBlockName string = 'mtademo-iceberg'
+
+@description('Name of the databricks-warehouse block, put by hand after deployment; the app reads it from BLOCK_DATABRICKS_WAREHOUSE.')
+param databricksWarehouseBlockName string = 'mtademo-databricks'
+
+@description('Name of the optional socrata-source block (a Socrata app token); the app reads it from BLOCK_SOCRATA_SOURCE.')
+param socrataSourceBlockName string = 'mtademo-socrata'
+
+@description('Resource id of an existing Azure Databricks workspace (premium, Unity Catalog). Empty: create one.')
+param existingDatabricksWorkspaceId string = ''
+
+@description('Email address for alerts. Empty: the alerts fire but notify nobody.')
+param alertEmail string = ''
+
+@description('Days to keep logs (run summaries for the workbook and alerts).')
+@minValue(30)
+@maxValue(730)
+param logRetentionInDays int = 90
+
+@description('Tags for every resource.')
+param tags object = {}
+
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var allTags = union(tags, { 'azd-env-name': environmentName })
+
+var identityName = 'id-bnt-${resourceToken}'
+var functionAppName = 'func-bnt-${resourceToken}'
+var planName = 'plan-bnt-${resourceToken}'
+var hostStorageName = 'stbnt${resourceToken}'
+var dataLakeName = 'dlbnt${resourceToken}'
+var keyVaultName = 'kv-bnt-${resourceToken}'
+var logAnalyticsName = 'log-bnt-${resourceToken}'
+var appInsightsName = 'appi-bnt-${resourceToken}'
+var accessConnectorName = 'dbac-bnt-${resourceToken}'
+var databricksWorkspaceName = 'dbw-bnt-${resourceToken}'
+var deploymentContainerName = 'app-package'
+
+// Block (secret) names by block type: the same map feeds the Key Vault secrets and the app's BLOCK_* settings.
+var blockNames = {
+  'azure-container': azureContainerBlockName
+  'lakehouse-table': lakehouseTableBlockName
+  'databricks-warehouse': databricksWarehouseBlockName
+  'socrata-source': socrataSourceBlockName
+}
+
+var datasetList = map(split(datasets, ','), dataset => trim(dataset))
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: identityName
+    location: location
+    tags: allTags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: logAnalyticsName
+    appInsightsName: appInsightsName
+    location: location
+    retentionInDays: logRetentionInDays
+    tags: allTags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    hostStorageName: hostStorageName
+    dataLakeName: dataLakeName
+    deploymentContainerName: deploymentContainerName
+    stageContainerName: stageContainerName
+    location: location
+    tags: allTags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    name: keyVaultName
+    location: location
+    enablePurgeProtection: enableKeyVaultPurgeProtection
+    blockNames: blockNames
+    dataLakeName: storage.outputs.dataLakeName
+    stageContainerName: storage.outputs.stageContainerName
+    lakehouseCatalog: lakehouseCatalog
+    lakehouseSchema: lakehouseSchema
+    lakehouseFormat: lakehouseFormat
+    tags: allTags
+  }
+}
+
+module databricks 'modules/databricks.bicep' = {
+  name: 'databricks'
+  params: {
+    accessConnectorName: accessConnectorName
+    workspaceName: databricksWorkspaceName
+    existingWorkspaceId: existingDatabricksWorkspaceId
+    location: location
+    tags: allTags
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  params: {
+    functionPrincipalId: identity.outputs.principalId
+    accessConnectorPrincipalId: databricks.outputs.accessConnectorPrincipalId
+    deployerPrincipalId: deployerPrincipalId
+    hostStorageName: storage.outputs.hostStorageName
+    dataLakeName: storage.outputs.dataLakeName
+    keyVaultName: keyVault.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    name: functionAppName
+    planName: planName
+    location: location
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    hostBlobEndpoint: storage.outputs.hostBlobEndpoint
+    hostQueueEndpoint: storage.outputs.hostQueueEndpoint
+    hostTableEndpoint: storage.outputs.hostTableEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    appInsightsName: monitoring.outputs.appInsightsName
+    keyVaultUrl: keyVault.outputs.uri
+    blockNames: blockNames
+    schedule: '0 0 ${scheduleHourUtc} * * ${scheduleDayOfWeek}'
+    scheduleEnabled: scheduleEnabled
+    datasets: datasets
+    taskHubName: taskHubName
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    tags: allTags
+  }
+  // The host starts as soon as the app exists: let it find its storage, vault and telemetry roles in place.
+  dependsOn: [
+    roles
+  ]
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    appInsightsId: monitoring.outputs.appInsightsId
+    alertEmail: alertEmail
+    datasets: datasetList
+    scheduleDayOfWeek: scheduleDayOfWeek
+    scheduleHourUtc: scheduleHourUtc
+    scheduleEnabled: scheduleEnabled
+    nameSuffix: resourceToken
+    tags: allTags
+  }
+}
+
+// Outputs become azd environment values (azd env get-values) and feed the post-provision hook. None is a secret.
+output AZURE_LOCATION string = location
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output FUNCTION_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output KEY_VAULT_NAME string = keyVault.outputs.name
+output KEY_VAULT_URL string = keyVault.outputs.uri
+output DATA_LAKE_ACCOUNT_NAME string = storage.outputs.dataLakeName
+output STAGE_CONTAINER_NAME string = storage.outputs.stageContainerName
+output STAGE_ABFSS_URL string = storage.outputs.stageAbfssUrl
+output DATABRICKS_ACCESS_CONNECTOR_ID string = databricks.outputs.accessConnectorId
+output DATABRICKS_WORKSPACE_ID string = databricks.outputs.workspaceId
+output DATABRICKS_WORKSPACE_URL string = 'https://${databricks.outputs.workspaceHost}'
+output LAKEHOUSE_CATALOG string = lakehouseCatalog
+output LAKEHOUSE_SCHEMA string = lakehouseSchema
+output DATABRICKS_WAREHOUSE_BLOCK_NAME string = databricksWarehouseBlockName
+output APPLICATION_INSIGHTS_NAME string = monitoring.outputs.appInsightsName
+output RUNS_WORKBOOK_ID string = alerts.outputs.workbookId

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { validateBlock } from '../../src/blocks/types';
+import { ROOT, outputs, read, resolveValue } from './bicep-text';
+
+const HOOK = join(ROOT, 'infra/hooks/postprovision.mjs');
+
+/** Deployment outputs as azd puts them in the hook's environment. */
+const deployed: Record<string, string> = {
+  AZURE_FUNCTION_APP_NAME: 'func-bnt-q7w3e9r1t5y2u',
+  FUNCTION_IDENTITY_CLIENT_ID: '0b7c5d52-8a4f-4f44-9d0c-6f3e2a1b9c8d',
+  KEY_VAULT_URL: 'https://kv-bnt-q7w3e9r1t5y2u.vault.azure.net/',
+  DATA_LAKE_ACCOUNT_NAME: 'dlbntq7w3e9r1t5y2u',
+  STAGE_ABFSS_URL: 'abfss://stage@dlbntq7w3e9r1t5y2u.dfs.core.windows.net/',
+  DATABRICKS_ACCESS_CONNECTOR_ID:
+    '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-bnt/providers/Microsoft.Databricks/accessConnectors/dbac-bnt-q7w3e9r1t5y2u',
+  DATABRICKS_WORKSPACE_URL: 'https://adb-1234567890123456.7.azuredatabricks.net',
+  LAKEHOUSE_CATALOG: 'main',
+  LAKEHOUSE_SCHEMA: 'bronze',
+  DATABRICKS_WAREHOUSE_BLOCK_NAME: 'mtademo-databricks',
+};
+
+function runHook(args: string[], env: Record<string, string>) {
+  // Only PATH from this process: the hook must not depend on anything else in the environment.
+  return spawnSync(process.execPath, [HOOK, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+  });
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'bnt-infra-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('post-provision hook', () => {
+  it('reads only outputs that main.bicep declares', () => {
+    const required = /const REQUIRED = \[([\s\S]*?)\];/.exec(read('infra/hooks/postprovision.mjs'))?.[1];
+    assert.ok(required);
+    const names = [...required.matchAll(/'(\w+)'/g)].map((m) => m[1]!);
+    assert.deepEqual(names.sort(), Object.keys(deployed).sort());
+    const declared = outputs(read('infra/main.bicep'));
+    for (const name of names) assert.ok(declared.has(name), `main.bicep outputs ${name}`);
+  });
+
+  it('prints the Unity Catalog commands with the deployed names filled in', () => {
+    const result = runHook([], deployed);
+    assert.equal(result.status, 0, result.stderr);
+    const text = result.stdout;
+    const clientId = deployed.FUNCTION_IDENTITY_CLIENT_ID!;
+    assert.ok(text.includes(`databricks auth login --host ${deployed.DATABRICKS_WORKSPACE_URL}`));
+    assert.ok(text.includes(`"access_connector_id":"${deployed.DATABRICKS_ACCESS_CONNECTOR_ID}"`));
+    assert.ok(text.includes(`databricks service-principals create --application-id ${clientId}`));
+    assert.ok(text.includes(`URL '${deployed.STAGE_ABFSS_URL}'`));
+    assert.ok(text.includes('WITH (STORAGE CREDENTIAL dlbntq7w3e9r1t5y2u_stage)'));
+    assert.ok(text.includes('CREATE SCHEMA IF NOT EXISTS main.bronze;'));
+    assert.ok(text.includes(`GRANT READ FILES ON EXTERNAL LOCATION dlbntq7w3e9r1t5y2u_stage TO \`${clientId}\`;`));
+    assert.ok(text.includes(`GRANT USE CATALOG ON CATALOG main TO \`${clientId}\`;`));
+    assert.ok(
+      text.includes(`GRANT USE SCHEMA, CREATE TABLE, SELECT, MODIFY ON SCHEMA main.bronze TO \`${clientId}\`;`),
+    );
+    assert.ok(text.includes(`"service_principal_name":"${clientId}","permission_level":"CAN_USE"`));
+    assert.ok(
+      text.includes(
+        `npm run blocks -- put mtademo-databricks --type databricks-warehouse --file .local/warehouse.json --vault-url ${deployed.KEY_VAULT_URL}`,
+      ),
+    );
+    assert.doesNotMatch(text, /undefined|null/);
+  });
+
+  it('prints a databricks-warehouse block the code accepts once the warehouse id is filled in', () => {
+    const text = runHook([], deployed).stdout;
+    const json = /echo '(\{.*\})' > \.local\/warehouse\.json/.exec(text)?.[1];
+    assert.ok(json, 'an echo line writes .local/warehouse.json');
+    const document = JSON.parse(json.replace('<warehouse-id>', 'abcdef1234567890')) as unknown;
+    assert.doesNotThrow(() => validateBlock('databricks-warehouse', document));
+  });
+
+  it('reads the outputs of `az deployment group show` on the az path', () => {
+    const file = join(scratch, 'outputs.json');
+    // ARM's shape: { name: { type, value } }, names as declared.
+    writeFileSync(
+      file,
+      JSON.stringify(Object.fromEntries(Object.entries(deployed).map(([k, v]) => [k, { type: 'String', value: v }]))),
+    );
+    const result = runHook(['--outputs', file], {});
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, runHook([], deployed).stdout);
+  });
+
+  it('names the missing outputs and fails when run without a deployment', () => {
+    const { KEY_VAULT_URL: _, ...rest } = deployed;
+    const result = runHook([], rest);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /missing deployment outputs: KEY_VAULT_URL/);
+    assert.equal(result.stdout, '');
+  });
+
+  it('gets the abfss URL and data lake name the Bicep outputs', () => {
+    assert.equal(
+      resolveValue('storage.outputs.stageAbfssUrl'),
+      `abfss://stage@${resolveValue('storage.outputs.dataLakeName')}.dfs.core.windows.net/`,
+    );
+  });
+});
+
+describe('azure.yaml', () => {
+  const yaml = read('azure.yaml');
+
+  it('deploys the project as a TypeScript function app from infra/main', () => {
+    assert.match(yaml, /^\s+path: infra$/m);
+    assert.match(yaml, /^\s+module: main$/m);
+    assert.match(yaml, /^\s+project: \.$/m);
+    assert.match(yaml, /^\s+language: ts$/m);
+    assert.match(yaml, /^\s+host: function$/m);
+  });
+
+  it('builds before packaging and runs the post-provision hook', () => {
+    assert.match(yaml, /prepackage:\n\s+posix:\n\s+shell: sh\n\s+run: npm ci && npm run build$/m);
+    assert.match(yaml, /postprovision:\n\s+posix:\n\s+shell: sh\n\s+run: node infra\/hooks\/postprovision\.mjs$/m);
+  });
+
+  it('names the service as the Function App is tagged', () => {
+    const service = /^services:\n {2}(\w+):$/m.exec(yaml)?.[1];
+    assert.ok(service);
+    assert.match(
+      read('infra/modules/functionapp.bicep'),
+      new RegExp(`^param azdServiceName string = '${service}'$`, 'm'),
+    );
+  });
+});
