@@ -139,10 +139,7 @@ describe('a run that cannot work fails before the first request', () => {
 });
 
 /** The command as its own process, the way `npm run pipeline` starts it. */
-function spawnPipeline(
-  args: string[],
-  cwd: string,
-): ChildProcess & { output: () => { stdout: string; stderr: string } } {
+function spawnPipeline(args: string[]): ChildProcess & { output: () => { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'pipeline.ts'), ...args], {
     // From the project, where `--import tsx` resolves; the data directory is given as an absolute path.
     cwd: ROOT,
