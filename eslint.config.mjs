@@ -42,5 +42,10 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+    // Plain Node scripts and configs (the azd hook, dependency-cruiser's config).
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', module: 'writable', require: 'readonly', console: 'readonly' },
+    },
   },
 );

@@ -70,7 +70,7 @@ function roleAssignments(): Assignment[] {
         symbol: assignment.symbol,
         scopeType: scopeResource.type,
         principal: principal!,
-        role: BUILT_IN_ROLES[roleId]!,
+        role: BUILT_IN_ROLES[roleId],
         conditional: assignment.condition !== undefined,
       });
     }

@@ -9,7 +9,7 @@ function recorder() {
   return { delays, sleep: async (ms: number) => void delays.push(ms) };
 }
 
-function failing(errors: unknown[], value = 'done') {
+function failing(errors: Error[], value = 'done') {
   let calls = 0;
   return {
     get calls() {
