@@ -8,10 +8,8 @@ import { blockNames } from '../blocks/types';
 import { InputError, describeError } from '../common/errors';
 import { BlobStageStore } from '../stage/blob';
 import { LocalStageStore } from '../stage/local';
-import type { StageStore } from '../pipeline/ports';
 import { type DatabricksConnector, DatabricksWarehouse } from '../warehouse/databricks';
-import { DuckDbWarehouse } from '../warehouse/duckdb';
-import type { Warehouse } from '../pipeline/ports';
+import type { StageStore, Warehouse } from '../pipeline/ports';
 import { DEFAULT_DATA_DIR, SETTINGS, readSetting } from './settings';
 
 /**
@@ -130,6 +128,8 @@ export async function openTargets(
 
   let warehouse: Warehouse;
   if (choice.warehouse === 'duckdb') {
+    // Loaded only when chosen: Azure runs on Databricks never load the embedded engine's native binary.
+    const { DuckDbWarehouse } = await import('../warehouse/duckdb.js');
     warehouse = new DuckDbWarehouse(join(choice.dataDir, 'warehouse.duckdb'));
   } else {
     const [connection, table] = await Promise.all([
