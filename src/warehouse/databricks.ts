@@ -1,6 +1,15 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { z } from 'zod';
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
 import { InputError } from '../common/errors';
-import { CONTAINER_NAME, DATABRICKS_HTTP_PATH, DATASET_NAME, HOST_NAME, STORAGE_ACCOUNT_NAME } from '../common/names';
+import {
+  CONTAINER_NAME,
+  DATABRICKS_HTTP_PATH,
+  DATASET_NAME,
+  HOST_NAME,
+  SQL_IDENTIFIER,
+  STORAGE_ACCOUNT_NAME,
+} from '../common/names';
 import type { RetryPolicy } from '../common/retry';
 import { partFileName, windowLayout } from '../pipeline/layout';
 import type { StageLocation, StageStore } from '../pipeline/ports';
@@ -87,22 +96,19 @@ export class DatabricksWarehouse implements Warehouse {
   private readonly connection: DatabricksConnection;
 
   constructor(options: DatabricksWarehouseOptions) {
-    const statementTimeoutSeconds = options.statementTimeoutSeconds ?? DEFAULT_STATEMENT_TIMEOUT_SECONDS;
+    const checked = checkedOptions(options);
     this.connection = {
-      host: validHost(options.host),
-      httpPath: validHttpPath(options.httpPath),
-      auth: validAuth(options.auth),
-      statementTimeoutSeconds: validStatementTimeout(statementTimeoutSeconds),
-      retry: validRetry(options.retry ?? DATABRICKS_COLD_START_RETRY),
+      host: checked.host,
+      httpPath: checked.httpPath,
+      auth: options.auth,
+      statementTimeoutSeconds: checked.statementTimeoutSeconds ?? DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+      retry: options.retry ?? DATABRICKS_COLD_START_RETRY,
       connector: options.connect ?? dbsqlConnector,
       progress: options.progress,
     };
-    this.catalog = optionIdentifier(options.catalog, 'catalog');
-    this.schema = optionIdentifier(options.schema, 'schema');
-    if (options.format !== 'iceberg' && options.format !== 'delta-uniform') {
-      throw new InputError('format', `format "${String(options.format)}" must be "iceberg" or "delta-uniform"`);
-    }
-    this.format = options.format;
+    this.catalog = checked.catalog;
+    this.schema = checked.schema;
+    this.format = checked.format;
     this.description = `Databricks ${this.connection.host}${this.connection.httpPath}`;
   }
 
@@ -269,80 +275,84 @@ function readFiles(dataset: DatasetDefinition, url: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Options: checked once, up front, so a bad setting fails before anything connects
+// Options: one schema, checked once up front, so a bad setting fails before anything connects. The identifier
+// and host patterns are the ones the block schemas use (src/common/names.ts).
 
-function optionIdentifier(value: string, field: string): string {
-  try {
-    return checkedIdentifier(value, field);
-  } catch (error) {
-    throw new InputError(field, (error as Error).message);
-  }
+const quote = (value: unknown) => JSON.stringify(value) ?? String(value);
+
+const optionsSchema = z.object({
+  host: z
+    .string()
+    .refine((host) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(host), {
+      error: (issue) =>
+        `host ${quote(issue.input)} must be the host name only, without the scheme (e.g. adb-1234567890123456.7.azuredatabricks.net)`,
+      abort: true,
+    })
+    .regex(HOST_NAME, {
+      error: (issue) =>
+        `host ${quote(issue.input)} is not a host name (e.g. adb-1234567890123456.7.azuredatabricks.net; no path or port)`,
+    }),
+  httpPath: z.string().regex(DATABRICKS_HTTP_PATH, {
+    error: (issue) =>
+      `httpPath ${quote(issue.input)} must be /sql/1.0/warehouses/<warehouse id> or /sql/protocolv1/o/<org id>/<cluster id> (copy it from the warehouse's Connection details)`,
+  }),
+  auth: z.discriminatedUnion(
+    'type',
+    [
+      z.object({
+        type: z.literal('pat'),
+        token: z.string().trim().min(1, { error: 'auth.token is empty: give a Databricks personal access token' }),
+      }),
+      z.object({
+        type: z.literal('entra'),
+        credential: z.custom<TokenCredential>(
+          (value) => typeof (value as TokenCredential | undefined)?.getToken === 'function',
+          {
+            error: 'auth.credential must be a token credential (e.g. DefaultAzureCredential)',
+          },
+        ),
+      }),
+    ],
+    {
+      error: (issue) =>
+        `auth.type ${quote((issue.input as { type?: unknown } | undefined)?.type)} must be "entra" or "pat"`,
+    },
+  ),
+  catalog: z.string().regex(SQL_IDENTIFIER, { error: (issue) => identifierMessage('catalog', issue.input) }),
+  schema: z.string().regex(SQL_IDENTIFIER, { error: (issue) => identifierMessage('schema', issue.input) }),
+  format: z.enum(['iceberg', 'delta-uniform'], {
+    error: (issue) => `format ${quote(issue.input)} must be "iceberg" or "delta-uniform"`,
+  }),
+  statementTimeoutSeconds: z
+    .number()
+    .refine((seconds) => Number.isSafeInteger(seconds) && seconds > 0, {
+      error: (issue) => `statementTimeoutSeconds ${quote(issue.input)} must be a positive whole number of seconds`,
+    })
+    .optional(),
+  retry: z
+    .object({
+      attempts: z
+        .number()
+        .int()
+        .min(1, { error: (issue) => `retry.attempts ${quote(issue.input)} must be a whole number of at least 1` }),
+      baseDelayMs: z.number().min(0),
+      maxDelayMs: z.number(),
+    })
+    .refine((retry) => retry.maxDelayMs >= retry.baseDelayMs, {
+      error: 'retry delays must be non-negative, with maxDelayMs at least baseDelayMs',
+    })
+    .optional(),
+});
+
+function identifierMessage(field: string, value: unknown): string {
+  return `${field} ${quote(value)} is not a plain SQL identifier (letters, digits and underscores, not starting with a digit)`;
 }
 
-function validHost(host: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) {
-    throw new InputError(
-      'host',
-      `host "${host}" must be the host name only, without the scheme (e.g. adb-1234567890123456.7.azuredatabricks.net)`,
-    );
-  }
-  if (!HOST_NAME.test(host)) {
-    throw new InputError(
-      'host',
-      `host "${host}" is not a host name (e.g. adb-1234567890123456.7.azuredatabricks.net; no path or port)`,
-    );
-  }
-  return host;
-}
-
-function validHttpPath(httpPath: string): string {
-  if (!DATABRICKS_HTTP_PATH.test(httpPath)) {
-    throw new InputError(
-      'httpPath',
-      `httpPath "${httpPath}" must be /sql/1.0/warehouses/<warehouse id> or /sql/protocolv1/o/<org id>/<cluster id> (copy it from the warehouse's Connection details)`,
-    );
-  }
-  return httpPath;
-}
-
-function validAuth(auth: DatabricksAuth): DatabricksAuth {
-  switch (auth.type) {
-    case 'pat':
-      if (auth.token.trim() === '')
-        throw new InputError('auth.token', 'auth.token is empty: give a Databricks personal access token');
-      return auth;
-    case 'entra':
-      if (typeof auth.credential?.getToken !== 'function') {
-        throw new InputError(
-          'auth.credential',
-          'auth.credential must be a token credential (e.g. DefaultAzureCredential)',
-        );
-      }
-      return auth;
-    default:
-      throw new InputError(
-        'auth.type',
-        `auth.type "${String((auth as { type?: unknown }).type)}" must be "entra" or "pat"`,
-      );
-  }
-}
-
-function validStatementTimeout(seconds: number): number {
-  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
-    throw new InputError(
-      'statementTimeoutSeconds',
-      `statementTimeoutSeconds ${seconds} must be a positive whole number of seconds`,
-    );
-  }
-  return seconds;
-}
-
-function validRetry(retry: RetryPolicy): RetryPolicy {
-  if (!Number.isSafeInteger(retry.attempts) || retry.attempts < 1) {
-    throw new InputError('retry.attempts', `retry.attempts ${retry.attempts} must be a whole number of at least 1`);
-  }
-  if (!(retry.baseDelayMs >= 0) || !(retry.maxDelayMs >= retry.baseDelayMs)) {
-    throw new InputError('retry', 'retry delays must be non-negative, with maxDelayMs at least baseDelayMs');
-  }
-  return retry;
+/** The options as checked: the first problem becomes an input error naming its field. */
+function checkedOptions(options: DatabricksWarehouseOptions): z.infer<typeof optionsSchema> {
+  const parsed = optionsSchema.safeParse(options);
+  if (parsed.success) return parsed.data;
+  const [issue] = parsed.error.issues;
+  const field = issue?.path.join('.') || 'options';
+  throw new InputError(field, issue?.message ?? 'the Databricks options are invalid');
 }

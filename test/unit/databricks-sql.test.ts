@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { InputError } from '../../src/common/errors';
 import { test } from 'node:test';
 
 import { BNT_HOURLY_CROSSINGS, BNT_HOURLY_TRAFFIC, type DatasetDefinition } from '../../src/pipeline/datasets';
@@ -308,8 +309,21 @@ test('host must be a host name only and httpPath a warehouse or cluster path; th
     [{ httpPath: '/sql/1.0/endpoints/abc' }, /httpPath /],
     [{ statementTimeoutSeconds: 0 }, /statementTimeoutSeconds 0 must be a positive whole number/],
     [{ auth: { type: 'pat', token: ' ' } }, /auth\.token is empty/],
+    [{ auth: { type: 'basic' } as never }, /auth\.type "basic" must be "entra" or "pat"/],
+    [{ auth: { type: 'entra', credential: {} } as never }, /auth\.credential must be a token credential/],
+    [{ format: 'parquet' as never }, /format "parquet" must be "iceberg" or "delta-uniform"/],
+    [
+      { retry: { attempts: 0, baseDelayMs: 1, maxDelayMs: 2 } },
+      /retry\.attempts 0 must be a whole number of at least 1/,
+    ],
+    [{ retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 2 } }, /maxDelayMs at least baseDelayMs/],
   ];
-  for (const [overrides, expected] of invalid)
-    assert.throws(() => warehouse(overrides), expected, JSON.stringify(overrides));
+  for (const [overrides, expected] of invalid) {
+    assert.throws(
+      () => warehouse(overrides),
+      (error: Error) => error instanceof InputError && expected.test(error.message),
+      JSON.stringify(overrides),
+    );
+  }
   assert.doesNotThrow(() => warehouse({ httpPath: '/sql/protocolv1/o/1234567890123456/0123-456789-abcdefgh' }));
 });
