@@ -71,9 +71,12 @@ export function* reportRuns(
   input: ReportRunInput,
 ): Generator<Task, void, unknown> {
   if (input.runs.length === 0) return;
-  const outcome = yield* callStep<void>(context, activity, input);
-  if (!outcome.ok && !context.df.isReplaying)
-    context.warn(`the summary lines could not be written: ${outcome.error.message}`);
+  try {
+    yield context.df.callActivityWithRetry(activity, stepRetryOptions(), input);
+  } catch (error) {
+    if (!context.df.isReplaying)
+      context.warn(`the summary lines could not be written: ${failureOfTask(error).message}`);
+  }
 }
 
 /** Milliseconds since `startedAt` on the orchestration's replay-safe clock. */
