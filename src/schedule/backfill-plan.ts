@@ -57,7 +57,7 @@ export function waves<T>(items: readonly T[], size: number): T[][] {
 
 /**
  * Unit indices grouped for loading: consecutive units while their days add up to at most a year; a unit
- * longer than that loads alone. So MERGEs ≤ max(units spanning > a year, ⌈days / 366⌉ + gaps).
+ * longer than that loads alone. Either way a MERGE covers close to a year of history: never many per year.
  */
 export function loadBatches(units: readonly Window[]): number[][] {
   const batches: number[][] = [];
