@@ -2,10 +2,12 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { BlockReader } from '../blocks/reader';
 import { findDataset } from '../pipeline/datasets';
-import type { StepPorts } from '../pipeline/steps';
-import { type RequestFieldNames, openPorts, withRun } from './prepare';
+import { windowLayout } from '../pipeline/layout';
+import { DEFAULT_CHUNK_DAYS, type StepPorts } from '../pipeline/steps';
+import { type RequestFieldNames, type RunContext, openPorts, withRun } from './prepare';
 import { SETTINGS } from './settings';
 import { blockReaderFor, chooseTargets } from './targets';
+import { type Window, splitWindow } from '../pipeline/window';
 
 /**
  * The Functions app's way into a run: targets come from app settings through the same wiring as the command
@@ -46,17 +48,40 @@ export async function withAppRun<T>(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<T> {
   const definition = findDataset(dataset);
-  const opened = await openPorts(
-    definition,
-    {},
-    {
-      env,
-      cwd: process.cwd(),
-      now: () => new Date(),
-      progress: log,
-      names: APP_FIELD_NAMES,
-      deps: { credential: processCredential(), blocks: processBlockReader(env) },
-    },
-  );
+  const opened = await openPorts(definition, {}, appContext(log, env));
   return withRun(opened, (run) => work(run.ports));
+}
+
+function appContext(log: (message: string) => void, env: NodeJS.ProcessEnv): RunContext {
+  return {
+    env,
+    cwd: process.cwd(),
+    now: () => new Date(),
+    progress: log,
+    names: APP_FIELD_NAMES,
+    deps: { credential: processCredential(), blocks: processBlockReader(env) },
+  };
+}
+
+/**
+ * The exact SQL the loads of these batches would run on the configured warehouse, for a backfill's dry run: per
+ * batch, the table's DDL and one MERGE over every chunk of the batch's units (as staging cuts them), assuming
+ * each chunk stages one part file. Reads blocks; sends nothing to the source and connects to no warehouse.
+ */
+export async function planAppLoads(
+  input: { dataset: string; batches: readonly (readonly Window[])[] },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<readonly string[]> {
+  const definition = findDataset(input.dataset);
+  const opened = await openPorts(definition, {}, appContext(() => undefined, env));
+  return withRun(opened, async ({ ports }) =>
+    input.batches.flatMap((units) => {
+      const chunks = units.flatMap((unit) => splitWindow(unit, ports.tuning?.chunkDays ?? DEFAULT_CHUNK_DAYS));
+      const staged = chunks.map((chunk) => ({
+        window: chunk,
+        parts: [windowLayout(definition.name, chunk).part(0)],
+      }));
+      return ports.warehouse.planStatements(definition, staged, ports.stage.location);
+    }),
+  );
 }

@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { z } from 'zod';
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
-import { InputError } from '../common/errors';
+import { InputError, describeError } from '../common/errors';
 import {
   CONTAINER_NAME,
   DATABRICKS_HTTP_PATH,
@@ -19,6 +19,7 @@ import {
   type DatabricksConnection,
   type DatabricksConnector,
   dbsqlConnector,
+  type StatementResults,
   runStatements,
   sessionPreamble,
 } from './databricks-driver';
@@ -151,12 +152,12 @@ export class DatabricksWarehouse implements Warehouse {
   async daysWithRows(dataset: DatasetDefinition, window: Window): Promise<string[]> {
     const [rows] = await runStatements(this.connection, [
       daysWithRowsStatement(databricksDialect, this.tableName(dataset), dataset, window),
-    ]);
+    ]).catch(noTableMeans([]));
     return (rows ?? []).map((row) => String((row as { day?: unknown }).day));
   }
 
   async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
-    const [rows] = await runStatements(this.connection, [this.countStatement(dataset, window)]);
+    const [rows] = await runStatements(this.connection, [this.countStatement(dataset, window)]).catch(noTableMeans([]));
     const row = rows?.[0] as { row_count?: unknown } | undefined;
     return Number(row?.row_count ?? 0);
   }
@@ -205,6 +206,14 @@ export class DatabricksWarehouse implements Warehouse {
   private inSession(statements: readonly string[]): string[] {
     return [...sessionPreamble(this.connection.statementTimeoutSeconds), ...statements];
   }
+}
+
+/** A table that was never loaded holds no rows: asking about it answers no rows, not an error. */
+function noTableMeans(value: StatementResults): (error: unknown) => StatementResults {
+  return (error) => {
+    if (/TABLE_OR_VIEW_NOT_FOUND/.test(describeError(error))) return value;
+    throw error;
+  };
 }
 
 /**

@@ -129,17 +129,17 @@ export class DuckDbWarehouse implements Warehouse {
 
   async daysWithRows(dataset: DatasetDefinition, window: Window): Promise<string[]> {
     const connection = await this.connection();
-    const reader = await connection.runAndReadAll(
-      daysWithRowsStatement(duckdbDialect, this.tableName(dataset), dataset, window),
-    );
-    return reader.getRowObjects().map((row) => String(row.day));
+    const reader = await connection
+      .runAndReadAll(daysWithRowsStatement(duckdbDialect, this.tableName(dataset), dataset, window))
+      .catch(noTableMeans(undefined));
+    return reader?.getRowObjects().map((row) => String(row.day)) ?? [];
   }
 
   async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
     const connection = await this.connection();
     const [statement] = this.planCount(dataset, window);
-    const reader = await connection.runAndReadAll(statement as string);
-    const [row] = reader.getRowObjects();
+    const reader = await connection.runAndReadAll(statement as string).catch(noTableMeans(undefined));
+    const [row] = reader?.getRowObjects() ?? [];
     return Number(row?.row_count ?? 0);
   }
 
@@ -215,4 +215,12 @@ function openError(file: string, error: unknown): Error {
     );
   }
   return new TerminalError(`the DuckDB file ${file} cannot be opened: ${describeError(error)}`, { cause: error });
+}
+
+/** A table that was never loaded holds no rows: asking about it answers `value`, not an error. */
+function noTableMeans<T>(value: T): (error: unknown) => T {
+  return (error) => {
+    if (/Table with name \S+ does not exist/.test(messageOf(error))) return value;
+    throw error;
+  };
 }

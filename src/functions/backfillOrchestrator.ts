@@ -1,0 +1,85 @@
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import type { MissingOutput, StageOutput, VerifyOutput } from '../pipeline/steps';
+import type { Window } from '../pipeline/window';
+import { loadBatches, splitUnits, waves } from '../schedule/backfill-plan';
+import { BackfillProgress } from '../schedule/backfill-progress';
+import type { BackfillCustomStatus, BackfillRunInput, UnitRunInput } from '../schedule/messages';
+import type { StepOutcome } from '../schedule/outcome';
+import { FIND_MISSING, LOAD_WINDOWS, REPORT_RUN, VERIFY_WINDOW } from './activities';
+import { BACKFILL_UNIT_ORCHESTRATOR } from './backfillUnitOrchestrator';
+import { callStep, elapsedMs, reportRuns, settleAll } from './shared/orchestration';
+
+export const BACKFILL_ORCHESTRATOR = 'backfillOrchestrator';
+
+/**
+ * A backfill: the range (or, in `missing` mode, its missing parts; in `failed` mode, the units the starter
+ * found failed) cut into units sized in rows. Units stage as sub-orchestrations, at most `maxConcurrency` at
+ * once; after each wave every batch whose units are all staged is loaded in one MERGE, then each unit is
+ * verified and gets its summary line. A unit's failure is recorded and the others carry on.
+ */
+export const backfillOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = context.df.getInput<BackfillRunInput>();
+  const { dataset, window, mode } = input;
+  const instanceId = context.df.instanceId;
+  const startedAt = context.df.currentUtcDateTime.getTime();
+
+  const units = input.units ?? splitUnits(dataset, yield* partsToBackfill(context, input));
+  const unitWaves = waves(
+    units.map((_, index) => index),
+    input.maxConcurrency,
+  );
+  const progress = new BackfillProgress(dataset, window, mode, units, loadBatches(units), unitWaves.length);
+
+  function* loadVerifyAndReport(batch: number): Generator<Task, void, unknown> {
+    const load = progress.loadInput(batch, instanceId);
+    if (load) {
+      context.df.setCustomStatus(progress.customStatus('load'));
+      progress.recordLoad(batch, yield* callStep(context, LOAD_WINDOWS, load));
+    }
+    for (const index of progress.unitsToVerify(batch)) {
+      context.df.setCustomStatus(progress.customStatus('verify'));
+      progress.recordVerify(index, yield* callStep<VerifyOutput>(context, VERIFY_WINDOW, progress.verifyInput(index)));
+    }
+    yield* reportRuns(context, REPORT_RUN, { runs: progress.finishBatch(batch, context.df.currentUtcDateTime) });
+  }
+
+  for (const wave of unitWaves) {
+    progress.startWave(wave, context.df.currentUtcDateTime);
+    context.df.setCustomStatus(progress.customStatus('stage'));
+    const tasks = wave.map((index) => {
+      const unit = progress.unit(index);
+      const unitInput: UnitRunInput = { dataset, window: unit.window, backfillInstanceId: instanceId };
+      return context.df.callSubOrchestrator(BACKFILL_UNIT_ORCHESTRATOR, unitInput, unit.instanceId);
+    });
+    const outcomes = yield* settleAll<StepOutcome<StageOutput>>(context, tasks);
+    wave.forEach((index, position) => {
+      const outcome = outcomes[position];
+      if (outcome) progress.recordStage(index, outcome.ok ? outcome.value : outcome);
+    });
+    for (let batch = progress.nextReadyBatch(); batch !== undefined; batch = progress.nextReadyBatch()) {
+      yield* loadVerifyAndReport(batch);
+    }
+  }
+
+  context.df.setCustomStatus(progress.customStatus('done'));
+  return progress.output(elapsedMs(context, startedAt));
+};
+
+/** The whole range, or in `missing` mode the parts of it whose weeks have no rows in the table. */
+function* partsToBackfill(context: OrchestrationContext, input: BackfillRunInput): Generator<Task, Window[], unknown> {
+  if (input.mode !== 'missing') return [input.window];
+  const empty = new BackfillProgress(input.dataset, input.window, input.mode, [], [], 0);
+  context.df.setCustomStatus(empty.customStatus('find-missing'));
+  const found = yield* callStep<MissingOutput>(context, FIND_MISSING, {
+    instanceId: context.df.instanceId,
+    dataset: input.dataset,
+    window: input.window,
+  });
+  if (found.ok) return [...found.value.missing];
+  const status: BackfillCustomStatus = empty.customStatus('failed', { step: 'find-missing', ...found.error });
+  context.df.setCustomStatus(status);
+  throw new Error(`find-missing failed (${found.error.kind}): ${found.error.message}`);
+}
+
+df.app.orchestration(BACKFILL_ORCHESTRATOR, backfillOrchestrator);

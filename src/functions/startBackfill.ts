@@ -1,0 +1,29 @@
+import * as df from 'durable-functions';
+import type { HttpRequest, InvocationContext } from '@azure/functions';
+import { findMissingStep } from '../pipeline/steps';
+import { planAppLoads, withAppRun } from '../run/app';
+import { handleBackfill } from './shared/backfill-endpoint';
+import { serverError } from './shared/http';
+
+export { type BackfillDeps, handleBackfill } from './shared/backfill-endpoint';
+
+export const START_BACKFILL = 'startBackfill';
+
+df.app.client.http(START_BACKFILL, {
+  route: 'backfill',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) =>
+    handleBackfill(request, client, {
+      findMissing: async (dataset, window) =>
+        (
+          await withAppRun(
+            dataset,
+            (message) => context.log(message),
+            (ports) => findMissingStep(ports, { dataset, window }),
+          )
+        ).missing,
+      planLoads: planAppLoads,
+      log: (message) => context.log(message),
+    }).catch(serverError(context, 'starting the backfill')),
+});

@@ -1,0 +1,124 @@
+import { type Window, splitWindow } from '../pipeline/window';
+import { rowsPerDay } from './datasets';
+import { unitInstanceId } from './instances';
+
+/**
+ * How a backfill range becomes work, sized in rows rather than days:
+ * - a **unit** holds about four full source pages (~200,000 rows), so paging costs stay close to the minimum;
+ *   it is staged by its own sub-orchestration, and is what a failure or a retry is counted in;
+ * - at most `maxConcurrency` units stage at once: **waves** of consecutive units;
+ * - loads are **batched**: consecutive staged units are merged together, one MERGE covering at most a year of
+ *   history, so a long backfill writes the table a few times instead of once per unit.
+ */
+
+/** Rows per source page (the source client's page size). */
+export const SOURCE_PAGE_ROWS = 50_000;
+/** What a unit aims at: four full pages. */
+export const UNIT_TARGET_ROWS = 200_000;
+/** One MERGE covers consecutive units spanning at most this many days (about a year of history). */
+export const LOAD_BATCH_MAX_DAYS = 366;
+
+const DAY_MS = 86_400_000;
+
+export function daysIn(window: Window): number {
+  return Math.round((Date.parse(`${window.stop}T00:00:00Z`) - Date.parse(`${window.start}T00:00:00Z`)) / DAY_MS);
+}
+
+/**
+ * A unit's length: whole weeks (the same grain the `missing` mode finds gaps in), as many as fit the row
+ * target; at least one. Traffic (~480 rows a day): 59 weeks. Crossings (~5,500): 5 weeks.
+ */
+export function unitDays(dataset: string): number {
+  return Math.max(1, Math.floor(UNIT_TARGET_ROWS / rowsPerDay(dataset) / 7)) * 7;
+}
+
+export function estimatedRows(dataset: string, window: Window): number {
+  return daysIn(window) * rowsPerDay(dataset);
+}
+
+/** The count request, the pages, and the empty page that ends paging; retries not counted. */
+export function estimatedRequests(dataset: string, window: Window): number {
+  return Math.ceil(estimatedRows(dataset, window) / SOURCE_PAGE_ROWS) + 2;
+}
+
+/** Each part (the whole range, or each missing stretch) cut into units from its start. */
+export function splitUnits(dataset: string, parts: readonly Window[]): Window[] {
+  const days = unitDays(dataset);
+  return parts.flatMap((part) => splitWindow(part, days));
+}
+
+/** Consecutive groups of at most `size`: the units that stage at the same time. */
+export function waves<T>(items: readonly T[], size: number): T[][] {
+  if (!Number.isInteger(size) || size < 1) throw new Error(`a wave of ${size} is not a positive whole number`);
+  const groups: T[][] = [];
+  for (let index = 0; index < items.length; index += size) groups.push(items.slice(index, index + size));
+  return groups;
+}
+
+/**
+ * Unit indices grouped for loading: consecutive units while their days add up to at most a year; a unit
+ * longer than that loads alone. Either way a MERGE covers close to a year of history: never many per year.
+ */
+export function loadBatches(units: readonly Window[]): number[][] {
+  const batches: number[][] = [];
+  let current: number[] = [];
+  let days = 0;
+  units.forEach((unit, index) => {
+    const unitLength = daysIn(unit);
+    if (current.length > 0 && days + unitLength > LOAD_BATCH_MAX_DAYS) {
+      batches.push(current);
+      current = [];
+      days = 0;
+    }
+    current.push(index);
+    days += unitLength;
+  });
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+export interface PlannedUnit {
+  readonly start: string;
+  readonly stop: string;
+  readonly instanceId: string;
+  readonly estimatedRows: number;
+  readonly estimatedRequests: number;
+}
+
+export interface BackfillPlan {
+  readonly dataset: string;
+  readonly units: readonly PlannedUnit[];
+  /** Unit indices per MERGE. */
+  readonly batches: readonly (readonly number[])[];
+  readonly waves: number;
+  readonly estimatedRows: number;
+  /** Source requests for the whole backfill, retries not counted. */
+  readonly estimatedRequests: number;
+  /** MERGE statements: one per batch. */
+  readonly merges: number;
+}
+
+export function planBackfill(dataset: string, units: readonly Window[], maxConcurrency: number): BackfillPlan {
+  const planned = units.map((unit) => ({
+    start: unit.start,
+    stop: unit.stop,
+    instanceId: unitInstanceId(dataset, unit),
+    estimatedRows: estimatedRows(dataset, unit),
+    estimatedRequests: estimatedRequests(dataset, unit),
+  }));
+  const batches = loadBatches(units);
+  return {
+    dataset,
+    units: planned,
+    batches,
+    waves: waves(units, maxConcurrency).length,
+    estimatedRows: planned.reduce((sum, unit) => sum + unit.estimatedRows, 0),
+    estimatedRequests: planned.reduce((sum, unit) => sum + unit.estimatedRequests, 0),
+    merges: batches.length,
+  };
+}
+
+/** The unit windows of each batch, as the warehouse's load planner takes them. */
+export function batchWindows(units: readonly Window[], batches: readonly (readonly number[])[]): Window[][] {
+  return batches.map((batch) => batch.map((index) => units[index]).filter((unit) => unit !== undefined));
+}

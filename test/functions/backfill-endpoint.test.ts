@@ -1,0 +1,286 @@
+import './support/core-standin';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { BACKFILL_ORCHESTRATOR } from '../../src/functions/backfillOrchestrator';
+import { type BackfillDeps, handleBackfill } from '../../src/functions/startBackfill';
+import type { Window } from '../../src/pipeline/window';
+import { splitUnits } from '../../src/schedule/backfill-plan';
+import { backfillInstanceId, unitInstanceId } from '../../src/schedule/instances';
+import { StandInDurableClient } from './support/durable-client';
+
+const TRAFFIC = 'bnt-hourly-traffic';
+const CROSSINGS = 'bnt-hourly-crossings';
+const HISTORY = { start: '2010-01-01', stop: '2025-06-01' };
+
+function post(body: unknown): HttpRequest {
+  return new HttpRequest({
+    method: 'POST',
+    url: 'https://bnt-func.azurewebsites.net/api/backfill',
+    body: { string: typeof body === 'string' ? body : JSON.stringify(body) },
+  });
+}
+
+interface Harness {
+  readonly client: StandInDurableClient;
+  readonly deps: BackfillDeps;
+  readonly planned: { dataset: string; batches: readonly (readonly Window[])[] }[];
+  readonly missingAsked: Window[];
+}
+
+function harness(missing: readonly Window[] = []): Harness {
+  const planned: Harness['planned'] = [];
+  const missingAsked: Window[] = [];
+  return {
+    client: new StandInDurableClient(),
+    planned,
+    missingAsked,
+    deps: {
+      findMissing: async (_dataset, window) => {
+        missingAsked.push(window);
+        return missing;
+      },
+      planLoads: async (input) => {
+        planned.push(input);
+        return input.batches.map((batch) => `MERGE INTO bronze.t USING (${batch.length} units) …`);
+      },
+      log: () => {},
+    },
+  };
+}
+
+function body(response: HttpResponseInit): any {
+  return response.jsonBody;
+}
+
+describe('POST /api/backfill', () => {
+  it('answers 400 naming the field for every invalid body, and starts nothing', async () => {
+    const valid = { dataset: TRAFFIC, startDate: '2024-01-01', stopDate: '2024-03-01' };
+    const cases: [unknown, string][] = [
+      ['', 'body'],
+      ['{"dataset":', 'body'],
+      [[valid], 'body'],
+      [{ ...valid, extra: true }, 'extra'],
+      [{ startDate: '2024-01-01', stopDate: '2024-03-01' }, 'dataset'],
+      [{ ...valid, dataset: 'bnt-hourly' }, 'dataset'],
+      [{ ...valid, startDate: '2024-13-01' }, 'startDate'],
+      [{ ...valid, stopDate: '2024' }, 'stopDate'],
+      [{ ...valid, stopDate: '2023-12-31' }, 'stopDate'],
+      [{ ...valid, startDate: '1990-01-01' }, 'stopDate'],
+      [{ ...valid, mode: 'some' }, 'mode'],
+      [{ ...valid, dryRun: 1 }, 'dryRun'],
+      [{ ...valid, maxConcurrency: 0 }, 'maxConcurrency'],
+      [{ ...valid, maxConcurrency: 17 }, 'maxConcurrency'],
+    ];
+    for (const [input, field] of cases) {
+      const { client, deps } = harness();
+      const response = await handleBackfill(post(input), client, deps);
+      assert.equal(response.status, 400, JSON.stringify(input));
+      assert.equal(body(response).error.field, field, JSON.stringify(input));
+      assert.equal(typeof body(response).error.message, 'string');
+      assert.equal(client.starts.length, 0);
+      assert.equal(client.statusQueries.length, 0, 'not even a look-up before the request is valid');
+    }
+  });
+
+  it('answers 202 with the instance id and our own status URL, and starts the backfill', async () => {
+    const { client, deps } = harness();
+    const response = await handleBackfill(
+      post({ dataset: TRAFFIC, startDate: HISTORY.start, stopDate: HISTORY.stop }),
+      client,
+      deps,
+    );
+    const instanceId = backfillInstanceId(TRAFFIC, HISTORY, 'all');
+    assert.equal(response.status, 202);
+    assert.deepEqual(body(response), {
+      instanceId,
+      statusUrl: `https://bnt-func.azurewebsites.net/api/runs/${instanceId}`,
+      dataset: TRAFFIC,
+      window: HISTORY,
+      mode: 'all',
+      maxConcurrency: 4,
+      units: 14,
+      estimatedRequests: 83,
+      merges: 14,
+    });
+    assert.deepEqual(response.headers, { Location: `https://bnt-func.azurewebsites.net/api/runs/${instanceId}` });
+    assert.deepEqual(client.starts, [
+      {
+        name: BACKFILL_ORCHESTRATOR,
+        instanceId,
+        input: { dataset: TRAFFIC, window: HISTORY, mode: 'all', maxConcurrency: 4 },
+      },
+    ]);
+    assert.doesNotMatch(JSON.stringify(response), /webhooks|systemKey|code=/i, 'never the Durable system-key URLs');
+  });
+
+  it('starts a completed backfill again when asked again', async () => {
+    const { client, deps } = harness();
+    const window = { start: '2024-01-01', stop: '2024-03-01' };
+    client.set(backfillInstanceId(CROSSINGS, window, 'all'), {
+      name: BACKFILL_ORCHESTRATOR,
+      runtimeStatus: 'Completed',
+    });
+    const response = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: window.start, stopDate: window.stop }),
+      client,
+      deps,
+    );
+    assert.equal(response.status, 202);
+    assert.equal(client.starts.length, 1);
+  });
+
+  it('answers 409 when the same backfill is running, with its status URL, and starts nothing', async () => {
+    const { client, deps } = harness();
+    const window = { start: '2024-01-01', stop: '2024-03-01' };
+    const instanceId = backfillInstanceId(CROSSINGS, window, 'all');
+    client.set(instanceId, { name: BACKFILL_ORCHESTRATOR, runtimeStatus: 'Running' });
+    const response = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: window.start, stopDate: window.stop }),
+      client,
+      deps,
+    );
+    assert.equal(response.status, 409);
+    assert.equal(body(response).instanceId, instanceId);
+    assert.match(body(response).error.message, /already running/);
+    assert.equal(client.starts.length, 0);
+  });
+
+  it('answers 409 when another request started the same backfill a moment earlier', async () => {
+    const { client, deps } = harness();
+    const window = { start: '2024-01-01', stop: '2024-03-01' };
+    client.beforeStart = (instanceId) =>
+      client.set(instanceId, { name: BACKFILL_ORCHESTRATOR, runtimeStatus: 'Running' });
+    const response = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: window.start, stopDate: window.stop }),
+      client,
+      deps,
+    );
+    assert.equal(response.status, 409);
+    assert.match(body(response).error.message, /race/);
+  });
+
+  it('answers a dry run with 200: units, estimated requests, MERGE batches and their statements; starts nothing', async () => {
+    const { client, deps, planned } = harness();
+    const response = await handleBackfill(
+      post({ dataset: TRAFFIC, startDate: HISTORY.start, stopDate: HISTORY.stop, dryRun: true }),
+      client,
+      deps,
+    );
+    assert.equal(response.status, 200);
+    const answer = body(response);
+    assert.equal(answer.dryRun, true);
+    assert.equal(answer.units.length, 14);
+    assert.deepEqual(answer.units[0], {
+      start: '2010-01-01',
+      stop: '2011-02-18',
+      instanceId: 'bnt-hourly-traffic_unit_2010-01-01_2011-02-18',
+      estimatedRows: 198_240,
+      estimatedRequests: 6,
+    });
+    assert.equal(answer.estimatedRequests, 83);
+    assert.equal(answer.merges, 14);
+    assert.equal(answer.waves, 4);
+    assert.equal(answer.batches.length, 14);
+    assert.equal(answer.statements.length, 14);
+    assert.equal(planned.length, 1);
+    assert.deepEqual(planned[0]?.batches.flat(), splitUnits(TRAFFIC, [HISTORY]));
+    assert.equal(client.starts.length, 0);
+  });
+
+  it('plans a missing-mode dry run from the weeks the table lacks', async () => {
+    const missing = [{ start: '2024-02-04', stop: '2024-02-18' }];
+    const { client, deps, missingAsked } = harness(missing);
+    const window = { start: '2024-01-07', stop: '2024-12-29' };
+    const response = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: window.start, stopDate: window.stop, mode: 'missing', dryRun: true }),
+      client,
+      deps,
+    );
+    assert.equal(response.status, 200);
+    assert.deepEqual(missingAsked, [window]);
+    assert.deepEqual(
+      body(response).units.map((unit: Window) => ({ start: unit.start, stop: unit.stop })),
+      missing,
+    );
+    assert.equal(client.starts.length, 0);
+  });
+
+  it('leaves finding the missing weeks to the orchestration when it really runs', async () => {
+    const { client, deps, missingAsked } = harness();
+    const response = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: '2024-01-07', stopDate: '2024-12-29', mode: 'missing' }),
+      client,
+      deps,
+    );
+    assert.equal(response.status, 202);
+    assert.equal(body(response).units, null);
+    assert.deepEqual(missingAsked, []);
+    assert.deepEqual(client.starts[0]?.input, {
+      dataset: CROSSINGS,
+      window: { start: '2024-01-07', stop: '2024-12-29' },
+      mode: 'missing',
+      maxConcurrency: 4,
+    });
+  });
+
+  it('starts the failed mode with only the units whose last run failed', async () => {
+    const { client, deps } = harness();
+    const window = { start: '2024-01-01', stop: '2024-07-01' };
+    const units = splitUnits(CROSSINGS, [window]);
+    const unit = (index: number) => units[index] as Window;
+    client.set(unitInstanceId(CROSSINGS, unit(0)), {
+      name: 'backfillUnitOrchestrator',
+      runtimeStatus: 'Completed',
+      output: { ok: true },
+    });
+    client.set(unitInstanceId(CROSSINGS, unit(1)), {
+      name: 'backfillUnitOrchestrator',
+      runtimeStatus: 'Completed',
+      output: { ok: false },
+    });
+    client.set(unitInstanceId(CROSSINGS, unit(2)), { name: 'backfillUnitOrchestrator', runtimeStatus: 'Failed' });
+    // The MERGE of unit 4 failed in the last backfill over this range: its own stage had succeeded.
+    client.set(unitInstanceId(CROSSINGS, unit(4)), {
+      name: 'backfillUnitOrchestrator',
+      runtimeStatus: 'Completed',
+      output: { ok: true },
+    });
+    client.set(backfillInstanceId(CROSSINGS, window, 'all'), {
+      name: BACKFILL_ORCHESTRATOR,
+      runtimeStatus: 'Completed',
+      output: {
+        units: [
+          { ...unit(4), status: 'failed' },
+          { ...unit(0), status: 'completed' },
+        ],
+      },
+    });
+    const response = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: window.start, stopDate: window.stop, mode: 'failed', maxConcurrency: 2 }),
+      client,
+      deps,
+    );
+    assert.equal(response.status, 202);
+    assert.deepEqual(client.starts[0]?.input, {
+      dataset: CROSSINGS,
+      window,
+      mode: 'failed',
+      maxConcurrency: 2,
+      units: [unit(1), unit(2), unit(4)],
+    });
+    assert.equal(client.starts[0]?.instanceId, backfillInstanceId(CROSSINGS, window, 'failed'));
+  });
+
+  it('starts nothing in the failed mode when no unit failed', async () => {
+    const { client, deps } = harness();
+    const response = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: '2024-01-01', stopDate: '2024-03-01', mode: 'failed' }),
+      client,
+      deps,
+    );
+    assert.equal(response.status, 200);
+    assert.equal(body(response).started, false);
+    assert.equal(client.starts.length, 0);
+  });
+});

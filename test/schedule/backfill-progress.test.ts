@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { StageOutput } from '../../src/pipeline/steps';
+import type { Window } from '../../src/pipeline/window';
+import { loadBatches, splitUnits, waves } from '../../src/schedule/backfill-plan';
+import { BackfillProgress } from '../../src/schedule/backfill-progress';
+
+const DATASET = 'bnt-hourly-crossings';
+const at = new Date('2026-01-05T12:00:00Z');
+const later = new Date('2026-01-05T12:30:00Z');
+
+function staged(unit: Window, rows: number): StageOutput {
+  return {
+    dataset: DATASET,
+    window: unit,
+    chunks: [unit],
+    fetched: rows,
+    staged: rows,
+    quarantined: 0,
+    quarantineReasons: {},
+    parts: [],
+    quarantineFiles: [],
+    requests: 3,
+  };
+}
+
+function progressFor(range: Window): { progress: BackfillProgress; units: Window[] } {
+  const units = splitUnits(DATASET, [range]);
+  return {
+    progress: new BackfillProgress(DATASET, range, 'all', units, loadBatches(units), waves(units, 2).length),
+    units,
+  };
+}
+
+describe('backfill progress', () => {
+  it('holds a batch back until all its units are through staging', () => {
+    const { progress, units } = progressFor({ start: '2024-01-01', stop: '2024-04-01' });
+    progress.startWave([0, 1], at);
+    assert.equal(progress.nextReadyBatch(), undefined);
+    progress.recordStage(0, { ok: true, value: staged(units[0] as Window, 10) });
+    progress.recordStage(1, { ok: true, value: staged(units[1] as Window, 10) });
+    assert.equal(progress.nextReadyBatch(), undefined, 'unit 2 of the same batch has not staged');
+    progress.startWave([2], at);
+    progress.recordStage(2, { ok: false, error: { kind: 'terminal', message: 'count moved' } });
+    assert.equal(progress.nextReadyBatch(), 0);
+  });
+
+  it('loads every chunk of the staged units in one call, and only those', () => {
+    const { progress, units } = progressFor({ start: '2024-01-01', stop: '2024-04-01' });
+    progress.startWave([0, 1, 2], at);
+    progress.recordStage(0, { ok: true, value: staged(units[0] as Window, 10) });
+    progress.recordStage(1, { ok: false, error: { kind: 'terminal', message: 'count moved' } });
+    progress.recordStage(2, { ok: true, value: staged(units[2] as Window, 10) });
+    assert.deepEqual(progress.loadInput(0, 'backfill-id'), {
+      instanceId: 'backfill-id',
+      dataset: DATASET,
+      window: { start: units[0]?.start, stop: units[2]?.stop },
+      windows: [units[0], units[2]],
+    });
+  });
+
+  it('fails every staged unit of a batch whose load failed, and verifies none of them', () => {
+    const { progress, units } = progressFor({ start: '2024-01-01', stop: '2024-03-01' });
+    progress.startWave([0, 1], at);
+    units.forEach((unit, index) => progress.recordStage(index, { ok: true, value: staged(unit, 10) }));
+    progress.recordLoad(0, { ok: false, error: { kind: 'terminal', message: 'MERGE failed' } });
+    assert.deepEqual(progress.unitsToVerify(0), []);
+    const runs = progress.finishBatch(0, later);
+    assert.deepEqual(
+      runs.map((run) => [run.status, run.error?.message]),
+      [
+        ['failed', 'MERGE failed'],
+        ['failed', 'MERGE failed'],
+      ],
+    );
+  });
+
+  it('writes one summary per unit: completed, stale or failed, with counts and duration', () => {
+    const { progress, units } = progressFor({ start: '2024-01-01', stop: '2024-03-01' });
+    progress.startWave([0, 1], at);
+    progress.recordStage(0, { ok: true, value: staged(units[0] as Window, 10) });
+    progress.recordStage(1, { ok: true, value: staged(units[1] as Window, 0) });
+    progress.recordLoad(0, { ok: true, value: {} });
+    progress.recordVerify(0, { ok: true, value: { rowsInWindow: 10, newestInSource: null, status: 'completed' } });
+    progress.recordVerify(1, {
+      ok: true,
+      value: { rowsInWindow: 0, newestInSource: '2023-12-31T23:00:00.000', status: 'stale' },
+    });
+    const [first, second] = progress.finishBatch(0, later);
+    assert.deepEqual(first, {
+      dataset: DATASET,
+      start: units[0]?.start,
+      stop: units[0]?.stop,
+      instanceId: `${DATASET}_unit_2024-01-01_2024-02-05`,
+      status: 'completed',
+      fetched: 10,
+      staged: 10,
+      quarantined: 0,
+      rowsInWindow: 10,
+      newestInSource: null,
+      durationMs: 30 * 60_000,
+    });
+    assert.equal(second?.status, 'stale');
+    const output = progress.output(123);
+    assert.equal(output.status, 'completed');
+    assert.deepEqual(output.counts, { units: 2, completed: 1, stale: 1, failed: 0 });
+    assert.equal(output.merges, 1);
+  });
+
+  it('reports a partial backfill when some units failed', () => {
+    const { progress, units } = progressFor({ start: '2024-01-01', stop: '2024-03-01' });
+    progress.startWave([0, 1], at);
+    progress.recordStage(0, { ok: true, value: staged(units[0] as Window, 10) });
+    progress.recordStage(1, { ok: false, error: { kind: 'transient', message: 'HTTP 503' } });
+    progress.recordLoad(0, { ok: true, value: {} });
+    progress.recordVerify(0, { ok: true, value: { rowsInWindow: 10, newestInSource: null, status: 'completed' } });
+    progress.finishBatch(0, later);
+    const output = progress.output(1);
+    assert.equal(output.status, 'partial');
+    assert.deepEqual(output.units[1]?.error, { step: 'stage', kind: 'transient', message: 'HTTP 503' });
+  });
+
+  it('keeps its custom status under 16 KB for the largest backfill: 25 years of crossings, every unit failing', () => {
+    const range = { start: '2000-01-01', stop: '2025-01-01' };
+    const units = splitUnits(DATASET, [range]);
+    const progress = new BackfillProgress(DATASET, range, 'all', units, loadBatches(units), waves(units, 16).length);
+    progress.startWave(
+      units.map((_, index) => index),
+      at,
+    );
+    units.forEach((_, index) =>
+      progress.recordStage(index, { ok: false, error: { kind: 'terminal', message: 'e'.repeat(1_000) } }),
+    );
+    const status = progress.customStatus('stage');
+    assert.equal(Object.keys(status.units).length, units.length);
+    assert.ok(JSON.stringify(status).length < 16 * 1024, `${JSON.stringify(status).length} characters`);
+  });
+});
