@@ -1,5 +1,6 @@
 import { InputError } from '../common/errors';
 import { DATASET_NAME } from '../common/names';
+import { parseIsoDate } from './window';
 
 /**
  * Datasets are definitions, not code paths: everything the pipeline does with a Socrata dataset (which
@@ -31,6 +32,8 @@ export interface DatasetDefinition {
   readonly key: readonly string[];
   /** The date or timestamp field the window applies to. */
   readonly windowField: string;
+  /** The first date (`YYYY-MM-DD`) the dataset has rows for: windows are clipped to start no earlier. */
+  readonly firstDate: string;
   readonly table: { readonly schema: string; readonly name: string };
 }
 
@@ -51,6 +54,7 @@ export const BNT_HOURLY_TRAFFIC: DatasetDefinition = {
   ],
   key: ['plaza_id', 'date', 'hour', 'direction'],
   windowField: 'date',
+  firstDate: '2010-01-01',
   table: { schema: 'bronze', name: 'bnt_traffic_hourly' },
 };
 
@@ -74,6 +78,7 @@ export const BNT_HOURLY_CROSSINGS: DatasetDefinition = {
   ],
   key: ['facility_id', 'transit_timestamp', 'direction', 'payment_method', 'vehicle_class'],
   windowField: 'transit_timestamp',
+  firstDate: '2019-01-01',
   table: { schema: 'bronze', name: 'bnt_crossings_hourly' },
 };
 
@@ -128,6 +133,11 @@ export function assertValidDefinition(dataset: DatasetDefinition): void {
   const windowField = dataset.fields.find((field) => field.name === dataset.windowField);
   if (!windowField || (windowField.type !== 'date' && windowField.type !== 'timestamp')) {
     problems.push(`window field "${dataset.windowField}" must be a date or timestamp field`);
+  }
+  try {
+    parseIsoDate(dataset.firstDate, 'firstDate');
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
   }
   if (problems.length > 0) throw new Error(`dataset definition "${dataset.name}" is invalid: ${problems.join('; ')}`);
 }
