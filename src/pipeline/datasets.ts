@@ -20,6 +20,22 @@ export interface FieldDefinition {
   readonly allowed?: readonly string[];
   /** Integers, and strings that carry an integer (the original table keeps `hour` as a string): inclusive bounds. */
   readonly range?: { readonly min: number; readonly max: number };
+  /**
+   * Text fields: the most characters a value may have; default `DEFAULT_MAX_TEXT_LENGTH`. A longer value is
+   * quarantined as `too_long` before any other check. Other types are held to the default too: no number or date is
+   * that long, and the bound keeps an absurd value out of memory-hungry parsing and out of messages.
+   */
+  readonly maxLength?: number;
+}
+
+/**
+ * About 4 KB: far above any real value in these datasets, far below DuckDB's 16 MB limit on one JSON object, so one
+ * oversized record is quarantined instead of failing every load of its window.
+ */
+export const DEFAULT_MAX_TEXT_LENGTH = 4096;
+
+export function maxLengthOf(field: FieldDefinition): number {
+  return field.maxLength ?? DEFAULT_MAX_TEXT_LENGTH;
 }
 
 export interface DatasetDefinition {
@@ -127,6 +143,9 @@ export function assertValidDefinition(dataset: DatasetDefinition): void {
   for (const field of dataset.fields) {
     if (!DEFINITION_NAME.test(field.name)) problems.push(`field "${field.name}" must match ${DEFINITION_NAME}`);
     if (names.has(field.name)) problems.push(`field "${field.name}" is defined twice`);
+    if (field.maxLength !== undefined && !(Number.isSafeInteger(field.maxLength) && field.maxLength > 0)) {
+      problems.push(`field "${field.name}" maxLength ${field.maxLength} must be a whole number above 0`);
+    }
     names.add(field.name);
   }
   for (const keyField of dataset.key) if (!names.has(keyField)) problems.push(`key field "${keyField}" is not a field`);
