@@ -262,6 +262,20 @@ export function blockJsonSchema(type: BlockType): Record<string, unknown> {
   return z.toJSONSchema(BLOCK_SCHEMAS[type]) as Record<string, unknown>;
 }
 
+/**
+ * The block rule for a secret given outside a block (`--app-token`, `SOCRATA_APP_TOKEN`), so a flag cannot carry what
+ * a block may not: printable ASCII without spaces. The error names the field and never repeats the value.
+ */
+export function checkHeaderSecret(value: string, field: string): string {
+  if (!HEADER_SAFE.test(value)) {
+    throw new InputError(
+      field,
+      `${field} must be non-empty printable ASCII, without spaces, line breaks or control characters (it is sent in a request header)`,
+    );
+  }
+  return value;
+}
+
 /** Key Vault secret names; local blocks follow the same rule so they can move to a vault unchanged. */
 export const BLOCK_NAME_PATTERN = /^[0-9a-zA-Z-]{1,127}$/;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkVaultUrl } from '../../src/blocks/open';
-import { type BlockType, validateBlock } from '../../src/blocks/types';
+import { type BlockType, checkHeaderSecret, validateBlock } from '../../src/blocks/types';
 import { InputError } from '../../src/common/errors';
 
 const WAREHOUSE = {
@@ -58,6 +58,22 @@ describe('block fields that go into headers and URLs', () => {
       assert.equal(error.field, 'auth.token');
       assert.doesNotMatch(error.message, /SECRET/);
     }
+  });
+
+  it('hold a token given as a flag or setting to the same rule, naming the field and not the value', () => {
+    for (const unsafe of UNSAFE) {
+      assert.throws(
+        () => checkHeaderSecret(`SECRET${unsafe}X4`, 'SOCRATA_APP_TOKEN'),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError);
+          assert.equal(error.field, 'SOCRATA_APP_TOKEN');
+          assert.match(error.message, /^SOCRATA_APP_TOKEN must be non-empty printable ASCII/);
+          assert.doesNotMatch(error.message, /SECRET/);
+          return true;
+        },
+      );
+    }
+    assert.equal(checkHeaderSecret('AbC-123_x', '--app-token'), 'AbC-123_x');
   });
 
   it('still accept every printable ASCII token', () => {
