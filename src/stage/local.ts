@@ -22,6 +22,8 @@ export async function waitForLock<T>(
   pollMs: number,
   tryTake: () => Promise<T | undefined>,
 ): Promise<T> {
+  // NaN would never run out: the loop would poll forever.
+  if (!(options.waitMs >= 0)) throw new Error(`waiting ${options.waitMs} ms for ${name} is not a time to wait`);
   const started = Date.now();
   let reportedAt: number | undefined;
   for (;;) {

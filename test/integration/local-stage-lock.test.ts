@@ -93,6 +93,13 @@ describe('local stage lock', () => {
     await assert.rejects(stat(join(root, LOCK)), { code: 'ENOENT' });
   });
 
+  test('a wait that is not a time is refused rather than polled forever', async () => {
+    await assert.rejects(
+      new LocalStageStore(directory.path, FAST).acquireLock(LOCK, { waitMs: Number.NaN }),
+      /waiting NaN ms .* is not a time to wait/,
+    );
+  });
+
   test('a lock name that leaves the stage root is refused', async () => {
     await assert.rejects(
       new LocalStageStore(directory.path, FAST).acquireLock('../outside', { waitMs: 0 }),
