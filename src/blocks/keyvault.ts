@@ -1,5 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
+import { BlockError } from './types';
 import { type BlockListing, type BlockStore, type StoredBlock, checkBlockForWrite, storedBlockType } from './store';
 import { type BlockDocument, type BlockType, isBlockType } from './types';
 
@@ -36,8 +37,9 @@ export class KeyVaultBlockStore implements BlockStore {
     try {
       document = JSON.parse(secret.value ?? '');
     } catch {
-      // Not the parser's message: it quotes the value, which is secret.
-      throw new Error(
+      // Not the parser's message: it quotes the value, which is secret. A BlockError: the block is there but
+      // broken, which a person must fix, not a store that cannot be reached.
+      throw new BlockError(
         `${where} is not valid JSON; rewrite it with: npm run blocks -- put ${name} --type ${type} --file <document.json>`,
       );
     }

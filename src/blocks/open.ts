@@ -5,24 +5,37 @@ import { InputError } from '../common/errors';
 import { KeyVaultBlockStore } from './keyvault';
 import { type BlockStore, LocalBlockStore } from './store';
 
-/** A vault URL as Key Vault gives it: https, a host, nothing after it. */
+const VAULT_URL_EXAMPLE = 'https://<vault-name>.vault.azure.net';
+
+/**
+ * A vault URL as Key Vault gives it: https, a host, nothing after it. The error never repeats the value whole:
+ * a URL pasted from a portal can carry a SAS signature in its query or a password before its host, so at most its
+ * origin and path are shown, and nothing at all when it does not parse.
+ */
 export function checkVaultUrl(value: string, field: string): string {
-  let url: URL | undefined;
+  const refuse = (shown: string | undefined, problem: string) =>
+    new InputError(
+      field,
+      `${field}${shown === undefined ? '' : ` "${shown}"`} is not a Key Vault URL (${VAULT_URL_EXAMPLE}): ${problem}`,
+    );
+  // Checked on the text, not the parsed URL: the parser drops tabs and line breaks and encodes non-ASCII silently.
+  if (!/^[\x21-\x7e]+$/.test(value)) {
+    throw refuse(undefined, 'it has spaces, control characters or characters outside ASCII');
+  }
+  let url: URL;
   try {
     url = new URL(value);
   } catch {
-    url = undefined;
+    throw refuse(undefined, 'it is not a URL');
   }
-  const plain =
-    url !== undefined &&
-    url.protocol === 'https:' &&
-    url.username === '' &&
-    url.password === '' &&
-    url.search === '' &&
-    url.hash === '';
-  if (!plain || (url !== undefined && url.pathname !== '/')) {
-    throw new InputError(field, `${field} "${value}" is not a Key Vault URL (https://<vault-name>.vault.azure.net)`);
+  const isWeb = url.protocol === 'https:' || url.protocol === 'http:';
+  const shown = isWeb ? `${url.origin}${url.pathname === '/' ? '' : url.pathname}` : undefined;
+  if (url.protocol !== 'https:') throw refuse(shown, 'it must use https');
+  if (url.username !== '' || url.password !== '') throw refuse(shown, 'it must not carry a user name or password');
+  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) {
+    throw refuse(shown, 'it must not have a query or fragment');
   }
+  if (url.pathname !== '/') throw refuse(shown, 'it must not have a path');
   return value;
 }
 

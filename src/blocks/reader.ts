@@ -1,11 +1,9 @@
 import { InputError } from '../common/errors';
 import type { BlockStore, StoredBlock } from './store';
-import { type BlockDocument, type BlockType, validateBlock } from './types';
+import { BlockError, type BlockDocument, type BlockType, validateBlock } from './types';
 
 /** A block that is missing, of another type, or invalid: something a person must fix, never a passing fault. */
-export class BlockError extends Error {
-  override readonly name = 'BlockError';
-}
+export { BlockError };
 
 /**
  * Checks a stored block against the type the caller expects. Errors name the block and its store and

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { type BlockDocument, type BlockType, checkBlockName, isBlockType, validateBlock } from './types';
+import { describeError } from '../common/errors';
+import { BlockError, type BlockDocument, type BlockType, checkBlockName, isBlockType, validateBlock } from './types';
 
 /** A block as a store holds it: the document is checked against its type by the reader, not here. */
 export interface StoredBlock {
@@ -37,11 +38,26 @@ export function checkBlockForWrite<T extends BlockType>(name: string, type: T, d
   return validateBlock(type, document);
 }
 
-/** The stored type, or an error that says what is wrong with it; `where` names the block and its store. */
+/** The stored type, or a `BlockError` that says what is wrong with it; `where` names the block and its store. */
 export function storedBlockType(tag: unknown, where: string): BlockType {
   if (isBlockType(tag)) return tag;
-  if (tag === undefined) throw new Error(`${where} is not a block: it has no block type`);
-  throw new Error(`${where} has block type ${JSON.stringify(tag)}, which this version does not know`);
+  if (tag === undefined) throw new BlockError(`${where} is not a block: it has no block type`);
+  throw new BlockError(`${where} has block type ${JSON.stringify(tag)}, which this version does not know`);
+}
+
+/**
+ * The local blocks file exists but cannot be used: unreadable, not JSON, or not shaped like a blocks file. A
+ * `BlockError`, so a run fails on it (a person must fix the file) instead of going on as if no block were stored.
+ */
+export class BlocksFileError extends BlockError {
+  /** The absolute path of the file. */
+  readonly file: string;
+
+  constructor(file: string, message: string) {
+    // A file the user edited by hand into something unreadable: fixed by the user, like a bad flag.
+    super(message, 'input');
+    this.file = file;
+  }
 }
 
 const blocksFileSchema = z.record(z.string(), z.object({ type: z.string(), document: z.unknown() }));
@@ -92,21 +108,27 @@ export class LocalBlockStore implements BlockStore {
     try {
       text = await readFile(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return {};
+      throw new BlocksFileError(
+        this.file,
+        `${this.description} cannot be read (${code ?? describeError(error)}); make it a readable file or remove it`,
+      );
     }
     // Neither error below carries the parser's message: it can quote the file, and the file holds secrets.
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      // An editor may save a byte order mark, which JSON.parse refuses; it is not part of the document.
+      json = JSON.parse(text.replace(/^\uFEFF/, ''));
     } catch {
-      throw new Error(`${this.description} is not valid JSON; fix or remove it`);
+      throw new BlocksFileError(this.file, `${this.description} is not valid JSON; fix or remove it`);
     }
     const parsed = blocksFileSchema.safeParse(json);
     if (!parsed.success) {
       const where = parsed.error.issues[0]?.path.map(String).join('.') || 'the top level';
-      throw new Error(
-        `${this.description} is not a blocks file (expected { "<name>": { "type", "document" } }; problem at ${where})`,
+      throw new BlocksFileError(
+        this.file,
+        `${this.description} is not a blocks file (expected { "<name>": { "type", "document" } }; problem at ${where}); fix or remove it`,
       );
     }
     // A null-prototype copy, so a block named like an Object.prototype member is just a name.

@@ -1,12 +1,6 @@
 import { z } from 'zod';
-import { InputError } from '../common/errors';
-import {
-  CONTAINER_NAME,
-  DATABRICKS_HTTP_PATH,
-  HOST_NAME,
-  SQL_IDENTIFIER,
-  STORAGE_ACCOUNT_NAME,
-} from '../common/names';
+import { type ErrorKind, InputError, PipelineError } from '../common/errors';
+import { CONTAINER_NAME, DATABRICKS_HTTP_PATH, HOST_NAME, SQL_IDENTIFIER, STORAGE_ACCOUNT_NAME } from '../common/names';
 
 /**
  * Blocks: the named, typed settings documents that replace the original flow's Prefect Blocks. Each type
@@ -14,22 +8,52 @@ import {
  * every identifier that ends up in a URL or a SQL statement is held to a pattern here, on write and on read.
  */
 
-/** Quotes a refused value for an error message; long values are cut so a pasted blob cannot flood a log. */
+/**
+ * A block that is missing, of the wrong type or invalid: terminal, since retrying reads the same document. A
+ * blocks file that cannot be read as blocks at all is an input error (see `BlocksFileError`).
+ */
+export class BlockError extends PipelineError {
+  override readonly name: string = 'BlockError';
+
+  constructor(message: string, kind: ErrorKind = 'terminal') {
+    super(kind, message);
+  }
+}
+
+/**
+ * Quotes a refused value for an error message; long values are cut so a pasted blob cannot flood a log, and every
+ * character outside printable ASCII is escaped so none can move a terminal's cursor or hide in a log line.
+ */
 function quoted(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = (JSON.stringify(value) ?? String(value)).replace(
+    /[^\x20-\x7e]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
+
+/**
+ * Values that go into request headers and URLs: visible ASCII only. A control character makes the HTTP client throw
+ * an error that quotes the whole header (token included); non-ASCII is not a valid header byte either.
+ */
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 /** A string held to `pattern`; the message repeats the refused value (only used for non-secret fields). */
 function patterned(pattern: RegExp, what: string) {
   return z.string().regex(pattern, { error: (issue) => `${quoted(issue.input)} is not ${what}` });
 }
 
-/** A secret: any non-blank text. Its messages never repeat the value. */
+/**
+ * A secret that is sent in a request header: visible ASCII, no spaces. Checked on write and on every read, so a
+ * token with a control character never reaches a request. Its messages never repeat the value.
+ */
 function secret(description: string) {
   return z
     .string()
-    .regex(/^\S+$/, { error: 'must be non-empty, without spaces or line breaks' })
+    .regex(HEADER_SAFE, {
+      error:
+        'must be non-empty printable ASCII, without spaces, line breaks or control characters (it is sent in a request header)',
+    })
     .meta({ description, writeOnly: true });
 }
 
@@ -38,6 +62,8 @@ function secret(description: string) {
  * tokens and keys hide, and this field is not treated as a secret (it is printed and logged).
  */
 function isPlainHttpUrl(value: string): boolean {
+  // The URL parser silently drops tabs and line breaks and encodes non-ASCII, so the text itself is checked too.
+  if (!HEADER_SAFE.test(value)) return false;
   let url: URL;
   try {
     url = new URL(value);
@@ -68,7 +94,7 @@ export const azureContainerSchema = z
       .string()
       .refine(isPlainHttpUrl, {
         error:
-          'must be an http(s) URL without user name, password, query or fragment, e.g. http://127.0.0.1:10000/devstoreaccount1',
+          'must be an http(s) URL in printable ASCII without spaces, user name, password, query or fragment, e.g. http://127.0.0.1:10000/devstoreaccount1',
       })
       .optional()
       .meta({
@@ -246,6 +272,20 @@ export function validateBlock<T extends BlockType>(type: T, value: unknown): Blo
 /** The JSON Schema (draft 2020-12) of a block type, for editors and for `npm run blocks -- schema`. */
 export function blockJsonSchema(type: BlockType): Record<string, unknown> {
   return z.toJSONSchema(BLOCK_SCHEMAS[type]);
+}
+
+/**
+ * The block rule for a secret given outside a block (`--app-token`, `SOCRATA_APP_TOKEN`), so a flag cannot carry what
+ * a block may not: printable ASCII without spaces. The error names the field and never repeats the value.
+ */
+export function checkHeaderSecret(value: string, field: string): string {
+  if (!HEADER_SAFE.test(value)) {
+    throw new InputError(
+      field,
+      `${field} must be non-empty printable ASCII, without spaces, line breaks or control characters (it is sent in a request header)`,
+    );
+  }
+  return value;
 }
 
 /** Key Vault secret names; local blocks follow the same rule so they can move to a vault unchanged. */

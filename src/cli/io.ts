@@ -11,7 +11,8 @@ export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,
-  cwd: process.cwd(),
+  // `npm run` starts commands in the project folder; relative paths mean the folder the user ran npm in.
+  cwd: process.env.INIT_CWD ?? process.cwd(),
   now: () => new Date(),
 };
 

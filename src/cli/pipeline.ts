@@ -106,13 +106,15 @@ function report(io: CliIo, json: boolean | undefined, text: string, value: unkno
 
 async function runCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps, signal: AbortSignal): Promise<void> {
   const prepared = await prepareRun(flags, runContext(io, deps, signal));
-  const summary = await withRun(prepared, (run) => runWindow(run.ports, run.dataset, run.window));
+  const ran = await withRun(prepared, (run) => runWindow(run.ports, run.dataset, run.window));
+  const summary = prepared.requestedWindow ? { ...ran, requestedWindow: prepared.requestedWindow } : ran;
   report(io, flags.json, formatSummary(summary), summary);
 }
 
 async function planCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps): Promise<void> {
   const prepared = await prepareRun(flags, runContext(io, deps, undefined));
-  const plan = await withRun(prepared, async (run) => planRun(run.ports, run.dataset, run.window));
+  const planned = await withRun(prepared, async (run) => planRun(run.ports, run.dataset, run.window));
+  const plan = prepared.requestedWindow ? { ...planned, requestedWindow: prepared.requestedWindow } : planned;
   report(io, flags.json, formatPlan(plan), plan);
 }
 

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { InputError, describeError } from '../common/errors';
+import { InputError, describeError, errorKind } from '../common/errors';
 import { type CliIo, EXIT } from './io';
 
 /** A commander program that writes through `io` and throws instead of exiting, so tests run it in-process. */
@@ -32,8 +32,8 @@ export async function runProgram(
       return EXIT.usage;
     }
     options.onFailure?.(error);
-    if (error instanceof InputError) {
-      io.stderr(`error: ${error.message}\n`);
+    if (errorKind(error) === 'input') {
+      io.stderr(`error: ${describeError(error)}\n`);
       return EXIT.usage;
     }
     io.stderr(`error: ${describeError(error)}\n`);

@@ -1,5 +1,6 @@
 import { InputError } from '../common/errors';
 import { DATASET_NAME } from '../common/names';
+import { parseIsoDate } from './window';
 
 /**
  * Datasets are definitions, not code paths: everything the pipeline does with a Socrata dataset (which
@@ -19,6 +20,22 @@ export interface FieldDefinition {
   readonly allowed?: readonly string[];
   /** Integers, and strings that carry an integer (the original table keeps `hour` as a string): inclusive bounds. */
   readonly range?: { readonly min: number; readonly max: number };
+  /**
+   * Text fields: the most characters a value may have; default `DEFAULT_MAX_TEXT_LENGTH`. A longer value is
+   * quarantined as `too_long` before any other check. Other types are held to the default too: no number or date is
+   * that long, and the bound keeps an absurd value out of memory-hungry parsing and out of messages.
+   */
+  readonly maxLength?: number;
+}
+
+/**
+ * About 4 KB: far above any real value in these datasets, far below DuckDB's 16 MB limit on one JSON object, so one
+ * oversized record is quarantined instead of failing every load of its window.
+ */
+export const DEFAULT_MAX_TEXT_LENGTH = 4096;
+
+export function maxLengthOf(field: FieldDefinition): number {
+  return field.maxLength ?? DEFAULT_MAX_TEXT_LENGTH;
 }
 
 export interface DatasetDefinition {
@@ -31,6 +48,8 @@ export interface DatasetDefinition {
   readonly key: readonly string[];
   /** The date or timestamp field the window applies to. */
   readonly windowField: string;
+  /** The first date (`YYYY-MM-DD`) the dataset has rows for: windows are clipped to start no earlier. */
+  readonly firstDate: string;
   readonly table: { readonly schema: string; readonly name: string };
 }
 
@@ -51,6 +70,7 @@ export const BNT_HOURLY_TRAFFIC: DatasetDefinition = {
   ],
   key: ['plaza_id', 'date', 'hour', 'direction'],
   windowField: 'date',
+  firstDate: '2010-01-01',
   table: { schema: 'bronze', name: 'bnt_traffic_hourly' },
 };
 
@@ -74,6 +94,7 @@ export const BNT_HOURLY_CROSSINGS: DatasetDefinition = {
   ],
   key: ['facility_id', 'transit_timestamp', 'direction', 'payment_method', 'vehicle_class'],
   windowField: 'transit_timestamp',
+  firstDate: '2019-01-01',
   table: { schema: 'bronze', name: 'bnt_crossings_hourly' },
 };
 
@@ -122,12 +143,20 @@ export function assertValidDefinition(dataset: DatasetDefinition): void {
   for (const field of dataset.fields) {
     if (!DEFINITION_NAME.test(field.name)) problems.push(`field "${field.name}" must match ${DEFINITION_NAME}`);
     if (names.has(field.name)) problems.push(`field "${field.name}" is defined twice`);
+    if (field.maxLength !== undefined && !(Number.isSafeInteger(field.maxLength) && field.maxLength > 0)) {
+      problems.push(`field "${field.name}" maxLength ${field.maxLength} must be a whole number above 0`);
+    }
     names.add(field.name);
   }
   for (const keyField of dataset.key) if (!names.has(keyField)) problems.push(`key field "${keyField}" is not a field`);
   const windowField = dataset.fields.find((field) => field.name === dataset.windowField);
   if (!windowField || (windowField.type !== 'date' && windowField.type !== 'timestamp')) {
     problems.push(`window field "${dataset.windowField}" must be a date or timestamp field`);
+  }
+  try {
+    parseIsoDate(dataset.firstDate, 'firstDate');
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
   }
   if (problems.length > 0) throw new Error(`dataset definition "${dataset.name}" is invalid: ${problems.join('; ')}`);
 }

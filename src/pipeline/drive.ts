@@ -95,7 +95,12 @@ export async function runWindow(ports: StepPorts, dataset: DatasetDefinition, wi
       withTableLock(locked, dataset, () => loadWindows(locked, dataset, [manifest.window])).then(() => undefined),
     );
     const rowsInWindow = await withTableLock(locked, dataset, () => ports.warehouse.rowsInWindow(dataset, window));
-    const verified = await checkWindow(locked, dataset, { dataset: dataset.name, window, staged: staged.staged }, rowsInWindow);
+    const verified = await checkWindow(
+      locked,
+      dataset,
+      { dataset: dataset.name, window, staged: staged.staged },
+      rowsInWindow,
+    );
     return summarizeRun(ports, dataset, staged, verified, Date.now() - started);
   });
 }

@@ -1,4 +1,10 @@
-import { type DatasetDefinition, type FieldDefinition, isRequired } from './datasets';
+import {
+  DEFAULT_MAX_TEXT_LENGTH,
+  type DatasetDefinition,
+  type FieldDefinition,
+  isRequired,
+  maxLengthOf,
+} from './datasets';
 import type { Window } from './window';
 
 /** A record as Socrata sends it: strings (numbers included), null fields left out. */
@@ -10,6 +16,7 @@ export type StagedRow = Record<string, string | number | null>;
 /** Why a record was quarantined. Stable codes: the manifest counts by them and people grep for them. */
 export type QuarantineReason =
   | 'missing_field'
+  | 'too_long'
   | 'empty_text'
   | 'not_allowed'
   | 'wrong_type'
@@ -26,9 +33,50 @@ export interface Rejection {
   readonly message: string;
 }
 
-/** One line of the quarantine file: the record exactly as received, and why it was not staged. */
+/**
+ * One line of the quarantine file: why the record was not staged, and the record as received, except that a
+ * value too long to keep whole is cut to an excerpt (see `quarantineEntry`).
+ */
 export interface QuarantineEntry extends Rejection {
   readonly record: SourceRecord;
+}
+
+/** How much of an oversized value the quarantine file keeps: enough to recognise it, never the whole of it. */
+export const QUARANTINE_EXCERPT_LENGTH = 200;
+
+/** `abc…(250000000 characters)`: the start of a long text, and how long it was. */
+export function excerpt(text: string, keep = QUARANTINE_EXCERPT_LENGTH): string {
+  return `${text.slice(0, keep)}…(${text.length} characters)`;
+}
+
+/**
+ * The quarantine line for a record. Every text value longer than the dataset's bound for its field (the default
+ * bound for fields the dataset does not define) is cut to an excerpt, and so is a nested value whose JSON is that
+ * long, so one 200 MB value costs a few hundred bytes in the quarantine file, not 200 MB.
+ */
+export function quarantineEntry(
+  dataset: DatasetDefinition,
+  rejection: Rejection,
+  record: SourceRecord,
+): QuarantineEntry {
+  let bounded: Record<string, unknown> | undefined;
+  for (const [name, value] of Object.entries(record)) {
+    const field = dataset.fields.find((candidate) => candidate.name === name);
+    const limit = field ? maxLengthOf(field) : DEFAULT_MAX_TEXT_LENGTH;
+    let cut: string | undefined;
+    if (typeof value === 'string') {
+      if (value.length > limit) cut = excerpt(value);
+    } else if (typeof value === 'object' && value !== null) {
+      const json = JSON.stringify(value);
+      if (json.length > limit) cut = excerpt(json);
+    }
+    if (cut !== undefined) {
+      // Copied only when something is cut: almost every quarantined record is small and goes out as it came.
+      bounded ??= { ...record };
+      bounded[name] = cut;
+    }
+  }
+  return { ...rejection, record: bounded ?? record };
 }
 
 export type Checked = { readonly row: StagedRow; readonly key: string } | { readonly rejection: Rejection };
@@ -140,6 +188,7 @@ export function recordChecker(dataset: DatasetDefinition, window: Window): (reco
   const fields = dataset.fields.map((field) => ({
     name: field.name,
     required: isRequired(dataset, field),
+    maxLength: maxLengthOf(field),
     check: compileField(field),
   }));
   const windowField = dataset.windowField;
@@ -153,6 +202,16 @@ export function recordChecker(dataset: DatasetDefinition, window: Window): (reco
         if (field.required) return { rejection: reject('missing_field', field.name, `${field.name} is missing`) };
         row[field.name] = null;
         continue;
+      }
+      // First, before any other work on the value: a 200 MB string must not reach a regex, a message or the stage.
+      if (typeof raw === 'string' && raw.length > field.maxLength) {
+        return {
+          rejection: reject(
+            'too_long',
+            field.name,
+            `${field.name} has ${raw.length} characters, more than the ${field.maxLength} allowed`,
+          ),
+        };
       }
       if (typeof raw !== 'string' && typeof raw !== 'number') {
         return {

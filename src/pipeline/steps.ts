@@ -7,7 +7,13 @@ import { LockBusyError, TerminalError, TransientError } from '../common/errors';
 import { findDataset, type DatasetDefinition } from './datasets';
 import { type Manifest, parseManifest, windowLayout } from './layout';
 import type { StageLock, StageStore, TextSink, Warehouse } from './ports';
-import { type QuarantineEntry, type QuarantineReason, type SourceRecord, recordChecker } from './records';
+import {
+  type QuarantineEntry,
+  type QuarantineReason,
+  type SourceRecord,
+  quarantineEntry,
+  recordChecker,
+} from './records';
 import { ROW_ID, type SocrataClient, windowQuery, windowWhere } from './source';
 import { isStale } from './summary';
 import { type Window, describeWindow, splitWindow, windowKey } from './window';
@@ -412,14 +418,14 @@ class ChunkWriter {
     state.fetched += 1;
     const checked = this.check(record);
     if ('rejection' in checked) {
-      this.quarantine({ ...checked.rejection, record });
+      this.quarantine(quarantineEntry(this.dataset, checked.rejection, record));
     } else if (checked.key === this.previousKey) {
-      this.quarantine({
+      const rejection = {
         reason: 'duplicate_key',
         field: this.dataset.key.join(','),
         message: `another record with the same key (${this.dataset.key.join(', ')}) was staged first`,
-        record,
-      });
+      } as const;
+      this.quarantine(quarantineEntry(this.dataset, rejection, record));
     } else {
       this.previousKey = checked.key;
       this.stagedText += `${JSON.stringify(checked.row)}\n`;

@@ -12,11 +12,23 @@ export interface Window {
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DAY_MS = 86_400_000;
 
+/**
+ * The earliest year a date may have. JavaScript maps years 0–99 to 1900–1999, and no dataset starts before
+ * 2010, so an early year is a typo to refuse plainly rather than a date to compute with.
+ */
+export const FIRST_SUPPORTED_YEAR = 1000;
+
 /** Parses a `YYYY-MM-DD` calendar date; `field` names the flag or setting in the error. */
 export function parseIsoDate(value: string, field: string): string {
   const match = ISO_DATE.exec(value);
   if (!match) throw new InputError(field, `${field} "${value}" is not a date in the form YYYY-MM-DD`);
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (year < FIRST_SUPPORTED_YEAR) {
+    throw new InputError(
+      field,
+      `${field} "${value}" is not supported: dates before year ${FIRST_SUPPORTED_YEAR} are refused (the datasets start in 2010 or later)`,
+    );
+  }
   const date = new Date(Date.UTC(year, month - 1, day));
   // Date.UTC rolls 2024-02-30 over to 2024-03-01: a round trip tells real dates from rolled ones.
   if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
@@ -63,6 +75,54 @@ export function resolveWindow(
     );
   }
   return { start, stop };
+}
+
+/** The UTC calendar date of a moment, `YYYY-MM-DD`: what `clipWindow` takes as today. */
+export function utcDate(moment: Date): string {
+  if (Number.isNaN(moment.getTime())) throw new Error('the current time is not a valid date');
+  return moment.toISOString().slice(0, 10);
+}
+
+export interface ClippedWindow {
+  /** The part of the requested window that can hold data. */
+  readonly window: Window;
+  /** True when `window` is smaller than `requested`, so a summary can say the window was clipped. */
+  readonly clipped: boolean;
+  readonly requested: Window;
+}
+
+/**
+ * Clips a window to the dates a dataset can have: from its first date up to tomorrow (UTC; tomorrow, not today,
+ * since today's hours are still arriving and the stop date is exclusive). `1900-01-01..2100-01-01` becomes the
+ * dataset's whole history, one run instead of thousands of empty chunks. A window with nothing left is an input
+ * error naming the date that put it there; `names` are how the caller spells the two fields, as in `resolveWindow`.
+ */
+export function clipWindow(
+  window: Window,
+  firstDate: string,
+  today: string,
+  names: { start: string; stop: string } = { start: 'start', stop: 'stop' },
+): ClippedWindow {
+  const first = checkedDate(firstDate);
+  const tomorrow = addDays(checkedDate(today), 1);
+  if (window.stop <= first) {
+    throw new InputError(
+      names.stop,
+      `${names.stop} "${window.stop}" must be after ${first}, the first date this dataset has: the window ${describeWindow(window)} holds no data`,
+    );
+  }
+  if (window.start >= tomorrow) {
+    throw new InputError(
+      names.start,
+      `${names.start} "${window.start}" is in the future: the window ${describeWindow(window)} holds no data yet (the latest window ends at ${tomorrow}, tomorrow in UTC)`,
+    );
+  }
+  const clippedWindow: Window = {
+    start: window.start < first ? first : window.start,
+    stop: window.stop > tomorrow ? tomorrow : window.stop,
+  };
+  const clipped = clippedWindow.start !== window.start || clippedWindow.stop !== window.stop;
+  return { window: clipped ? clippedWindow : window, clipped, requested: window };
 }
 
 /**

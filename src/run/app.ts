@@ -73,7 +73,11 @@ export async function planAppLoads(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<readonly string[]> {
   const definition = findDataset(input.dataset);
-  const opened = await openPorts(definition, {}, appContext(() => undefined, env));
+  const opened = await openPorts(
+    definition,
+    {},
+    appContext(() => undefined, env),
+  );
   return withRun(opened, async ({ ports }) =>
     input.batches.flatMap((units) => {
       const chunks = units.flatMap((unit) => splitWindow(unit, ports.tuning?.chunkDays ?? DEFAULT_CHUNK_DAYS));

@@ -2,11 +2,12 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { checkHeaderSecret } from '../blocks/types';
 import { InputError, describeError } from '../common/errors';
 import { DEFAULT_DATASET, type DatasetDefinition, findDataset } from '../pipeline/datasets';
 import { SocrataClient } from '../pipeline/source';
 import type { StepPorts, StepTuning } from '../pipeline/steps';
-import { type Window, resolveWindow } from '../pipeline/window';
+import { type Window, clipWindow, resolveWindow, utcDate } from '../pipeline/window';
 import { SETTINGS, readSetting } from './settings';
 import { type TargetChoice, type TargetDeps, type Targets, chooseTargets, openTargets } from './targets';
 
@@ -59,6 +60,8 @@ export interface RunContext {
 export interface PreparedRun {
   readonly dataset: DatasetDefinition;
   readonly window: Window;
+  /** The window asked for, when it reached outside the dataset's dates and `window` is the part inside. */
+  readonly requestedWindow?: Window;
   readonly choice: TargetChoice;
   readonly ports: StepPorts;
   close(): Promise<void>;
@@ -72,11 +75,16 @@ export interface PreparedRun {
 export async function prepareRun(request: RunRequest, context: RunContext): Promise<PreparedRun> {
   const names = context.names ?? CLI_FIELD_NAMES;
   const dataset = findDataset(request.dataset ?? DEFAULT_DATASET, names.dataset);
-  const window = resolveWindow({ start: request.startDate, stop: request.stopDate }, context.now(), {
-    start: names.startDate,
-    stop: names.stopDate,
-  });
-  return { dataset, window, ...(await openPorts(dataset, request, context)) };
+  const fields = { start: names.startDate, stop: names.stopDate };
+  const asked = resolveWindow({ start: request.startDate, stop: request.stopDate }, context.now(), fields);
+  // Only dates the dataset can have: 1900..2100 becomes one short run, not thousands of empty chunks.
+  const { window, clipped, requested } = clipWindow(asked, dataset.firstDate, utcDate(context.now()), fields);
+  return {
+    dataset,
+    window,
+    ...(clipped ? { requestedWindow: requested } : {}),
+    ...(await openPorts(dataset, request, context)),
+  };
 }
 
 /** The ports for one dataset, every check done first; what an activity uses, whose window comes with its input. */
@@ -84,12 +92,15 @@ export async function openPorts(
   dataset: DatasetDefinition,
   request: Omit<RunRequest, 'dataset' | 'startDate' | 'stopDate'>,
   context: RunContext,
-): Promise<Omit<PreparedRun, 'dataset' | 'window'>> {
+): Promise<Omit<PreparedRun, 'dataset' | 'window' | 'requestedWindow'>> {
   const names = context.names ?? CLI_FIELD_NAMES;
   const choice = chooseTargets(request, context.env, context.cwd, names);
   await checkDataDir(choice, request.dataDir !== undefined ? names.dataDir : SETTINGS.dataDir);
   if (choice.stageConnectionString !== undefined) checkConnectionString(choice.stageConnectionString);
 
+  if (request.appToken !== undefined) checkHeaderSecret(request.appToken, names.appToken);
+  const envToken = readSetting(context.env, 'appToken');
+  if (request.appToken === undefined && envToken !== undefined) checkHeaderSecret(envToken, SETTINGS.appToken);
   const urlField = request.sourceUrl !== undefined ? names.sourceUrl : SETTINGS.sourceUrl;
   const resourceUrl = request.sourceUrl ?? readSetting(context.env, 'sourceUrl') ?? dataset.resourceUrl;
   const makeSource = (appToken: string | undefined) =>

@@ -3,18 +3,90 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as lockfile from 'proper-lockfile';
+import { LockBusyError } from '../common/errors';
 import type { LockOptions, StageLock, LocalFile, StageLocation, StageStore, TextSink } from '../pipeline/ports';
+
+/** A waiting person hears why nothing happens at most this often (the port's promise). */
+export const LOCK_WAIT_REPORT_MS = 15_000;
+
+/**
+ * The waiting both stage adapters share: try to take the lock, and while another holder has it, poll until
+ * `options.waitMs` has passed (then `LockBusyError`), telling `onWait` at most every 15 s, and stopping at once when
+ * `options.signal` aborts (with its reason). `tryTake` resolves to undefined while the lock is held elsewhere.
+ */
+export async function waitForLock<T>(
+  name: string,
+  options: LockOptions,
+  pollMs: number,
+  tryTake: () => Promise<T | undefined>,
+): Promise<T> {
+  // NaN would never run out: the loop would poll forever.
+  if (!(options.waitMs >= 0)) throw new Error(`waiting ${options.waitMs} ms for ${name} is not a time to wait`);
+  const started = Date.now();
+  let reportedAt: number | undefined;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    let taken: T | undefined;
+    try {
+      taken = await tryTake();
+    } catch (error) {
+      // A request cut short by the signal fails with the client's AbortError; the caller's reason says more.
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw error;
+    }
+    if (taken !== undefined) return taken;
+    const now = Date.now();
+    const waited = now - started;
+    if (waited >= options.waitMs) {
+      throw new LockBusyError(`another run holds ${name}; waited ${secondsText(waited)} s`);
+    }
+    if (options.onWait && (reportedAt === undefined || now - reportedAt >= LOCK_WAIT_REPORT_MS)) {
+      reportedAt = now;
+      options.onWait(waited);
+    }
+    try {
+      await sleep(Math.min(pollMs, options.waitMs - waited), undefined, { signal: options.signal });
+    } catch (error) {
+      // The timer's own AbortError says nothing; the caller's reason (a signal, a shutdown) does.
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw error;
+    }
+  }
+}
+
+function secondsText(ms: number): string {
+  return ms < 10_000 ? (ms / 1000).toFixed(1) : String(Math.round(ms / 1000));
+}
+
+export interface LocalStageOptions {
+  /**
+   * A lock file not updated for this long is stale: its holder died, and the next run takes it over. Default 30 s;
+   * the holder updates it three times within that. The library allows no less than 2 s (tests use that).
+   */
+  readonly lockStaleMs?: number;
+  /** How often a waiting run tries again for a lock another run holds. Default 1 s (a local mkdir is cheap). */
+  readonly lockPollMs?: number;
+}
+
+export const DEFAULT_LOCK_STALE_MS = 30_000;
+const DEFAULT_LOCAL_LOCK_POLL_MS = 1_000;
 
 /** The embedded default: staged files in a directory on this machine (`<data-dir>` on the command line). */
 export class LocalStageStore implements StageStore {
   readonly location: StageLocation;
   readonly description: string;
   private readonly root: string;
+  private readonly lockStaleMs: number;
+  private readonly lockPollMs: number;
 
-  constructor(root: string) {
+  constructor(root: string, options: LocalStageOptions = {}) {
     this.root = resolve(root);
     this.location = { kind: 'local', root: this.root };
     this.description = `local directory ${this.root}`;
+    this.lockStaleMs = options.lockStaleMs ?? DEFAULT_LOCK_STALE_MS;
+    this.lockPollMs = options.lockPollMs ?? DEFAULT_LOCAL_LOCK_POLL_MS;
   }
 
   /** The absolute file for a store path; refuses paths that would leave the root. */
@@ -81,7 +153,41 @@ export class LocalStageStore implements StageStore {
     return { path: this.pathOf(path), release: async () => undefined };
   }
 
-  async acquireLock(_name: string, _options: LockOptions): Promise<StageLock> {
-    throw new Error('not implemented yet');
+  /**
+   * A lock file (proper-lockfile's lock directory) at the store path `name`. Its holder touches it every third of
+   * the stale period; a file left by a killed run goes stale and is taken over, and a holder whose file was taken
+   * over or removed learns it through `lost` instead of an exception thrown from a timer.
+   */
+  async acquireLock(name: string, options: LockOptions): Promise<StageLock> {
+    const file = this.pathOf(name);
+    await mkdir(dirname(file), { recursive: true });
+    const lost = new AbortController();
+    const unlock = await waitForLock(name, options, this.lockPollMs, async () => {
+      try {
+        return await lockfile.lock(file, {
+          // The lock itself is at `name`; nothing else need exist, and no symlink is resolved.
+          lockfilePath: file,
+          realpath: false,
+          stale: this.lockStaleMs,
+          update: this.lockStaleMs / 3,
+          retries: 0,
+          onCompromised: (error) =>
+            lost.abort(new Error(`lost the lock ${name} (${error.message}); another run may be working on it`)),
+        });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ELOCKED') return undefined;
+        throw error;
+      }
+    });
+    let released: Promise<void> | undefined;
+    return {
+      lost: lost.signal,
+      release: () =>
+        (released ??= unlock().catch((error: unknown) => {
+          // Already gone (taken over as stale, or removed): there is nothing left to release.
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code !== 'ERELEASED' && code !== 'ENOTACQUIRED' && code !== 'ECOMPROMISED') throw error;
+        })),
+    };
   }
 }

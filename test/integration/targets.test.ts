@@ -158,7 +158,10 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
       cwd,
     });
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /--stage local cannot go with the databricks warehouse: Databricks reads the staged files from Azure storage itself; use the azure stage/);
+    assert.match(
+      result.stderr,
+      /--stage local cannot go with the databricks warehouse: Databricks reads the staged files from Azure storage itself; use the azure stage/,
+    );
   });
 
   test('an unknown stage or warehouse is a usage error naming the flag or setting', async () => {
