@@ -84,7 +84,7 @@ describe('a run that cannot work fails before the first request', () => {
   test('an app token with a control character never reaches the output and is not retried', async () => {
     const result = await run([], { SOCRATA_APP_TOKEN: 'SECRET\u0000X4' });
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /the Socrata app token is not a valid HTTP header value/);
+    assert.match(result.stderr, /^error: SOCRATA_APP_TOKEN must be non-empty printable ASCII/);
     assert.ok(!`${result.stdout}${result.stderr}`.includes('SECRET'), 'the token is not printed');
     assert.deepEqual(server.requests, []);
   });

@@ -11,16 +11,20 @@ function ports(table: { rows?: number; days?: string[]; newest?: string }): Step
     throw new Error('this step must not touch this');
   };
   const warehouse = {
+    tableName: () => 'bronze.bnt_traffic_hourly',
     rowsInWindow: async () => table.rows ?? 0,
     daysWithRows: async () => table.days ?? [],
+    close: async () => undefined,
   } as unknown as Warehouse;
   const source = { max: async () => table.newest } as unknown as SocrataClient;
-  return {
-    source,
-    stage: new Proxy({}, { get: untouchable }) as StageStore,
-    warehouse,
-    progress: () => undefined,
-  };
+  // Only the table's lock may be taken on the stage; nothing is read or written there.
+  const stage = new Proxy(
+    {
+      acquireLock: async () => ({ lost: new AbortController().signal, release: async () => undefined }),
+    },
+    { get: (target, property) => (property === 'acquireLock' ? target.acquireLock : untouchable()) },
+  ) as unknown as StageStore;
+  return { source, stage, warehouse, progress: () => undefined };
 }
 
 const week = { start: '2024-01-07', stop: '2024-01-14' };
