@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -235,5 +235,90 @@ describe('runs as processes', () => {
     const rerun = spawnPipeline([...args, '--json']);
     assert.equal(await exitOf(rerun), 0, rerun.output().stderr);
     assert.equal(lastJsonLine(rerun.output().stdout).rowsInWindow, 31 * 480);
+  });
+});
+
+describe('windows and records out of bounds', () => {
+  let server: SocrataTestServer;
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+  const huge = 'x'.repeat(20_000);
+
+  before(async () => {
+    server = await startSocrataServer({
+      [TRAFFIC_ID]: {
+        fields: TRAFFIC_FIELDS,
+        rows: [
+          ...trafficRows('2024-01-07', '2024-01-08'),
+          { ...trafficRows('2024-01-07', '2024-01-08')[0], plaza_id: huge } as Record<string, string>,
+        ],
+      },
+    });
+    directory = await temporaryDirectory();
+  });
+  after(async () => {
+    await server.close();
+    await directory.remove();
+  });
+
+  test('1900..2100 is clipped to the dataset’s dates and runs as one short query, saying so', async () => {
+    server.requests.length = 0;
+    const result = await runInProcess(
+      main,
+      ['run', '--start-date', '1900-01-01', '--stop-date', '2100-01-01', '--json'],
+      {
+        cwd: directory.path,
+        env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+        now: new Date('2024-02-01T12:00:00Z'),
+      },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const summary = lastJsonLine(result.stdout);
+    assert.deepEqual(summary.window, { start: '2010-01-01', stop: '2024-02-02' });
+    assert.deepEqual(summary.requestedWindow, { start: '1900-01-01', stop: '2100-01-01' });
+    assert.equal(summary.requests, 3, 'the count, one page and the empty page that ends it');
+    assert.equal(server.requests.length, 3);
+    assert.match(result.stderr, /clipped +from \[1900-01-01, 2100-01-01\)/);
+  });
+
+  test('a record with an oversized value is quarantined as too_long, with only an excerpt kept', async () => {
+    const result = await runInProcess(
+      main,
+      ['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-08', '--json'],
+      { cwd: directory.path, env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) } },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const summary = lastJsonLine(result.stdout) as {
+      quarantineReasons: Record<string, number>;
+      quarantineFiles: string[];
+    };
+    assert.deepEqual(summary.quarantineReasons, { too_long: 1 });
+    const quarantine = await readFile(join(directory.path, '.local', summary.quarantineFiles[0] ?? ''), 'utf8');
+    assert.ok(quarantine.length < 2_000, `the quarantine file holds an excerpt, not ${quarantine.length} characters`);
+    assert.match(quarantine, /"reason":"too_long"/);
+  });
+
+  test('years before 1000 are refused as unsupported, not as a bad calendar date', async () => {
+    const result = await runInProcess(main, ['run', '--start-date', '0999-01-01', '--stop-date', '2024-01-08'], {
+      cwd: directory.path,
+    });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--start-date "0999-01-01" is not supported/);
+  });
+
+  test('a corrupt blocks.json is an error naming the file, exit 2, before any request', async () => {
+    await mkdir(join(directory.path, '.local'), { recursive: true });
+    await writeFile(join(directory.path, '.local', 'blocks.json'), '{ not json');
+    server.requests.length = 0;
+    try {
+      const result = await runInProcess(main, ['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-08'], {
+        cwd: directory.path,
+        env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+      });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /blocks\.json/);
+      assert.deepEqual(server.requests, []);
+    } finally {
+      await writeFile(join(directory.path, '.local', 'blocks.json'), '{}');
+    }
   });
 });
