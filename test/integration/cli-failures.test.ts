@@ -249,7 +249,7 @@ describe('windows and records out of bounds', () => {
         fields: TRAFFIC_FIELDS,
         rows: [
           ...trafficRows('2024-01-07', '2024-01-08'),
-          { ...trafficRows('2024-01-07', '2024-01-08')[0], plaza_id: huge } as Record<string, string>,
+          { ...trafficRows('2024-01-07', '2024-01-08')[0], plaza_id: huge },
         ],
       },
     });
