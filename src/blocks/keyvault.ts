@@ -1,8 +1,8 @@
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
-import { BlockError } from './types';
+import { httpStatusOf, messageOf } from '../common/errors';
 import { type BlockListing, type BlockStore, type StoredBlock, checkBlockForWrite, storedBlockType } from './store';
-import { type BlockDocument, type BlockType, isBlockType } from './types';
+import { BlockError, type BlockDocument, type BlockType, isBlockType } from './types';
 
 /** The secret tag that says which schema a secret's value follows; it also marks a secret as a block. */
 export const BLOCK_TYPE_TAG = 'block-type';
@@ -28,7 +28,7 @@ export class KeyVaultBlockStore implements BlockStore {
     try {
       secret = await this.client.getSecret(name);
     } catch (error) {
-      if (statusOf(error) === 404) return undefined;
+      if (httpStatusOf(error) === 404) return undefined;
       throw this.failure(`could not read block "${name}"`, error);
     }
     const where = `block "${name}" in ${this.description}`;
@@ -78,13 +78,8 @@ export class KeyVaultBlockStore implements BlockStore {
    * whose body on a write is the document with its secrets.
    */
   private failure(what: string, error: unknown): Error {
-    const status = statusOf(error);
-    const message = error instanceof Error ? error.message : String(error);
+    const status = httpStatusOf(error);
+    const message = messageOf(error);
     return new Error(`${this.description}: ${what}${status === undefined ? '' : ` (HTTP ${status})`}: ${message}`);
   }
-}
-
-function statusOf(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null || !('statusCode' in error)) return undefined;
-  return typeof error.statusCode === 'number' ? error.statusCode : undefined;
 }

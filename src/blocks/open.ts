@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { InputError } from '../common/errors';
+import { carriesCredentials } from '../common/urls';
 import { KeyVaultBlockStore } from './keyvault';
 import { type BlockStore, LocalBlockStore } from './store';
 
@@ -31,9 +32,8 @@ export function checkVaultUrl(value: string, field: string): string {
   const isWeb = url.protocol === 'https:' || url.protocol === 'http:';
   const shown = isWeb ? `${url.origin}${url.pathname === '/' ? '' : url.pathname}` : undefined;
   if (url.protocol !== 'https:') throw refuse(shown, 'it must use https');
-  if (url.username !== '' || url.password !== '') throw refuse(shown, 'it must not carry a user name or password');
-  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) {
-    throw refuse(shown, 'it must not have a query or fragment');
+  if (carriesCredentials(url) || value.includes('?') || value.includes('#')) {
+    throw refuse(shown, 'it must not carry a user name, password, query or fragment');
   }
   if (url.pathname !== '/') throw refuse(shown, 'it must not have a path');
   return value;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type ErrorKind, InputError, PipelineError } from '../common/errors';
+import { carriesCredentials } from '../common/urls';
 import { CONTAINER_NAME, DATABRICKS_HTTP_PATH, HOST_NAME, SQL_IDENTIFIER, STORAGE_ACCOUNT_NAME } from '../common/names';
 
 /**
@@ -72,10 +73,7 @@ function isPlainHttpUrl(value: string): boolean {
   }
   return (
     (url.protocol === 'http:' || url.protocol === 'https:') &&
-    url.username === '' &&
-    url.password === '' &&
-    url.search === '' &&
-    url.hash === '' &&
+    !carriesCredentials(url) &&
     !value.includes('?') &&
     !value.includes('#')
   );

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type DuckDBResultReader, DuckDBInstance, DuckDBTypeId, type Json } from '@duckdb/node-api';
-import { InputError } from '../common/errors';
+import { InputError, messageOf } from '../common/errors';
 import { DEFAULT_DATA_DIR, SETTINGS } from '../run/settings';
 import { type CliIo, processIo } from './io';
 import { newProgram, runProgram } from './shared';
@@ -163,10 +163,6 @@ async function queryCommand(statement: string, flags: SqlFlags, io: CliIo): Prom
     connection.closeSync();
     instance.closeSync();
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Runs the command line; returns the exit code instead of exiting, so tests can call it. */

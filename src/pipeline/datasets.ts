@@ -1,4 +1,4 @@
-import { InputError } from '../common/errors';
+import { InputError, messageOf } from '../common/errors';
 import { DATASET_NAME } from '../common/names';
 import { parseIsoDate } from './window';
 
@@ -156,7 +156,7 @@ export function assertValidDefinition(dataset: DatasetDefinition): void {
   try {
     parseIsoDate(dataset.firstDate, 'firstDate');
   } catch (error) {
-    problems.push(error instanceof Error ? error.message : String(error));
+    problems.push(messageOf(error));
   }
   if (problems.length > 0) throw new Error(`dataset definition "${dataset.name}" is invalid: ${problems.join('; ')}`);
 }

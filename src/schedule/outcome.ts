@@ -1,4 +1,4 @@
-import { type ErrorKind, type ErrorSummary, errorKind, summarizeError } from '../common/errors';
+import { type ErrorKind, type ErrorSummary, errorKind, messageOf, summarizeError } from '../common/errors';
 
 /**
  * What an activity returns. Durable retries an activity only when it throws, so an activity throws only the
@@ -40,6 +40,6 @@ export async function stepOutcome<T>(
  * only transient errors are thrown by our activities, so that is its kind.
  */
 export function failureOfTask(error: unknown): ErrorSummary {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return { kind: 'transient', message: shortened(message.trim()) };
 }

@@ -70,7 +70,7 @@ function codeOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string') return code;
   const status = statusOf(error);
-  return status === undefined ? (error instanceof Error ? error.message : String(error)) : `HTTP ${status}`;
+  return status === undefined ? messageOf(error) : `HTTP ${status}`;
 }
 
 export interface BlobStageTarget {

@@ -114,7 +114,7 @@ describe('the Key Vault URL check', () => {
     const error = vaultRefusal('https://mtademo.vault.azure.net/?sv=2024&sig=SECRETSIG');
     assert.equal(
       error.message,
-      'KEY_VAULT_URL "https://mtademo.vault.azure.net" is not a Key Vault URL (https://<vault-name>.vault.azure.net): it must not have a query or fragment',
+      'KEY_VAULT_URL "https://mtademo.vault.azure.net" is not a Key Vault URL (https://<vault-name>.vault.azure.net): it must not carry a user name, password, query or fragment',
     );
     assert.doesNotMatch(vaultRefusal('https://mtademo.vault.azure.net/#SECRETFRAG').message, /SECRET/);
     assert.doesNotMatch(vaultRefusal('https://mtademo.vault.azure.net?SECRET').message, /SECRET/);
@@ -122,7 +122,7 @@ describe('the Key Vault URL check', () => {
 
   it('never echoes credentials', () => {
     const error = vaultRefusal('https://admin:SECRETPW@mtademo.vault.azure.net/');
-    assert.match(error.message, /"https:\/\/mtademo\.vault\.azure\.net" .*user name or password/);
+    assert.match(error.message, /"https:\/\/mtademo\.vault\.azure\.net" .*user name, password/);
     assert.doesNotMatch(error.message, /SECRET|admin/);
   });
 
