@@ -105,7 +105,9 @@ export interface MissingOutput {
 /** Fetch, check and stage a window under its lock: one source query, cut into chunks with a manifest each. */
 export async function stageWindowStep(ports: StepPorts, input: WindowInput): Promise<StageOutput> {
   const dataset = findDataset(input.dataset);
-  return withWindowLock(ports, dataset, input.window, () => stageChunks(ports, dataset, input.window));
+  return withWindowLock(ports, dataset, input.window, (signal) =>
+    stageChunks(ports, dataset, input.window, undefined, signal),
+  );
 }
 
 /** Creates the table if needed, then one MERGE over every window; loads into one table take turns. */
@@ -244,12 +246,7 @@ async function withLock<T>(
     });
   } catch (error) {
     if (error instanceof LockBusyError) {
-      throw new LockBusyError(
-        `${holder} (${name} is held; waited ${Math.round(waitMs / 1000)} s); try again when it is done`,
-        {
-          cause: error,
-        },
-      );
+      throw new LockBusyError(`${holder}; try again when it is done`, { cause: error });
     }
     throw error;
   }
