@@ -324,7 +324,9 @@ export class SocrataClient {
   /** The body as text, refusing more than a page can hold; every chunk that arrives resets the idle timer. */
   private async readBody(response: Response, onData: () => void): Promise<string> {
     if (!response.body) return '';
-    const chunks: Buffer[] = [];
+    // Decoded as it arrives: the chunks are not kept, and no second copy of the whole body is made to join them.
+    const decoder = new TextDecoder();
+    let text = '';
     let bytes = 0;
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
       onData();
@@ -335,9 +337,9 @@ export class SocrataClient {
           `the source sent more than ${megabytes(this.maxBodyBytes)} for one page of at most ${this.pageSize.toLocaleString('en-US')} rows (limit: response size); the answer was not parsed`,
         );
       }
-      chunks.push(Buffer.from(chunk));
+      text += decoder.decode(chunk, { stream: true });
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return text + decoder.decode();
   }
 }
 
