@@ -105,7 +105,7 @@ function report(io: CliIo, json: boolean | undefined, text: string, value: unkno
 }
 
 async function runCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps, signal: AbortSignal): Promise<void> {
-  const prepared = await prepareRun(flags, runContext(io, deps, signal));
+  const prepared = await prepareRun(flags, { ...runContext(io, deps, signal), forWriting: true });
   const ran = await withRun(prepared, (run) => runWindow(run.ports, run.dataset, run.window));
   const summary = prepared.requestedWindow ? { ...ran, requestedWindow: prepared.requestedWindow } : ran;
   report(io, flags.json, formatSummary(summary), summary);

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { checkHeaderSecret } from '../blocks/types';
@@ -53,6 +53,8 @@ export interface RunContext {
   readonly names?: RequestFieldNames;
   readonly deps?: TargetDeps;
   readonly tuning?: StepTuning;
+  /** `run` (which writes) creates a missing data directory up front; `plan` creates nothing. */
+  readonly forWriting?: boolean;
   /** The source client's waits and retries; tests shorten them. */
   readonly sourceOptions?: Partial<ConstructorParameters<typeof SocrataClient>[0]>;
 }
@@ -95,7 +97,11 @@ export async function openPorts(
 ): Promise<Omit<PreparedRun, 'dataset' | 'window' | 'requestedWindow'>> {
   const names = context.names ?? CLI_FIELD_NAMES;
   const choice = chooseTargets(request, context.env, context.cwd, names);
-  await checkDataDir(choice, request.dataDir !== undefined ? names.dataDir : SETTINGS.dataDir);
+  await checkDataDir(
+    choice,
+    request.dataDir !== undefined ? names.dataDir : SETTINGS.dataDir,
+    context.forWriting ?? false,
+  );
   if (choice.stageConnectionString !== undefined) checkConnectionString(choice.stageConnectionString);
 
   if (request.appToken !== undefined) checkHeaderSecret(request.appToken, names.appToken);
@@ -160,36 +166,47 @@ export async function withRun<P extends Pick<PreparedRun, 'ports' | 'close'>, T>
 }
 
 /**
- * The data directory holds the local stage, the DuckDB file and `blocks.json`: it must be a writable folder,
- * or a path whose nearest existing parent is one (it is created on first write). Nothing is created here.
+ * The data directory holds the local stage, the DuckDB file and `blocks.json`: it must be a writable folder, or
+ * a path whose nearest existing parent is one. `plan` creates nothing; `run` creates the missing folders here,
+ * one level at a time (a recursive mkdir loops forever under a parent that refuses new entries, such as /proc),
+ * so a path that cannot be made fails now, not after the source was asked.
  */
-async function checkDataDir(choice: TargetChoice, field: string): Promise<void> {
+async function checkDataDir(choice: TargetChoice, field: string, create: boolean): Promise<void> {
   const usesDataDir = choice.stage === 'local' || choice.warehouse === 'duckdb' || choice.vaultUrl === undefined;
   if (!usesDataDir) return;
+  const missing: string[] = [];
   let path = choice.dataDir;
   for (;;) {
     const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
       throw new InputError(field, `${field} ${choice.dataDir} cannot be used: ${describeError(error)}`);
     });
-    if (info === undefined) {
-      const parent = dirname(path);
-      if (parent === path) break;
-      path = parent;
-      continue;
+    if (info !== undefined) {
+      if (!info.isDirectory()) {
+        throw new InputError(field, `${field} ${choice.dataDir} is not a folder: ${path} is a file; name a folder`);
+      }
+      await access(path, constants.W_OK).catch(() => {
+        throw new InputError(
+          field,
+          `${field} ${choice.dataDir} is not writable (${path}); name a folder you can write to`,
+        );
+      });
+      break;
     }
-    if (!info.isDirectory()) {
-      throw new InputError(field, `${field} ${choice.dataDir} is not a folder: ${path} is a file; name a folder`);
-    }
-    try {
-      await access(path, constants.W_OK);
-    } catch {
+    missing.unshift(path);
+    const parent = dirname(path);
+    if (parent === path) break;
+    path = parent;
+  }
+  if (!create) return;
+  for (const folder of missing) {
+    await mkdir(folder).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return;
       throw new InputError(
         field,
-        `${field} ${choice.dataDir} is not writable (${path}); name a folder you can write to`,
+        `${field} ${choice.dataDir} cannot be created (${error.code ?? describeError(error)} at ${folder}); name a folder you can write to`,
       );
-    }
-    return;
+    });
   }
 }
 

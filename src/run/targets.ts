@@ -38,6 +38,12 @@ function oneOf<T extends string>(allowed: readonly T[], value: string, field: st
   throw new InputError(field, `${field} "${value}" must be one of ${allowed.join(', ')}`);
 }
 
+/** A flag given as "" is a mistake (a shell variable that was not set), not "the current folder". */
+function nonEmpty(value: string | undefined, field: string): string | undefined {
+  if (value === '') throw new InputError(field, `${field} is empty; name a folder, or leave it out for the default`);
+  return value;
+}
+
 /**
  * The choice from flags (which win) and settings. `flagNames` are how the caller spells the two choices, so an
  * error names what the user typed (`--stage`) or the app setting (`BNT_STAGE`).
@@ -46,7 +52,11 @@ export function chooseTargets(
   flags: { stage?: string | undefined; warehouse?: string | undefined; dataDir?: string | undefined },
   env: Readonly<Record<string, string | undefined>>,
   cwd: string,
-  flagNames: { stage: string; warehouse: string } = { stage: '--stage', warehouse: '--warehouse' },
+  flagNames: { stage: string; warehouse: string; dataDir: string } = {
+    stage: '--stage',
+    warehouse: '--warehouse',
+    dataDir: '--data-dir',
+  },
 ): TargetChoice {
   const warehouse =
     flags.warehouse !== undefined
@@ -66,7 +76,10 @@ export function chooseTargets(
   return {
     stage,
     warehouse,
-    dataDir: resolve(cwd, flags.dataDir ?? readSetting(env, 'dataDir') ?? DEFAULT_DATA_DIR),
+    dataDir: resolve(
+      cwd,
+      nonEmpty(flags.dataDir, flagNames.dataDir) ?? readSetting(env, 'dataDir') ?? DEFAULT_DATA_DIR,
+    ),
     vaultUrl: vaultUrl === undefined ? undefined : checkVaultUrl(vaultUrl, SETTINGS.vaultUrl),
     stageConnectionString: readSetting(env, 'stageConnectionString'),
   };

@@ -236,6 +236,29 @@ describe('runs as processes', () => {
     assert.equal(await exitOf(rerun), 0, rerun.output().stderr);
     assert.equal(lastJsonLine(rerun.output().stdout).rowsInWindow, 31 * 480);
   });
+  test('killing the shell npm started (which does not pass the signal on) still stops the run', async () => {
+    const args = [
+      ...['run', ...month, '--source-url', server.resourceUrl(TRAFFIC_ID)],
+      ...['--data-dir', directory.path],
+    ];
+    // `; true` keeps the shell from exec-ing node, as npm's shell does: the shell is node's parent.
+    const command = `"${process.execPath}" --import tsx src/cli/pipeline.ts ${args.map((arg) => `'${arg}'`).join(' ')}; true`;
+    const shell = spawn('/bin/sh', ['-c', command], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    shell.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const closed = once(shell.stderr, 'close'); // when node, the last writer, is gone too
+    while (!stderr.includes('the source has') && shell.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(shell.exitCode, null, `the run was still working when its shell was killed: ${stderr}`);
+    shell.kill('SIGTERM');
+    await closed;
+    assert.match(stderr, /parent process gone: stopping/);
+
+    const rerun = spawnPipeline([...args, '--json']);
+    assert.equal(await exitOf(rerun), 0, rerun.output().stderr);
+    assert.equal(lastJsonLine(rerun.output().stdout).rowsInWindow, 31 * 480);
+  });
 });
 
 describe('windows and records out of bounds', () => {
