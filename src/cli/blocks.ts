@@ -36,7 +36,7 @@ interface StoreFlags {
 
 /**
  * The store a command works on. Flags beat the environment: `--vault-url`, else `--data-dir`, else
- * KEY_VAULT_URL, else the local file under the default data directory.
+ * KEY_VAULT_URL, else the local file under BNT_DATA_DIR or the default data directory.
  */
 function openStore(flags: StoreFlags, command: Command, io: CliIo, deps: BlocksCliDeps): BlockStore {
   const dataDirGiven = command.getOptionValueSource('dataDir') === 'cli';
@@ -52,7 +52,8 @@ function openStore(flags: StoreFlags, command: Command, io: CliIo, deps: BlocksC
         : undefined;
   const store = openBlockStore({
     vaultUrl,
-    dataDir: resolve(io.cwd, flags.dataDir),
+    // The same folder the pipeline reads blocks from: --data-dir, else BNT_DATA_DIR, else the default.
+    dataDir: resolve(io.cwd, dataDirGiven ? flags.dataDir : (readSetting(io.env, 'dataDir') ?? DEFAULT_DATA_DIR)),
     credential: () => deps.keyVaultCredential ?? new DefaultAzureCredential(),
     keyVaultClientOptions: deps.keyVaultClientOptions,
   });
@@ -67,7 +68,11 @@ function addStoreOptions(command: Command): Command {
       '--vault-url <url>',
       `Key Vault holding the blocks (env ${SETTINGS.vaultUrl}); signs in with DefaultAzureCredential`,
     )
-    .option('--data-dir <dir>', 'without a vault: the directory of the local blocks.json', DEFAULT_DATA_DIR);
+    .option(
+      '--data-dir <dir>',
+      `without a vault: the directory of the local blocks.json (env ${SETTINGS.dataDir})`,
+      DEFAULT_DATA_DIR,
+    );
 }
 
 /** What went wrong in a JSON file, without quoting it: the file may hold secrets, and V8's messages quote. */

@@ -160,7 +160,9 @@ export async function main(
   addRunOptions(
     program
       .command('run')
-      .description('fetch, check, stage and load a window (default: the previous Sunday–Saturday week)'),
+      .description(
+        'fetch, check, stage and load a window (default: [today − 8 days, today − 1 day), on a Monday the Sunday–Saturday week before)',
+      ),
   ).action((flags: RunFlags) => runCommand(flags, io, deps, signal));
   addRunOptions(
     program

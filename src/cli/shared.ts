@@ -28,7 +28,9 @@ export async function runProgram(
     if (error instanceof CommanderError) {
       // Commander has printed its message already. Help and version are "errors" with exit code 0.
       if (error.exitCode === 0) return EXIT.ok;
-      options.onFailure?.(new InputError('command line', error.message.replace(/^error: /, '')));
+      options.onFailure?.(
+        new InputError('command line', error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')),
+      );
       return EXIT.usage;
     }
     options.onFailure?.(error);

@@ -327,7 +327,7 @@ export async function stageChunks(
       const seconds = (Date.now() - started) / 1000;
       progress(
         `page ${page.number}: ${count(fetched)}/${count(sourceCount)} rows fetched, ` +
-          `${count(writer.totals.quarantined)} quarantined, ${seconds.toFixed(1)}s ` +
+          `${count(writer.quarantinedSoFar)} quarantined, ${seconds.toFixed(1)}s ` +
           `(${count(Math.round(fetched / Math.max(seconds, 0.001)))} rows/s)`,
       );
     }
@@ -397,6 +397,11 @@ class ChunkWriter {
     private readonly tuning: StepTuning,
     private readonly onChunk: ((manifest: Manifest) => Promise<void> | void) | undefined,
   ) {}
+
+  /** For progress lines: the finished chunks' count and the current one's. */
+  get quarantinedSoFar(): number {
+    return this.totals.quarantined + this.current.quarantined;
+  }
 
   async begin(chunk: Window): Promise<void> {
     if (this.loadFailure) throw this.loadFailure.error;

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it, test } from 'node:test';
 import { type BlocksCliDeps, main } from '../../src/cli/blocks.js';
 import { type CliResult, runInProcess } from '../support/cli.js';
+import { temporaryDirectory } from '../support/fixtures.js';
 import { type KeyVaultStandIn, secretClientOptions, startKeyVaultStandIn } from '../support/keyvault-standin.js';
 
 const WAREHOUSE = {
@@ -266,4 +267,23 @@ describe('blocks command line', () => {
       assert.equal(standIn.secrets.size, 0);
     });
   });
+});
+
+test('blocks are read from BNT_DATA_DIR when no flag names a store, as the pipeline reads them', async () => {
+  const directory = await temporaryDirectory();
+  try {
+    const file = join(directory.path, 'container.json');
+    await writeFile(file, JSON.stringify({ accountName: 'mtademostage', container: 'stage' }));
+    const env = { BNT_DATA_DIR: join(directory.path, 'data') };
+    const put = await runInProcess(main, ['put', 'mtademo-container', '--type', 'azure-container', '--file', file], {
+      cwd: directory.path,
+      env,
+    });
+    assert.equal(put.code, 0, put.stderr);
+    assert.match(put.stderr, /blocks in local file .*\/data\/blocks\.json/);
+    const listed = await runInProcess(main, ['list'], { cwd: directory.path, env });
+    assert.match(listed.stdout, /mtademo-container/);
+  } finally {
+    await directory.remove();
+  }
 });
