@@ -97,11 +97,8 @@ export async function openPorts(
 ): Promise<Omit<PreparedRun, 'dataset' | 'window' | 'requestedWindow'>> {
   const names = context.names ?? CLI_FIELD_NAMES;
   const choice = chooseTargets(request, context.env, context.cwd, names);
-  await checkDataDir(
-    choice,
-    request.dataDir !== undefined ? names.dataDir : SETTINGS.dataDir,
-    context.forWriting ?? false,
-  );
+  const dataDirField = request.dataDir !== undefined ? names.dataDir : SETTINGS.dataDir;
+  await checkDataDir(choice, dataDirField, false);
   if (choice.stageConnectionString !== undefined) checkConnectionString(choice.stageConnectionString);
 
   if (request.appToken !== undefined) checkHeaderSecret(request.appToken, names.appToken);
@@ -126,6 +123,8 @@ export async function openPorts(
     progress: context.progress,
   });
   const source = makeSource(targets.appToken);
+  // Last of the checks, so a run refused for any other reason creates nothing.
+  if (context.forWriting) await checkDataDir(choice, dataDirField, true);
   return {
     choice,
     ports: {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
@@ -56,6 +57,15 @@ describe('a run that cannot work fails before the first request', () => {
       { BNT_DATA_DIR: join(directory.path, 'a-file', 'below') },
       /^error: BNT_DATA_DIR .* is not a folder/,
     );
+  });
+
+  test('a data directory that cannot be created (under /proc) is refused, not retried forever', async (t) => {
+    if (!existsSync('/proc/self')) return t.skip('no /proc on this system');
+    await expectRefused(['--data-dir', '/proc/bnt-nope'], {}, /--data-dir \/proc\/bnt-nope cannot be created/);
+  });
+
+  test('an empty --data-dir is refused instead of meaning the current folder', async () => {
+    await expectRefused(['--data-dir', ''], {}, /--data-dir is empty/);
   });
 
   test('the databricks warehouse over a local stage', async () => {
