@@ -30,11 +30,6 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, random: () =>
   return Math.round(random() * ceiling);
 }
 
-export function describeLimits(policy: RetryPolicy): string {
-  const budget = policy.budgetMs === undefined ? '' : `, within ${Math.round(policy.budgetMs / 1000)} s`;
-  return `at most ${policy.attempts} attempts${budget}`;
-}
-
 export interface RetryOptions {
   onRetry?: (event: RetryEvent) => void;
   what?: string;

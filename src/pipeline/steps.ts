@@ -5,7 +5,7 @@
  */
 import { LockBusyError, TerminalError, TransientError } from '../common/errors';
 import { findDataset, type DatasetDefinition } from './datasets';
-import { type Manifest, parseManifest, windowLayout } from './layout';
+import { type Manifest, type WindowLayout, parseManifest, windowLayout } from './layout';
 import type { StageLock, StageStore, TextSink, Warehouse } from './ports';
 import {
   type QuarantineEntry,
@@ -298,7 +298,7 @@ export async function stageChunks(
     `${what}: the source has ${count(sourceCount)} rows${chunks.length > 1 ? `, staged in ${chunks.length} chunks` : ''}`,
   );
 
-  const writer = new ChunkWriter(ports, dataset, tuning, onChunk);
+  const writer = new ChunkWriter(ports, dataset, tuning, onChunk, chunks[0] as Window);
   let fetched = 0;
   let lastRowId: unknown;
   try {
@@ -378,11 +378,10 @@ class ChunkWriter {
   readonly totals = { fetched: 0, staged: 0, quarantined: 0, reasons: {} as Partial<Record<QuarantineReason, number>> };
   readonly parts: string[] = [];
   readonly quarantineFiles: string[] = [];
-  chunk: Window = { start: '', stop: '' };
-  private layout = windowLayout('x', { start: '2000-01-01', stop: '2000-01-02' });
-  private check: ReturnType<typeof recordChecker> = () => ({
-    rejection: { reason: 'missing_field', field: '', message: '' },
-  });
+  /** The chunk being written, with its paths and its record checker; `begin` moves on to the next. */
+  chunk: Window;
+  private layout: WindowLayout;
+  private check: ReturnType<typeof recordChecker>;
   private current = newChunkState();
   private stagedText = '';
   private quarantineText = '';
@@ -396,7 +395,12 @@ class ChunkWriter {
     private readonly dataset: DatasetDefinition,
     private readonly tuning: StepTuning,
     private readonly onChunk: ((manifest: Manifest) => Promise<void> | void) | undefined,
-  ) {}
+    first: Window,
+  ) {
+    this.chunk = first;
+    this.layout = windowLayout(dataset.name, first);
+    this.check = recordChecker(dataset, first);
+  }
 
   /** For progress lines: the finished chunks' count and the current one's. */
   get quarantinedSoFar(): number {
