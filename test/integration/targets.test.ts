@@ -287,6 +287,52 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     ]);
   });
 
+  test('a run stopped by its signal (SIGTERM on the command line) cancels the MERGE on Databricks and closes the session', async () => {
+    const warehouse = await DatabricksStandIn.start();
+    after(() => warehouse.close());
+    await putLocalBlocks({
+      ...databricksBlocks,
+      'mtademo-databricks': [
+        'databricks-warehouse',
+        { ...WAREHOUSE_BLOCK, host: warehouse.host, httpPath: warehouse.httpPath },
+      ],
+    });
+    warehouse.onStatement(/^MERGE/, { runningUntil: () => false });
+    const controller = new AbortController();
+    let stderr = '';
+    const running = main(
+      ['run', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks'],
+      {
+        stdout: () => undefined,
+        stderr: (text) => void (stderr += text),
+        env: { BNT_STAGE_CONNECTION_STRING: azurite.connectionString, BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+        cwd,
+        now: () => new Date('2024-01-15T12:00:00Z'),
+      },
+      {
+        databricksConnect: warehouse.connector(),
+        credential: { getToken: async () => ({ token: 'entra-token', expiresOnTimestamp: Date.now() + 3_600_000 }) },
+      },
+      controller.signal,
+    );
+    // Polled: the CREATE session's SET and CREATE, then the MERGE session's SET and the MERGE, which runs on.
+    await warehouse.until(
+      () =>
+        warehouse.statements.some((recorded) => recorded.statement.startsWith('MERGE')) &&
+        warehouse.callsOf('GetOperationStatus').length >= 4,
+    );
+    controller.abort(new Error('stopped by SIGTERM'));
+    assert.equal(await running, 1, stderr);
+    assert.match(stderr, /stopped by SIGTERM/);
+    assert.equal(warehouse.cancelled.length, 1);
+    assert.match(warehouse.cancelled[0] ?? '', /^MERGE INTO/);
+    assert.ok(
+      warehouse.sessions.every((session) => session.closed),
+      'every session was closed',
+    );
+    assert.ok(!warehouse.statements.some((recorded) => recorded.statement.startsWith('SELECT')), 'nothing ran after');
+  });
+
   test('blocks come from Key Vault when KEY_VAULT_URL is set', async () => {
     const store = new KeyVaultBlockStore(vault.vaultUrl, vault.credential, secretClientOptions(vault));
     await store.put('mtademo-container', 'azure-container', CONTAINER_BLOCK);
