@@ -112,6 +112,10 @@ test('statements run in order in one session after the timeout SET; every operat
     assert.equal(standIn.callsOf('CloseOperation').length, 3);
     assert.equal(standIn.sessions[0]?.closed, true);
     assert.equal(standIn.calls.at(-1)?.call, 'CloseSession');
+    assert.ok(
+      standIn.calls.every((recorded) => recorded.call !== 'unknown'),
+      'nothing but TCLIService calls: the driver’s telemetry and feature-flag requests are off',
+    );
   }));
 
 test('with direct results (a warehouse answering quick statements at once) the rows are the same', () =>
