@@ -94,9 +94,11 @@ export async function runWindow(ports: StepPorts, dataset: DatasetDefinition, wi
     const staged = await stageChunks(locked, dataset, window, async (manifest) => {
       // A chunk with no rows has nothing to load: a long, mostly empty window costs no statements.
       if (manifest.staged === 0) return;
-      await withTableLock(locked, dataset, () => loadWindows(locked, dataset, [manifest.window]));
+      await withTableLock(locked, dataset, (signal) => loadWindows({ ...locked, signal }, dataset, [manifest.window]));
     });
-    const rowsInWindow = await withTableLock(locked, dataset, () => ports.warehouse.rowsInWindow(dataset, window));
+    const rowsInWindow = await withTableLock(locked, dataset, (signal) =>
+      ports.warehouse.rowsInWindow(dataset, window, signal),
+    );
     const verified = await checkWindow(
       locked,
       dataset,

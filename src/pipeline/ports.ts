@@ -96,16 +96,24 @@ export interface Warehouse {
    * here (an `InputError` naming the file), not after the window was fetched and staged.
    */
   open(): Promise<void>;
-  /** Creates the schema and table if they do not exist; never alters an existing table. */
-  ensureTable(dataset: DatasetDefinition): Promise<void>;
+  /**
+   * Creates the schema and table if they do not exist; never alters an existing table. Here and below, an aborted
+   * `signal` cancels the statement running on the engine: a stopped run leaves nothing running behind it.
+   */
+  ensureTable(dataset: DatasetDefinition, signal?: AbortSignal): Promise<void>;
   /**
    * Upserts the windows' staged rows on the dataset's key, in one statement: rerunning a window, or loading
    * windows that overlap, never duplicates a row. Rows outside a window are never touched.
    */
-  loadWindows(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageStore): Promise<void>;
+  loadWindows(
+    dataset: DatasetDefinition,
+    windows: readonly StagedWindow[],
+    stage: StageStore,
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** The days of the window that have rows in the table (`YYYY-MM-DD`), from one aggregate query. */
-  daysWithRows(dataset: DatasetDefinition, window: Window): Promise<string[]>;
+  daysWithRows(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<string[]>;
   /** Rows in the table for the window, after a load. */
-  rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number>;
+  rowsInWindow(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<number>;
   close(): Promise<void>;
 }

@@ -47,7 +47,7 @@ export const DEFAULT_CHUNK_DAYS = 28;
 export const DEFAULT_ROWS_PER_PART = 1_000_000;
 const DEFAULT_WINDOW_LOCK_WAIT_MS = 30_000;
 /** Loads into one table take turns; a MERGE of a few chunks takes minutes at most. */
-const DEFAULT_TABLE_LOCK_WAIT_MS = 10 * 60_000;
+export const DEFAULT_TABLE_LOCK_WAIT_MS = 10 * 60_000;
 
 export interface WindowInput {
   readonly dataset: string;
@@ -113,8 +113,8 @@ export async function stageWindowStep(ports: StepPorts, input: WindowInput): Pro
 /** Creates the table if needed, then one MERGE over every window; loads into one table take turns. */
 export async function loadWindowsStep(ports: StepPorts, input: LoadInput): Promise<LoadOutput> {
   const dataset = findDataset(input.dataset);
-  return withTable(ports, dataset, async () => {
-    const manifests = await loadWindows(ports, dataset, input.windows);
+  return withTable(ports, dataset, async (signal) => {
+    const manifests = await loadWindows({ ...ports, signal }, dataset, input.windows);
     return {
       dataset: dataset.name,
       windows: manifests.length,
@@ -126,7 +126,9 @@ export async function loadWindowsStep(ports: StepPorts, input: LoadInput): Promi
 /** Counts the window in the table; fails (terminal) when it holds fewer rows than were staged. */
 export async function verifyWindowStep(ports: StepPorts, input: VerifyInput): Promise<VerifyOutput> {
   const dataset = findDataset(input.dataset);
-  const rowsInWindow = await withTable(ports, dataset, () => ports.warehouse.rowsInWindow(dataset, input.window));
+  const rowsInWindow = await withTable(ports, dataset, (signal) =>
+    ports.warehouse.rowsInWindow(dataset, input.window, signal),
+  );
   return checkWindow(ports, dataset, input, rowsInWindow);
 }
 
@@ -160,7 +162,9 @@ export async function checkWindow(
 /** The weeks of a window with no rows in the table, found with one aggregate query and merged into windows. */
 export async function findMissingStep(ports: StepPorts, input: WindowInput): Promise<MissingOutput> {
   const dataset = findDataset(input.dataset);
-  const days = new Set(await withTable(ports, dataset, () => ports.warehouse.daysWithRows(dataset, input.window)));
+  const days = new Set(
+    await withTable(ports, dataset, (signal) => ports.warehouse.daysWithRows(dataset, input.window, signal)),
+  );
   const missing: Window[] = [];
   for (const week of splitWindow(input.window, 7)) {
     const covered = splitWindow(week, 1).some((day) => days.has(day.start));
@@ -204,7 +208,7 @@ export async function withWindowLock<T>(
 export async function withTableLock<T>(
   ports: StepPorts,
   dataset: DatasetDefinition,
-  work: () => Promise<T>,
+  work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   return withLock(
     ports,
@@ -219,10 +223,14 @@ export async function withTableLock<T>(
  * A step's work on the table, under the table's lock, closing the warehouse before the lock goes: an embedded
  * DuckDB file is then free for the next step, in this process or another, and two MERGEs never overlap.
  */
-async function withTable<T>(ports: StepPorts, dataset: DatasetDefinition, work: () => Promise<T>): Promise<T> {
-  return withTableLock(ports, dataset, async () => {
+async function withTable<T>(
+  ports: StepPorts,
+  dataset: DatasetDefinition,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  return withTableLock(ports, dataset, async (signal) => {
     try {
-      return await work();
+      return await work(signal);
     } finally {
       await ports.warehouse.close();
     }
@@ -565,7 +573,7 @@ export async function readManifest(stage: StageStore, dataset: DatasetDefinition
  * manifests list. A window that is not completely staged is refused, whoever asks for the load.
  */
 export async function loadWindows(
-  ports: Pick<StepPorts, 'stage' | 'warehouse' | 'progress'>,
+  ports: Pick<StepPorts, 'stage' | 'warehouse' | 'progress' | 'signal'>,
   dataset: DatasetDefinition,
   windows: readonly Window[],
 ): Promise<Manifest[]> {
@@ -574,11 +582,12 @@ export async function loadWindows(
   const staged = manifests.reduce((sum, manifest) => sum + manifest.staged, 0);
   const span = windows.length === 1 ? describeWindow(windows[0] as Window) : `${windows.length} windows`;
   ports.progress(`loading ${count(staged)} rows of ${span} into ${ports.warehouse.description}`);
-  await ports.warehouse.ensureTable(dataset);
+  await ports.warehouse.ensureTable(dataset, ports.signal);
   await ports.warehouse.loadWindows(
     dataset,
     manifests.map((manifest) => ({ window: manifest.window, parts: manifest.parts })),
     ports.stage,
+    ports.signal,
   );
   return manifests;
 }

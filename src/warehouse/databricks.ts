@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { z } from 'zod';
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
-import { InputError, describeError } from '../common/errors';
+import { InputError } from '../common/errors';
 import {
   CONTAINER_NAME,
   DATABRICKS_HTTP_PATH,
@@ -13,13 +13,15 @@ import {
 import type { RetryPolicy } from '../common/retry';
 import { partFileName, windowLayout } from '../pipeline/layout';
 import type { StageLocation, StageStore } from '../pipeline/ports';
-import type { Window } from '../pipeline/window';
+import { type Window, windowKey } from '../pipeline/window';
 import {
+  APP_NAME,
   type DatabricksAuth,
   type DatabricksConnection,
   type DatabricksConnector,
-  dbsqlConnector,
   type StatementResults,
+  databricksErrorClass,
+  dbsqlConnector,
   runStatements,
   sessionPreamble,
 } from './databricks-driver';
@@ -36,7 +38,8 @@ import {
 } from './sql';
 import type { StagedWindow, Warehouse } from '../pipeline/ports';
 
-export type { DatabricksAuth, DatabricksConnector } from './databricks-driver';
+export type { DatabricksAuth, DatabricksConnector, DriverSettings } from './databricks-driver';
+export { databricksConnector } from './databricks-driver';
 
 export type DatabricksTableFormat = 'iceberg' | 'delta-uniform';
 
@@ -51,23 +54,43 @@ export interface DatabricksWarehouseOptions {
   readonly schema: string;
   /** Managed Iceberg, or Delta with UniForm so Iceberg clients can read it. */
   readonly format: DatabricksTableFormat;
-  /** Per statement, enforced by the warehouse. Default one hour. */
+  /**
+   * For a load's MERGE, enforced by the warehouse; table DDL and counts get at most
+   * `QUERY_STATEMENT_TIMEOUT_SECONDS`. Default `LOAD_STATEMENT_TIMEOUT_SECONDS`.
+   */
   readonly statementTimeoutSeconds?: number;
-  /** Around connect + run; the default outlasts a stopped warehouse's cold start. */
+  /** Around connect + run; the default waits out a stopped warehouse's start. */
   readonly retry?: RetryPolicy;
-  /** Tests inject a fake; the default is `@databricks/sql`. */
+  /** The driver with settings of its own (tests point it at a loopback stand-in); default `@databricks/sql` as is. */
   readonly connect?: DatabricksConnector;
   readonly progress?: (message: string) => void;
 }
 
-export const DEFAULT_STATEMENT_TIMEOUT_SECONDS = 3600;
+/**
+ * The timeouts nest inside the Functions host's `functionTimeout` (host.json, one hour), which kills the worker
+ * without warning: the Node worker never hears of an invocation's timeout (it ignores the host's cancel
+ * message), so the warehouse must stop the statement first, and the next attempt's MERGE can never overlap
+ * one still running. A load activity's worst case: 10 min waiting for the table lock, then CREATE (5 min of
+ * cold start + 5 min) and MERGE (5 + 30 min): 55 min, 5 min under the host's limit for connecting, polling and
+ * closing. test/unit/databricks-timeouts.test.ts checks the sum against host.json.
+ */
+export const LOAD_STATEMENT_TIMEOUT_SECONDS = 30 * 60;
+/** Table DDL and counts: metadata operations and one aggregate over the date column, seconds on a warehouse. */
+export const QUERY_STATEMENT_TIMEOUT_SECONDS = 5 * 60;
 
 /**
- * A stopped classic or pro warehouse takes several minutes to start. The delays are fully jittered (on
- * average half the ceiling), so 10 attempts with ceilings 5, 10, 20, 40, 60, 60… s wait about 3 minutes on
- * average and at most about 6 before giving up.
+ * Around each call (connect, session, statements). A serverless warehouse starts in seconds; a stopped pro or
+ * classic one "typically" in about 4 minutes (Azure Databricks docs, "SQL warehouse types"). No new attempt
+ * starts 5 minutes after the first (`budgetMs`), so the wait is bounded whatever the jitter draws: the Durable
+ * layer retries the whole step (3 attempts, 1 and 2 minutes apart) while the warehouse keeps starting, so a
+ * step gives a start up to 15 minutes of attempts. Delays are fully jittered with ceilings 5, 10, 20, 40, 60 s…
  */
-export const DATABRICKS_COLD_START_RETRY: RetryPolicy = { attempts: 10, baseDelayMs: 5_000, maxDelayMs: 60_000 };
+export const DATABRICKS_COLD_START_RETRY: RetryPolicy = {
+  attempts: 30,
+  baseDelayMs: 5_000,
+  maxDelayMs: 60_000,
+  budgetMs: 5 * 60_000,
+};
 
 const DATABRICKS_TYPES: Record<ColumnType, string> = {
   string: 'STRING',
@@ -95,6 +118,8 @@ export class DatabricksWarehouse implements Warehouse {
   private readonly schema: string;
   private readonly format: DatabricksTableFormat;
   private readonly connection: DatabricksConnection;
+  private readonly loadTimeoutSeconds: number;
+  private readonly queryTimeoutSeconds: number;
 
   constructor(options: DatabricksWarehouseOptions) {
     const checked = checkedOptions(options);
@@ -102,11 +127,12 @@ export class DatabricksWarehouse implements Warehouse {
       host: checked.host,
       httpPath: checked.httpPath,
       auth: options.auth,
-      statementTimeoutSeconds: checked.statementTimeoutSeconds ?? DEFAULT_STATEMENT_TIMEOUT_SECONDS,
       retry: options.retry ?? DATABRICKS_COLD_START_RETRY,
       connector: options.connect ?? dbsqlConnector,
       progress: options.progress,
     };
+    this.loadTimeoutSeconds = checked.statementTimeoutSeconds ?? LOAD_STATEMENT_TIMEOUT_SECONDS;
+    this.queryTimeoutSeconds = Math.min(QUERY_STATEMENT_TIMEOUT_SECONDS, this.loadTimeoutSeconds);
     this.catalog = checked.catalog;
     this.schema = checked.schema;
     this.format = checked.format;
@@ -127,37 +153,65 @@ export class DatabricksWarehouse implements Warehouse {
   /** One preamble per session, because `ensureTable` and `loadWindows` each open their own. */
   planStatements(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageLocation): string[] {
     const merge = this.mergeStatement(dataset, windows, stage);
-    return [...this.inSession([this.createTableStatement(dataset)]), ...(merge ? this.inSession([merge]) : [])];
+    return [
+      ...sessionPreamble(this.queryTimeoutSeconds),
+      this.createTableStatement(dataset),
+      ...(merge ? [...sessionPreamble(this.loadTimeoutSeconds), merge] : []),
+    ];
   }
 
   /** Every statement connects on its own (a session per call), so there is nothing to open ahead. */
   async open(): Promise<void> {}
 
-  async ensureTable(dataset: DatasetDefinition): Promise<void> {
-    await runStatements(this.connection, [this.createTableStatement(dataset)]);
+  async ensureTable(dataset: DatasetDefinition, signal?: AbortSignal): Promise<void> {
+    await runStatements(this.connection, [this.createTableStatement(dataset)], {
+      timeoutSeconds: this.queryTimeoutSeconds,
+      signal,
+      tags: queryTags(dataset, 'create-table'),
+    });
   }
 
-  async loadWindows(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageStore): Promise<void> {
+  async loadWindows(
+    dataset: DatasetDefinition,
+    windows: readonly StagedWindow[],
+    stage: StageStore,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const merge = this.mergeStatement(dataset, windows, stage.location);
-    if (merge) await runStatements(this.connection, [merge]);
+    if (!merge) return;
+    await runStatements(this.connection, [merge], {
+      timeoutSeconds: this.loadTimeoutSeconds,
+      signal,
+      tags: queryTags(
+        dataset,
+        'load',
+        windows.map((staged) => staged.window),
+      ),
+    });
   }
 
   planCount(dataset: DatasetDefinition, window: Window): string[] {
-    return this.inSession([this.countStatement(dataset, window)]);
+    return [...sessionPreamble(this.queryTimeoutSeconds), this.countStatement(dataset, window)];
   }
 
   /** Every call opens its own session with its own preamble (see `inSession`); nothing wraps a whole run. */
   readonly sessionStatements = { open: [], close: [] };
 
-  async daysWithRows(dataset: DatasetDefinition, window: Window): Promise<string[]> {
-    const [rows] = await runStatements(this.connection, [
-      daysWithRowsStatement(databricksDialect, this.tableName(dataset), dataset, window),
-    ]).catch(noTableMeans([]));
+  async daysWithRows(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<string[]> {
+    const [rows] = await runStatements(
+      this.connection,
+      [daysWithRowsStatement(databricksDialect, this.tableName(dataset), dataset, window)],
+      { timeoutSeconds: this.queryTimeoutSeconds, signal, tags: queryTags(dataset, 'find-missing', [window]) },
+    ).catch(noTableMeans([]));
     return (rows ?? []).map((row) => String((row as { day?: unknown }).day));
   }
 
-  async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {
-    const [rows] = await runStatements(this.connection, [this.countStatement(dataset, window)]).catch(noTableMeans([]));
+  async rowsInWindow(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<number> {
+    const [rows] = await runStatements(this.connection, [this.countStatement(dataset, window)], {
+      timeoutSeconds: this.queryTimeoutSeconds,
+      signal,
+      tags: queryTags(dataset, 'count', [window]),
+    }).catch(noTableMeans([]));
     const row = rows?.[0] as { row_count?: unknown } | undefined;
     return Number(row?.row_count ?? 0);
   }
@@ -202,16 +256,32 @@ export class DatabricksWarehouse implements Warehouse {
       ? mergeStatement(databricksDialect, this.tableName(dataset), dataset, sources)
       : undefined;
   }
+}
 
-  private inSession(statements: readonly string[]): string[] {
-    return [...sessionPreamble(this.connection.statementTimeoutSeconds), ...statements];
-  }
+/**
+ * Who ran a statement, for query history: the app, the dataset, what for, and the windows as `start_stop` (the
+ * span of a batch, with how many windows it holds).
+ */
+function queryTags(
+  dataset: DatasetDefinition,
+  purpose: string,
+  windows: readonly Window[] = [],
+): Record<string, string> {
+  const first = windows[0];
+  const last = windows.at(-1);
+  return {
+    app: APP_NAME,
+    dataset: dataset.name,
+    purpose,
+    ...(first && last ? { window: windowKey({ start: first.start, stop: last.stop }) } : {}),
+    ...(windows.length > 1 ? { windows: String(windows.length) } : {}),
+  };
 }
 
 /** A table that was never loaded holds no rows: asking about it answers no rows, not an error. */
 function noTableMeans(value: StatementResults): (error: unknown) => StatementResults {
   return (error) => {
-    if (/TABLE_OR_VIEW_NOT_FOUND/.test(describeError(error))) return value;
+    if (databricksErrorClass(error) === 'TABLE_OR_VIEW_NOT_FOUND') return value;
     throw error;
   };
 }
@@ -346,6 +416,7 @@ const optionsSchema = z.object({
         .min(1, { error: (issue) => `retry.attempts ${quote(issue.input)} must be a whole number of at least 1` }),
       baseDelayMs: z.number().min(0),
       maxDelayMs: z.number(),
+      budgetMs: z.number().positive().optional(),
     })
     .refine((retry) => retry.maxDelayMs >= retry.baseDelayMs, {
       error: 'retry delays must be non-negative, with maxDelayMs at least baseDelayMs',

@@ -9,7 +9,7 @@ import { LocalBlockStore } from '../../src/blocks/store';
 import { main } from '../../src/cli/pipeline';
 import { type Azurite, startAzurite } from '../support/azurite';
 import { lastJsonLine, runInProcess } from '../support/cli';
-import { FakeDatabricks, fakeCredential } from '../support/fake-databricks';
+import { DatabricksStandIn } from '../support/databricks-standin';
 import { TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../support/fixtures';
 import { type KeyVaultStandIn, secretClientOptions, startKeyVaultStandIn } from '../support/keyvault-standin';
 import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
@@ -82,10 +82,11 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     ]);
     assert.equal(plan.statements.length, 6);
     assert.deepEqual(plan.statements.slice(4), [
-      'SET STATEMENT_TIMEOUT = 3600',
+      'SET STATEMENT_TIMEOUT = 300',
       "SELECT COUNT(*) AS row_count FROM `main`.`bronze`.`bnt_traffic_hourly` WHERE `date` >= DATE '2024-01-07' AND `date` < DATE '2024-01-14'",
     ]);
-    assert.equal(plan.statements[0], 'SET STATEMENT_TIMEOUT = 3600');
+    assert.equal(plan.statements[0], 'SET STATEMENT_TIMEOUT = 300', 'DDL and counts get 5 minutes');
+    assert.equal(plan.statements[2], 'SET STATEMENT_TIMEOUT = 1800', 'a load gets 30');
     assert.match(
       plan.statements[1] ?? '',
       /^CREATE TABLE IF NOT EXISTS `main`\.`bronze`\.`bnt_traffic_hourly` .* USING ICEBERG PARTITIONED BY \(`date`\)$/,
@@ -226,8 +227,14 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
   });
 
   test('run on Azurite + Databricks executes exactly the statements plan printed, and the token never shows', async () => {
+    const warehouse = await DatabricksStandIn.start();
+    after(() => warehouse.close());
     await putLocalBlocks({
       ...databricksBlocks,
+      'mtademo-databricks': [
+        'databricks-warehouse',
+        { ...WAREHOUSE_BLOCK, host: warehouse.host, httpPath: warehouse.httpPath },
+      ],
       'mtademo-socrata': ['socrata-source', { appToken: 'app-token-from-block' }],
     });
     const env = {
@@ -235,25 +242,32 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
       BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID),
     };
     const flags = [...WEEK, '--stage', 'azure', '--warehouse', 'databricks', '--json'];
-    const fake = new FakeDatabricks({ rows: { SELECT: [{ row_count: 3360 }] } });
-    const credential = fakeCredential('entra-token-xyz');
+    warehouse.onStatement(/^SELECT COUNT/, { rows: [{ row_count: 3360 }] });
+    const scopes: (string | string[])[] = [];
+    const credential = {
+      async getToken(scope: string | string[]) {
+        scopes.push(scope);
+        return { token: 'entra-token-xyz', expiresOnTimestamp: Date.now() + 3_600_000 };
+      },
+    };
 
     const planned = await runInProcess(main, ['plan', ...flags], { cwd, env });
     const ran = await runInProcess(main, ['run', ...flags], {
       cwd,
       env,
-      deps: { databricksConnect: fake, credential },
+      deps: { databricksConnect: warehouse.connector(), credential },
     });
     assert.equal(ran.code, 0, ran.stderr);
     const { statements } = lastJsonLine(planned.stdout) as { statements: string[] };
-    assert.deepEqual(fake.executed, statements);
-    assert.equal(lastJsonLine(ran.stdout).rowsInWindow, 3360);
-    // One connection each for CREATE, MERGE and the count, all signed in with the Entra token.
     assert.deepEqual(
-      fake.connections.map((c) => c.token),
-      ['entra-token-xyz', 'entra-token-xyz', 'entra-token-xyz'],
+      warehouse.statements.map((recorded) => recorded.statement),
+      statements,
     );
-    assert.deepEqual(credential.scopes, Array(3).fill('2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default'));
+    assert.equal(lastJsonLine(ran.stdout).rowsInWindow, 3360);
+    // One session each for CREATE, MERGE and the count, all signed in with the Entra token.
+    assert.equal(warehouse.sessions.length, 3);
+    assert.deepEqual(warehouse.tokens, ['entra-token-xyz']);
+    assert.ok(scopes.length >= 3 && scopes.every((scope) => scope === '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default'));
     assert.equal(
       server.requests.at(-1)?.headers['x-app-token'],
       'app-token-from-block',
@@ -271,6 +285,52 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
       'stage/bnt-hourly-traffic/2024-01-07_2024-01-14/_manifest.json',
       'stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl',
     ]);
+  });
+
+  test('a run stopped by its signal (SIGTERM on the command line) cancels the MERGE on Databricks and closes the session', async () => {
+    const warehouse = await DatabricksStandIn.start();
+    after(() => warehouse.close());
+    await putLocalBlocks({
+      ...databricksBlocks,
+      'mtademo-databricks': [
+        'databricks-warehouse',
+        { ...WAREHOUSE_BLOCK, host: warehouse.host, httpPath: warehouse.httpPath },
+      ],
+    });
+    warehouse.onStatement(/^MERGE/, { runningUntil: () => false });
+    const controller = new AbortController();
+    let stderr = '';
+    const running = main(
+      ['run', ...WEEK, '--stage', 'azure', '--warehouse', 'databricks'],
+      {
+        stdout: () => undefined,
+        stderr: (text) => void (stderr += text),
+        env: { BNT_STAGE_CONNECTION_STRING: azurite.connectionString, BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+        cwd,
+        now: () => new Date('2024-01-15T12:00:00Z'),
+      },
+      {
+        databricksConnect: warehouse.connector(),
+        credential: { getToken: async () => ({ token: 'entra-token', expiresOnTimestamp: Date.now() + 3_600_000 }) },
+      },
+      controller.signal,
+    );
+    // Polled: the CREATE session's SET and CREATE, then the MERGE session's SET and the MERGE, which runs on.
+    await warehouse.until(
+      () =>
+        warehouse.statements.some((recorded) => recorded.statement.startsWith('MERGE')) &&
+        warehouse.callsOf('GetOperationStatus').length >= 4,
+    );
+    controller.abort(new Error('stopped by SIGTERM'));
+    assert.equal(await running, 1, stderr);
+    assert.match(stderr, /stopped by SIGTERM/);
+    assert.equal(warehouse.cancelled.length, 1);
+    assert.match(warehouse.cancelled[0] ?? '', /^MERGE INTO/);
+    assert.ok(
+      warehouse.sessions.every((session) => session.closed),
+      'every session was closed',
+    );
+    assert.ok(!warehouse.statements.some((recorded) => recorded.statement.startsWith('SELECT')), 'nothing ran after');
   });
 
   test('blocks come from Key Vault when KEY_VAULT_URL is set', async () => {

@@ -14,17 +14,13 @@
  * here (Key Vault treats them case-insensitively); no soft-delete, disabled
  * secrets, expiry enforcement or value size limits.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
+import { testCertificate } from './test-certificate';
 
 /** Tenant named in the challenge; the SDK passes it back to `getToken` as `tenantId`. */
 export const STANDIN_TENANT_ID = '00000000-0000-0000-0000-00000000beef';
@@ -113,7 +109,7 @@ interface SecretVersion {
 type ErrorCode = 'BadParameter' | 'SecretNotFound' | 'Unauthorized' | 'NotImplementedByStandIn';
 
 export async function startKeyVaultStandIn(): Promise<KeyVaultStandIn> {
-  const { key, cert } = await selfSignedCertificate();
+  const { key, cert } = await testCertificate();
   const acceptedToken = `standin-${randomUUID()}`;
   const credential = new FakeTokenCredential(acceptedToken);
   const secrets = new Map<string, string>();
@@ -337,52 +333,6 @@ export async function startKeyVaultStandIn(): Promise<KeyVaultStandIn> {
       }),
   };
   return standIn;
-}
-
-let certificate: Promise<{ key: string; cert: string }> | undefined;
-
-/**
- * Generates a throwaway key + self-signed certificate with openssl (no extra npm
- * dependency). Memoised per process: generation costs a child process, and
- * every stand-in in a test file can share one certificate.
- */
-function selfSignedCertificate(): Promise<{ key: string; cert: string }> {
-  certificate ??= (async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'keyvault-standin-'));
-    try {
-      const keyFile = path.join(dir, 'key.pem');
-      const certFile = path.join(dir, 'cert.pem');
-      // EC keys generate much faster than RSA, which keeps start-up quick.
-      await promisify(execFile)('openssl', [
-        'req',
-        '-x509',
-        '-nodes',
-        '-days',
-        '1',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ]);
-      return { key: await readFile(keyFile, 'utf8'), cert: await readFile(certFile, 'utf8') };
-    } finally {
-      // The PEMs live in memory from here on; leave nothing in /tmp.
-      await rm(dir, { recursive: true, force: true });
-    }
-  })();
-  // Do not memoise a failure: a later caller should get to retry.
-  certificate.catch(() => {
-    certificate = undefined;
-  });
-  return certificate;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

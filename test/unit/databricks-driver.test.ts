@@ -1,308 +1,469 @@
+/**
+ * The Databricks adapter driven through the real `@databricks/sql` driver against the loopback Thrift stand-in:
+ * sessions, retries, tokens, TLS, cancellation and what query history would show. Which failures are retried
+ * is in databricks-errors.test.ts.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { THTTPException } from '@databricks/sql/dist/connection/connections/ThriftHttpConnection';
-import OperationStateError, { OperationStateErrorCode } from '@databricks/sql/dist/errors/OperationStateError';
-import RetryError, { RetryErrorCode } from '@databricks/sql/dist/errors/RetryError';
-import StatusError from '@databricks/sql/dist/errors/StatusError';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
 
-import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
-import { describeError } from '../../src/common/errors';
+import { describeError, errorKind } from '../../src/common/errors';
 import type { RetryPolicy } from '../../src/common/retry';
-import type { StageStore } from '../../src/pipeline/ports';
+import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
+import type { StageStore, StagedWindow } from '../../src/pipeline/ports';
 import {
   DATABRICKS_ENTRA_SCOPE,
-  type DatabricksAuth,
   type DatabricksConnection,
-  type DatabricksConnector,
-  isTransientDatabricksError,
+  databricksConnector,
   runStatements,
 } from '../../src/warehouse/databricks-driver';
-import { DatabricksWarehouse } from '../../src/warehouse/databricks';
-import { FakeDatabricks, fakeCredential } from '../support/fake-databricks';
+import {
+  DatabricksWarehouse,
+  LOAD_STATEMENT_TIMEOUT_SECONDS,
+  QUERY_STATEMENT_TIMEOUT_SECONDS,
+} from '../../src/warehouse/databricks';
+import { DatabricksStandIn, type StandInOptions } from '../support/databricks-standin';
 
 const TINY_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
+const OPTIONS = { timeoutSeconds: 600 };
+const MERGE = 'MERGE INTO t USING s ON true WHEN NOT MATCHED THEN INSERT *';
 
-function connection(fake: FakeDatabricks, overrides: Partial<DatabricksConnection> = {}): DatabricksConnection {
+async function withStandIn(work: (standIn: DatabricksStandIn) => Promise<void>, options?: StandInOptions) {
+  const standIn = await DatabricksStandIn.start(options);
+  try {
+    await work(standIn);
+  } finally {
+    await standIn.close();
+  }
+}
+
+function connection(standIn: DatabricksStandIn, overrides: Partial<DatabricksConnection> = {}): DatabricksConnection {
   return {
-    host: 'adb-1234567890123456.7.azuredatabricks.net',
-    httpPath: '/sql/1.0/warehouses/abc123def456',
+    host: standIn.host,
+    httpPath: standIn.httpPath,
     auth: { type: 'pat', token: 'dapi-test-token' },
-    statementTimeoutSeconds: 600,
     retry: TINY_RETRY,
-    connector: fake,
+    connector: standIn.connector(),
     ...overrides,
   };
 }
 
-const coldStart = () => new THTTPException({ status: 503 });
-const sqlError = (message: string) =>
-  new OperationStateError(OperationStateErrorCode.Error, {
-    status: { statusCode: 3 },
-    displayMessage: message,
-  });
-
-test('statements run in order in one session after the timeout SET, and operation, session and client are closed', async () => {
-  const fake = new FakeDatabricks({ rows: { SELECT: [{ row_count: 7 }] } });
-  const results = await runStatements(connection(fake), [
-    'CREATE TABLE t (a INT)',
-    'SELECT COUNT(*) AS row_count FROM t',
-  ]);
-  assert.deepEqual(fake.events, [
-    'connect',
-    'openSession',
-    'execute SET STATEMENT_TIMEOUT = 600',
-    'fetchAll',
-    'operation.close',
-    'execute CREATE TABLE t (a INT)',
-    'fetchAll',
-    'operation.close',
-    'execute SELECT COUNT(*) AS row_count FROM t',
-    'fetchAll',
-    'operation.close',
-    'session.close',
-    'client.close',
-  ]);
-  assert.deepEqual(results, [[], [{ row_count: 7 }]], 'results are for the caller’s statements only, not the SET');
-});
-
-test('the driver is asked for the host, path and token with telemetry off', async () => {
-  const fake = new FakeDatabricks();
-  await runStatements(connection(fake), ['SELECT 1']);
-  assert.deepEqual(fake.connections, [
-    {
-      host: 'adb-1234567890123456.7.azuredatabricks.net',
-      path: '/sql/1.0/warehouses/abc123def456',
-      token: 'dapi-test-token',
-      telemetryEnabled: false,
-    },
-  ]);
-});
-
-test('a cold start is retried: connect fails twice with transient errors, then the statements run once', async () => {
-  const progress: string[] = [];
-  const fake = new FakeDatabricks({ connectFailures: [coldStart(), new RetryError(RetryErrorCode.AttemptsExceeded)] });
-  await runStatements(connection(fake, { progress: (message) => progress.push(message) }), [
-    'MERGE INTO t USING s ON true',
-  ]);
-  assert.equal(fake.connections.length, 3);
-  assert.deepEqual(fake.executed, ['SET STATEMENT_TIMEOUT = 600', 'MERGE INTO t USING s ON true']);
-  assert.equal(progress.filter((message) => message.includes('retrying')).length, 2);
-  assert.match(progress.find((message) => message.includes('attempt 2 of 3')) ?? '', /bad HTTP status code: 503/);
-});
-
-test('every session starts with the timeout SET, including the one a retry opens', async () => {
-  const fake = new FakeDatabricks();
-  let failedOnce = false;
-  const flaky: DatabricksConnector = {
-    async connect(options) {
-      const client = await fake.connect(options);
-      return {
-        close: () => client.close(),
-        openSession: async () => {
-          const session = await client.openSession();
-          if (failedOnce) return session;
-          failedOnce = true;
-          return {
-            close: () => session.close(),
-            executeStatement: async (statement) => {
-              if (statement.startsWith('MERGE'))
-                throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-              return session.executeStatement(statement);
-            },
-          };
-        },
-      };
+/** Hands out the tokens given, in order (the last one from then on), and remembers the scopes asked for. */
+function credentialOf(...tokens: AccessToken[]): TokenCredential & { scopes: (string | string[])[] } {
+  const scopes: (string | string[])[] = [];
+  return {
+    scopes,
+    async getToken(scope: string | string[]): Promise<AccessToken> {
+      scopes.push(scope);
+      const token = tokens.length > 1 ? tokens.shift() : tokens[0];
+      if (!token) throw new Error('no token');
+      return token;
     },
   };
-  await runStatements(connection(fake, { connector: flaky }), ['MERGE INTO t USING s ON true']);
-  assert.deepEqual(fake.executed, [
-    'SET STATEMENT_TIMEOUT = 600',
-    'SET STATEMENT_TIMEOUT = 600',
-    'MERGE INTO t USING s ON true',
-  ]);
-  assert.equal(fake.events.filter((event) => event === 'client.close').length, 2);
-  assert.equal(fake.events.filter((event) => event === 'session.close').length, 2);
-});
+}
 
-test('a SQL error is not retried, names the statement, and session and client are still closed', async () => {
-  const fake = new FakeDatabricks({
-    executeFailures: {
-      CREATE: [
-        new StatusError({
-          statusCode: 3,
-          errorMessage: "[PARSE_SYNTAX_ERROR] Syntax error at or near 'TABEL'. SQLSTATE: 42601",
-        }),
-      ],
-    },
-  });
-  await assert.rejects(runStatements(connection(fake), ['CREATE TABEL t (a INT)', 'SELECT 1']), (error: Error) => {
-    assert.match(
-      error.message,
-      /^Databricks statement 2 of 3 \(CREATE TABEL t \(a INT\)\) failed: \[PARSE_SYNTAX_ERROR\]/,
-    );
-    assert.ok(!describeError(error).includes('[object Object]'));
-    return true;
-  });
-  assert.equal(fake.connections.length, 1);
-  assert.deepEqual(fake.events.slice(-3), ['execute CREATE TABEL t (a INT)', 'session.close', 'client.close']);
-  assert.ok(!fake.executed.includes('SELECT 1'), 'nothing runs after a failed statement');
-});
+const hourFromNow = () => Date.now() + 3_600_000;
 
-test('when fetchAll throws, the operation, session and client are all closed', async () => {
-  const fake = new FakeDatabricks({
-    fetchFailures: {
-      MERGE: [
-        sqlError(
-          '[INSUFFICIENT_PERMISSIONS] Insufficient privileges: User does not have MODIFY on Table. SQLSTATE: 42501',
-        ),
-      ],
-    },
-  });
-  await assert.rejects(runStatements(connection(fake), ['MERGE INTO t USING s ON true']), /INSUFFICIENT_PERMISSIONS/);
-  assert.equal(fake.connections.length, 1, 'a permission error is not retried');
-  assert.deepEqual(fake.events.slice(-5), [
-    'execute MERGE INTO t USING s ON true',
-    'fetchAll',
-    'operation.close',
-    'session.close',
-    'client.close',
-  ]);
-});
-
-test('a transient failure during a statement is retried and still closes what that attempt opened', async () => {
-  // The MERGE's first fetch fails as a warehouse under strain answers; the retry's fetch succeeds.
-  const fake = new FakeDatabricks({
-    fetchFailures: { MERGE: [new Error('[TEMPORARILY_UNAVAILABLE] The service is temporarily unavailable')] },
-  });
-  await runStatements(connection(fake), ['MERGE INTO t USING s ON true']);
-  assert.equal(fake.connections.length, 2);
-  assert.equal(fake.events.filter((event) => event === 'operation.close').length, 4);
-  assert.deepEqual(fake.events.slice(-2), ['session.close', 'client.close']);
-});
-
-test('Entra auth asks the credential for the Azure Databricks scope on each connection and passes the token on', async () => {
-  const credential = fakeCredential('entra-token-for-test');
-  const fake = new FakeDatabricks({ connectFailures: [coldStart()] });
-  await runStatements(connection(fake, { auth: { type: 'entra', credential } }), ['SELECT 1']);
-  assert.equal(DATABRICKS_ENTRA_SCOPE, '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default');
-  assert.deepEqual(credential.scopes, [DATABRICKS_ENTRA_SCOPE, DATABRICKS_ENTRA_SCOPE]);
-  assert.deepEqual(
-    fake.connections.map((options) => options.token),
-    ['entra-token-for-test', 'entra-token-for-test'],
-  );
-});
-
-test('a token never appears in a thrown error, even when the driver puts it in its message', async () => {
-  const secret = 'entra-token-which-must-not-leak';
-  const auth: DatabricksAuth = { type: 'entra', credential: fakeCredential(secret) };
-  const progress: string[] = [];
-  const leakyPermanent = new FakeDatabricks({ connectFailures: [new Error(`401 Unauthorized for Bearer ${secret}`)] });
-  await assert.rejects(runStatements(connection(leakyPermanent, { auth }), ['SELECT 1']), (error: Error) => {
-    assert.ok(!describeError(error).includes(secret), describeError(error));
-    assert.ok(!(error.stack ?? '').includes(secret));
-    assert.match(error.message, /401 Unauthorized for Bearer <redacted>/);
-    return true;
-  });
-  const leakyTransient = new FakeDatabricks({
-    connectFailures: [1, 2, 3].map(() => new Error(`503 Service Unavailable (token ${secret})`)),
-  });
-  await assert.rejects(
-    runStatements(connection(leakyTransient, { auth, progress: (message) => progress.push(message) }), ['SELECT 1']),
-    (error: Error) => !describeError(error).includes(secret) && !(error.stack ?? '').includes(secret),
-  );
-  assert.equal(progress.length > 0, true);
-  assert.ok(
-    progress.every((message) => !message.includes(secret)),
-    'progress messages carry no token',
-  );
-});
-
-test('it gives up after the policy’s attempts with a message saying so', async () => {
-  const fake = new FakeDatabricks({ connectFailures: [coldStart(), coldStart(), coldStart(), coldStart()] });
-  await assert.rejects(
-    runStatements(connection(fake), ['SELECT 1']),
-    /running 1 statement\(s\) on Databricks adb-1234567890123456\.7\.azuredatabricks\.net\/sql\/1\.0\/warehouses\/abc123def456 failed after 3 attempts \(limit: 3 attempts\): Received a response with a bad HTTP status code: 503/,
-  );
-  assert.equal(fake.connections.length, 3);
-});
-
-test('transient: cold start, throttling, 5xx, driver retries exhausted, network resets; not: SQL, auth, DNS typos, timeouts', () => {
-  const transient: unknown[] = [
-    new THTTPException({ status: 503 }),
-    new THTTPException({ status: 429 }),
-    new THTTPException({ status: 502 }),
-    new RetryError(RetryErrorCode.TimeoutExceeded),
-    Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
-    Object.assign(new Error('connect ETIMEDOUT 10.0.0.1:443'), { code: 'ETIMEDOUT' }),
-    new Error('socket hang up'),
-    new Error('Request timed out'),
-    new Error('[TEMPORARILY_UNAVAILABLE] The SQL warehouse is starting'),
-    sqlError('[TEMPORARILY_UNAVAILABLE] The warehouse is starting, please retry'),
-    new Error('Databricks statement 2 of 2 (MERGE …) failed: wrapped', {
-      cause: new THTTPException({ status: 503 }),
-    }),
-  ];
-  const permanent: unknown[] = [
-    sqlError("[PARSE_SYNTAX_ERROR] Syntax error at or near 'MERGE'. SQLSTATE: 42601"),
-    sqlError('[TABLE_OR_VIEW_NOT_FOUND] The table or view `main`.`bronze`.`x` cannot be found. SQLSTATE: 42P01'),
-    new StatusError({
-      statusCode: 3,
-      errorMessage: 'PERMISSION_DENIED: User does not have USE CATALOG on Catalog main',
-    }),
-    new Error('permission denied for storage location abfss://stage@mtastage.dfs.core.windows.net/'),
-    new THTTPException({ status: 401 }),
-    new THTTPException({ status: 403 }),
-    new THTTPException({ status: 501 }),
-    Object.assign(new Error('getaddrinfo ENOTFOUND adb-typo.azuredatabricks.net'), { code: 'ENOTFOUND' }),
-    new OperationStateError(OperationStateErrorCode.Timeout),
-    new OperationStateError(OperationStateErrorCode.Canceled),
-    new Error('something nobody has seen before'),
-    new Error('wrapped', { cause: sqlError('[PARSE_SYNTAX_ERROR] 503 Service Unavailable in a string literal') }),
-  ];
-  for (const error of transient) assert.equal(isTransientDatabricksError(error), true, describeError(error));
-  for (const error of permanent) assert.equal(isTransientDatabricksError(error), false, describeError(error));
-});
-
-test('the warehouse runs exactly what it plans: SET + CREATE in one session, SET + MERGE in another', async () => {
-  const fake = new FakeDatabricks();
-  const warehouse = new DatabricksWarehouse({
-    host: 'adb-1234567890123456.7.azuredatabricks.net',
-    httpPath: '/sql/1.0/warehouses/abc123def456',
+function warehouse(
+  standIn: DatabricksStandIn,
+  overrides: Partial<ConstructorParameters<typeof DatabricksWarehouse>[0]> = {},
+) {
+  return new DatabricksWarehouse({
+    host: standIn.host,
+    httpPath: standIn.httpPath,
     auth: { type: 'pat', token: 'dapi-test-token' },
-    catalog: 'main',
+    catalog: 'lakehouse',
     schema: 'bronze',
     format: 'delta-uniform',
     retry: TINY_RETRY,
-    connect: fake,
+    connect: standIn.connector(),
+    ...overrides,
   });
-  const stage = { location: { kind: 'azure', accountName: 'mtastage', container: 'stage' } } as StageStore;
-  const windows = [
-    {
-      window: { start: '2024-01-07', stop: '2024-01-14' },
-      parts: ['stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl'],
-    },
-  ];
-  await warehouse.ensureTable(BNT_HOURLY_TRAFFIC);
-  await warehouse.loadWindows(BNT_HOURLY_TRAFFIC, windows, stage);
-  assert.deepEqual(fake.executed, warehouse.planStatements(BNT_HOURLY_TRAFFIC, windows, stage.location));
-  assert.equal(fake.events.filter((event) => event === 'openSession').length, 2);
-});
+}
 
-test('rowsInWindow counts the window’s rows with the shared count statement', async () => {
-  const fake = new FakeDatabricks({ rows: { SELECT: [{ row_count: 1344 }] } });
-  const warehouse = new DatabricksWarehouse({
-    host: 'adb-1234567890123456.7.azuredatabricks.net',
-    httpPath: '/sql/1.0/warehouses/abc123def456',
-    auth: { type: 'pat', token: 'dapi-test-token' },
-    catalog: 'main',
-    schema: 'bronze',
-    format: 'iceberg',
-    connect: fake,
-  });
-  assert.equal(await warehouse.rowsInWindow(BNT_HOURLY_TRAFFIC, { start: '2024-01-07', stop: '2024-01-14' }), 1344);
-  assert.deepEqual(fake.executed, [
-    'SET STATEMENT_TIMEOUT = 3600',
-    "SELECT COUNT(*) AS row_count FROM `main`.`bronze`.`bnt_traffic_hourly` WHERE `date` >= DATE '2024-01-07' AND `date` < DATE '2024-01-14'",
-  ]);
-});
+const STAGE = { location: { kind: 'azure', accountName: 'mtastage', container: 'stage' } } as StageStore;
+const WEEKS: StagedWindow[] = [
+  {
+    window: { start: '2024-01-07', stop: '2024-01-14' },
+    parts: ['stage/bnt-hourly-traffic/2024-01-07_2024-01-14/part-00000.jsonl'],
+  },
+  {
+    window: { start: '2024-01-14', stop: '2024-01-21' },
+    parts: ['stage/bnt-hourly-traffic/2024-01-14_2024-01-21/part-00000.jsonl'],
+  },
+];
+
+test('statements run in order in one session after the timeout SET; every operation and the session are closed', () =>
+  withStandIn(async (standIn) => {
+    standIn.onStatement(/^SELECT/, { rows: [{ row_count: 7 }] });
+    const results = await runStatements(
+      connection(standIn),
+      ['CREATE TABLE t (a INT)', 'SELECT COUNT(*) AS row_count FROM t'],
+      OPTIONS,
+    );
+    assert.deepEqual(results, [[], [{ row_count: 7 }]], 'results are for the caller’s statements only, not the SET');
+    assert.deepEqual(
+      standIn.statements.map((recorded) => recorded.statement),
+      ['SET STATEMENT_TIMEOUT = 600', 'CREATE TABLE t (a INT)', 'SELECT COUNT(*) AS row_count FROM t'],
+    );
+    assert.equal(standIn.sessions.length, 1);
+    assert.ok(standIn.statements.every((recorded) => recorded.session === standIn.sessions[0]?.id));
+    assert.equal(standIn.callsOf('CloseOperation').length, 3);
+    assert.equal(standIn.sessions[0]?.closed, true);
+    assert.equal(standIn.calls.at(-1)?.call, 'CloseSession');
+    assert.ok(
+      standIn.calls.every((recorded) => recorded.call !== 'unknown'),
+      'nothing but TCLIService calls: the driver’s telemetry and feature-flag requests are off',
+    );
+  }));
+
+test('with direct results (a warehouse answering quick statements at once) the rows are the same', () =>
+  withStandIn(
+    async (standIn) => {
+      standIn.onStatement(/^SELECT/, { rows: [{ day: '2024-01-07' }, { day: '2024-01-08' }] });
+      const [days] = await runStatements(connection(standIn), ['SELECT DISTINCT day FROM t'], OPTIONS);
+      assert.deepEqual(days, [{ day: '2024-01-07' }, { day: '2024-01-08' }]);
+      assert.equal(standIn.callsOf('GetOperationStatus').length, 0, 'the status came with the answer');
+      assert.equal(standIn.callsOf('FetchResults').length, 0, 'so did the rows');
+    },
+    { directResults: true },
+  ));
+
+test('a statement submitted without a result set is still waited for, and its failure still surfaces', () =>
+  withStandIn(async (standIn) => {
+    let polls = 0;
+    standIn.onStatement(/^CREATE/, {
+      noResultSet: true,
+      runningUntil: () => (polls += 1) > 3,
+      error: {
+        errorClass: 'SCHEMA_NOT_FOUND',
+        message: 'The schema `lakehouse`.`bronze` cannot be found.',
+        sqlState: '42704',
+      },
+    });
+    await assert.rejects(
+      runStatements(connection(standIn), ['CREATE TABLE IF NOT EXISTS t (a INT)'], OPTIONS),
+      /Databricks statement 2 of 2 \(CREATE TABLE IF NOT EXISTS t \(a INT\)\) failed: \[SCHEMA_NOT_FOUND\]/,
+    );
+    assert.ok(polls > 3, 'the operation was polled until it ended');
+  }));
+
+test('a cold start is retried: OpenSession answers 503 twice, then the statements run once', () =>
+  withStandIn(async (standIn) => {
+    const progress: string[] = [];
+    standIn.failCall('OpenSession', { kind: 'http', status: 503 }, 2);
+    await runStatements(connection(standIn, { progress: (message) => progress.push(message) }), [MERGE], OPTIONS);
+    assert.equal(standIn.callsOf('OpenSession').length, 3);
+    assert.deepEqual(
+      standIn.statements.map((recorded) => recorded.statement),
+      ['SET STATEMENT_TIMEOUT = 600', MERGE],
+    );
+    assert.equal(progress.filter((message) => message.includes('retrying')).length, 2);
+    assert.match(progress.find((message) => message.includes('attempt 2 of 3')) ?? '', /bad HTTP status code: 503/);
+  }));
+
+test('every session starts with the timeout SET, including the one a retry opens, and each is closed', () =>
+  withStandIn(async (standIn) => {
+    standIn.onStatement(/^MERGE/, {
+      error: {
+        errorClass: 'DELTA_CONCURRENT_APPEND',
+        message: 'ConcurrentAppendException: Files were added to the root of the table by a concurrent update.',
+        sqlState: '2D521',
+      },
+    });
+    await runStatements(connection(standIn), [MERGE], OPTIONS);
+    assert.deepEqual(
+      standIn.statements.map((recorded) => recorded.statement),
+      ['SET STATEMENT_TIMEOUT = 600', MERGE, 'SET STATEMENT_TIMEOUT = 600', MERGE],
+    );
+    assert.equal(standIn.sessions.length, 2);
+    assert.ok(standIn.sessions.every((session) => session.closed));
+  }));
+
+test('a SQL error is not retried, names the statement, and nothing runs after it', () =>
+  withStandIn(async (standIn) => {
+    standIn.onStatement(/^CREATE/, {
+      refused: { errorClass: 'PARSE_SYNTAX_ERROR', message: "Syntax error at or near 'TABEL'.", sqlState: '42601' },
+    });
+    await assert.rejects(
+      runStatements(connection(standIn), ['CREATE TABEL t (a INT)', 'SELECT 1'], OPTIONS),
+      (error) => {
+        assert.equal(errorKind(error), 'terminal');
+        assert.match(
+          describeError(error),
+          /^Databricks statement 2 of 3 \(CREATE TABEL t \(a INT\)\) failed: \[PARSE_SYNTAX_ERROR\]/,
+        );
+        assert.ok(!describeError(error).includes('[object Object]'));
+        return true;
+      },
+    );
+    assert.equal(standIn.sessions.length, 1);
+    assert.ok(!standIn.statements.some((recorded) => recorded.statement === 'SELECT 1'));
+    assert.equal(standIn.sessions[0]?.closed, true);
+  }));
+
+test('a failed statement is closed, then its session', () =>
+  withStandIn(async (standIn) => {
+    standIn.onStatement(/^MERGE/, {
+      error: {
+        errorClass: 'INSUFFICIENT_PERMISSIONS',
+        message: 'Insufficient privileges: User does not have MODIFY on Table `lakehouse`.`bronze`.`t`.',
+        sqlState: '42501',
+      },
+    });
+    await assert.rejects(runStatements(connection(standIn), [MERGE], OPTIONS), /INSUFFICIENT_PERMISSIONS/);
+    assert.equal(standIn.sessions.length, 1, 'a permission error is not retried');
+    assert.deepEqual(
+      standIn.calls.slice(-2).map((recorded) => recorded.call),
+      ['CloseOperation', 'CloseSession'],
+    );
+  }));
+
+test('the driver gives up on a poll answered 503 and wraps it; the statement is closed and run again', () =>
+  withStandIn(async (standIn) => {
+    const progress: string[] = [];
+    // After the SET's poll, the MERGE's polls: the driver's own retries (3 attempts in these tests) all get 503.
+    standIn.failCall('GetOperationStatus', { kind: 'http', status: 503 }, 3, { after: 1 });
+    await runStatements(connection(standIn, { progress: (message) => progress.push(message) }), [MERGE], OPTIONS);
+    assert.match(progress.join('\n'), /Hive driver: 503 when connecting to resource\. Max retry count exceeded/);
+    assert.equal(standIn.sessions.length, 2);
+    assert.equal(standIn.statements.filter((recorded) => recorded.statement === MERGE).length, 2);
+  }));
+
+test('it gives up after the policy’s attempts with a message saying so', () =>
+  withStandIn(async (standIn) => {
+    standIn.failCall('OpenSession', { kind: 'http', status: 503 }, 3);
+    await assert.rejects(runStatements(connection(standIn), ['SELECT 1'], OPTIONS), (error) => {
+      assert.equal(errorKind(error), 'transient', 'an outer driver may still try later');
+      assert.match(
+        describeError(error),
+        /running 1 statement\(s\) on Databricks 127\.0\.0\.1\/sql\/1\.0\/warehouses\/\w+ failed after 3 attempts \(limit: 3 attempts\): Received a response with a bad HTTP status code: 503/,
+      );
+      return true;
+    });
+    assert.equal(standIn.callsOf('OpenSession').length, 3);
+  }));
+
+// ---------------------------------------------------------------------------------------------------------
+// Tokens and TLS
+
+test('Entra auth: the credential is asked for the Azure Databricks scope and its token reaches the warehouse', () =>
+  withStandIn(async (standIn) => {
+    const credential = credentialOf({ token: 'entra-token-for-test', expiresOnTimestamp: hourFromNow() });
+    await runStatements(connection(standIn, { auth: { type: 'entra', credential } }), ['SELECT 1'], OPTIONS);
+    assert.equal(DATABRICKS_ENTRA_SCOPE, '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default');
+    assert.ok(credential.scopes.length > 0 && credential.scopes.every((scope) => scope === DATABRICKS_ENTRA_SCOPE));
+    assert.deepEqual(standIn.tokens, ['entra-token-for-test']);
+    assert.ok(standIn.calls.every((recorded) => recorded.authorization === 'Bearer entra-token-for-test'));
+  }));
+
+test('a token near its expiry is replaced while a statement runs: the warehouse sees the fresh one in the same session', () =>
+  withStandIn(async (standIn) => {
+    // The driver refreshes a token five minutes before it expires; this one gets there half a second from now.
+    const credential = credentialOf(
+      { token: 'entra-token-1', expiresOnTimestamp: Date.now() + 5 * 60_000 + 500 },
+      { token: 'entra-token-2', expiresOnTimestamp: hourFromNow() },
+    );
+    standIn.onStatement(/^MERGE/, { runningUntil: () => standIn.tokens.includes('entra-token-2') });
+    await runStatements(
+      connection(standIn, {
+        auth: { type: 'entra', credential },
+        retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+      }),
+      [MERGE],
+      OPTIONS,
+    );
+    assert.deepEqual(standIn.tokens, ['entra-token-1', 'entra-token-2']);
+    assert.equal(standIn.sessions.length, 1, 'the statement did not have to start over');
+    const fresh = standIn.calls.filter((recorded) => recorded.authorization === 'Bearer entra-token-2');
+    assert.ok(
+      fresh.some((recorded) => recorded.call === 'GetOperationStatus' && recorded.session === standIn.sessions[0]?.id),
+    );
+  }));
+
+test('a warehouse whose certificate is not trusted gets no token: the connection fails before any request', () =>
+  withStandIn(async (standIn) => {
+    // The driver as deployed, only pointed at the stand-in's port: the stand-in's certificate is not trusted.
+    const untrusting = databricksConnector({ port: standIn.port });
+    await assert.rejects(
+      runStatements(connection(standIn, { connector: untrusting }), ['SELECT 1'], OPTIONS),
+      (error) => {
+        assert.equal(errorKind(error), 'terminal', 'a certificate that does not verify is not retried');
+        assert.match(describeError(error), /certificate/);
+        return true;
+      },
+    );
+    assert.deepEqual(standIn.calls, [], 'no request, so no Authorization header, reached the stand-in');
+  }));
+
+test('a token never appears in a thrown error or a progress line, even when the warehouse echoes it', () =>
+  withStandIn(async (standIn) => {
+    const secret = 'entra-token-which-must-not-leak';
+    const auth = {
+      type: 'entra',
+      credential: credentialOf({ token: secret, expiresOnTimestamp: hourFromNow() }),
+    } as const;
+    standIn.failCall('OpenSession', { kind: 'status', message: `Invalid access token: Bearer ${secret}` });
+    await assert.rejects(runStatements(connection(standIn, { auth }), ['SELECT 1'], OPTIONS), (error: Error) => {
+      assert.ok(!describeError(error).includes(secret), describeError(error));
+      assert.ok(!(error.stack ?? '').includes(secret));
+      assert.match(error.message, /Bearer <redacted>/);
+      return true;
+    });
+    const progress: string[] = [];
+    standIn.failCall(
+      'ExecuteStatement',
+      {
+        kind: 'status',
+        message: `[TEMPORARILY_UNAVAILABLE] The service is temporarily unavailable (token ${secret})`,
+      },
+      3,
+    );
+    await assert.rejects(
+      runStatements(
+        connection(standIn, { auth, progress: (message) => progress.push(message) }),
+        ['SELECT 1'],
+        OPTIONS,
+      ),
+      (error: Error) => !describeError(error).includes(secret) && !(error.stack ?? '').includes(secret),
+    );
+    assert.equal(progress.filter((message) => message.includes('retrying')).length, 2);
+    assert.ok(
+      progress.every((message) => !message.includes(secret)),
+      'progress lines carry no token',
+    );
+  }));
+
+// ---------------------------------------------------------------------------------------------------------
+// Cancellation
+
+test('an abort cancels the running statement and closes its session; nothing is retried', () =>
+  withStandIn(async (standIn) => {
+    standIn.onStatement(/^MERGE/, { runningUntil: () => false });
+    const controller = new AbortController();
+    const running = runStatements(connection(standIn), [MERGE], { ...OPTIONS, signal: controller.signal });
+    // The SET's poll, then the MERGE's: the MERGE is running on the warehouse.
+    await standIn.until(() => standIn.callsOf('GetOperationStatus').length >= 2);
+    controller.abort(new Error('stopped by SIGTERM'));
+    await assert.rejects(running, /stopped by SIGTERM/);
+    assert.deepEqual(standIn.cancelled, [MERGE]);
+    const calls = standIn.calls.map((recorded) => recorded.call);
+    assert.ok(calls.indexOf('CancelOperation') < calls.lastIndexOf('CloseSession'), calls.join(' '));
+    assert.equal(standIn.sessions[0]?.closed, true);
+    assert.equal(standIn.sessions.length, 1);
+  }));
+
+test('an abort before anything started sends nothing; one during a retry wait stops the wait', () =>
+  withStandIn(async (standIn) => {
+    const stopped = new AbortController();
+    stopped.abort(new Error('stopped by SIGINT'));
+    await assert.rejects(
+      runStatements(connection(standIn), ['SELECT 1'], { ...OPTIONS, signal: stopped.signal }),
+      /stopped by SIGINT/,
+    );
+    assert.deepEqual(standIn.calls, []);
+
+    standIn.failCall('OpenSession', { kind: 'http', status: 503 });
+    const controller = new AbortController();
+    const slowRetry: RetryPolicy = { attempts: 3, baseDelayMs: 3_600_000, maxDelayMs: 3_600_000 };
+    const running = runStatements(
+      connection(standIn, {
+        retry: slowRetry,
+        progress: (message) => {
+          if (message.includes('retrying')) controller.abort(new Error('lost the lock'));
+        },
+      }),
+      ['SELECT 1'],
+      {
+        ...OPTIONS,
+        signal: controller.signal,
+      },
+    );
+    await assert.rejects(running, /lost the lock/);
+    assert.equal(standIn.callsOf('OpenSession').length, 1);
+  }));
+
+// ---------------------------------------------------------------------------------------------------------
+// The warehouse on top
+
+test('the warehouse runs exactly what it plans: the DDL and the MERGE in sessions of their own, each with its timeout', () =>
+  withStandIn(async (standIn) => {
+    const target = warehouse(standIn);
+    await target.ensureTable(BNT_HOURLY_TRAFFIC);
+    await target.loadWindows(BNT_HOURLY_TRAFFIC, WEEKS, STAGE);
+    assert.deepEqual(
+      standIn.statements.map((recorded) => recorded.statement),
+      target.planStatements(BNT_HOURLY_TRAFFIC, WEEKS, STAGE.location),
+    );
+    assert.deepEqual(
+      standIn.statements
+        .filter((recorded) => recorded.statement.startsWith('SET'))
+        .map((recorded) => recorded.statement),
+      [
+        `SET STATEMENT_TIMEOUT = ${QUERY_STATEMENT_TIMEOUT_SECONDS}`,
+        `SET STATEMENT_TIMEOUT = ${LOAD_STATEMENT_TIMEOUT_SECONDS}`,
+      ],
+    );
+    assert.equal(standIn.sessions.length, 2);
+  }));
+
+test('query history says who ran a statement: the app in the user agent, dataset, purpose and window in query tags', () =>
+  withStandIn(async (standIn) => {
+    standIn.onStatement(/^SELECT COUNT/, { rows: [{ row_count: 1344 }] });
+    const target = warehouse(standIn);
+    await target.loadWindows(BNT_HOURLY_TRAFFIC, WEEKS, STAGE);
+    assert.equal(await target.rowsInWindow(BNT_HOURLY_TRAFFIC, { start: '2024-01-07', stop: '2024-01-14' }), 1344);
+    assert.ok(
+      standIn.calls.every((recorded) =>
+        /^NodejsDatabricksSqlConnector\/[\d.]+ \(bnt-hourly-traffic; /.test(recorded.userAgent ?? ''),
+      ),
+      standIn.calls[0]?.userAgent,
+    );
+    const tags = (prefix: string) =>
+      standIn.statements.find((recorded) => recorded.statement.startsWith(prefix))?.queryTags;
+    assert.equal(
+      tags('MERGE'),
+      'app:bnt-hourly-traffic,dataset:bnt-hourly-traffic,purpose:load,window:2024-01-07_2024-01-21,windows:2',
+    );
+    assert.equal(
+      tags('SELECT COUNT'),
+      'app:bnt-hourly-traffic,dataset:bnt-hourly-traffic,purpose:count,window:2024-01-07_2024-01-14',
+    );
+  }));
+
+test('counting a table that was never created answers zero; any other failure of the count is thrown', () =>
+  withStandIn(async (standIn) => {
+    const notFound = {
+      errorClass: 'TABLE_OR_VIEW_NOT_FOUND',
+      message: 'The table or view `lakehouse`.`bronze`.`bnt_traffic_hourly` cannot be found.',
+      sqlState: '42P01',
+    };
+    standIn.onStatement(/^SELECT/, { error: notFound });
+    const target = warehouse(standIn);
+    const week = { start: '2024-01-07', stop: '2024-01-14' };
+    assert.equal(await target.rowsInWindow(BNT_HOURLY_TRAFFIC, week), 0);
+    standIn.onStatement(/^SELECT/, { refused: notFound });
+    assert.deepEqual(await target.daysWithRows(BNT_HOURLY_TRAFFIC, week), []);
+    standIn.onStatement(/^SELECT/, {
+      error: {
+        errorClass: 'INSUFFICIENT_PERMISSIONS',
+        message: 'User does not have SELECT on Table.',
+        sqlState: '42501',
+      },
+    });
+    await assert.rejects(target.rowsInWindow(BNT_HOURLY_TRAFFIC, week), /INSUFFICIENT_PERMISSIONS/);
+  }));
+
+test('the port’s signal reaches the warehouse: aborting a load cancels its MERGE', () =>
+  withStandIn(async (standIn) => {
+    standIn.onStatement(/^MERGE/, { runningUntil: () => false });
+    const controller = new AbortController();
+    const loading = warehouse(standIn).loadWindows(BNT_HOURLY_TRAFFIC, WEEKS, STAGE, controller.signal);
+    await standIn.until(() => standIn.callsOf('GetOperationStatus').length >= 2);
+    controller.abort(new Error('lost the lock locks/bnt-hourly-traffic/table'));
+    await assert.rejects(loading, /lost the lock/);
+    assert.equal(standIn.cancelled.length, 1);
+    assert.match(standIn.cancelled[0] ?? '', /^MERGE INTO/);
+    assert.equal(standIn.sessions[0]?.closed, true);
+  }));

@@ -71,16 +71,16 @@ test('description names the host and the HTTP path', () => {
 
 test('iceberg: CREATE TABLE IF NOT EXISTS … USING ICEBERG PARTITIONED BY the date column, after the session timeout', () => {
   assert.deepEqual(warehouse().planStatements(BNT_HOURLY_TRAFFIC, [], STAGE), [
-    'SET STATEMENT_TIMEOUT = 3600',
+    'SET STATEMENT_TIMEOUT = 300',
     `CREATE TABLE IF NOT EXISTS \`main\`.\`bronze\`.\`bnt_traffic_hourly\` (${TRAFFIC_COLUMNS}) USING ICEBERG PARTITIONED BY (\`date\`)`,
   ]);
 });
 
 test('delta-uniform: CREATE TABLE IF NOT EXISTS … USING DELTA CLUSTER BY the date column with the UniForm properties', () => {
   assert.deepEqual(
-    warehouse({ format: 'delta-uniform', statementTimeoutSeconds: 900 }).planStatements(BNT_HOURLY_TRAFFIC, [], STAGE),
+    warehouse({ format: 'delta-uniform', statementTimeoutSeconds: 120 }).planStatements(BNT_HOURLY_TRAFFIC, [], STAGE),
     [
-      'SET STATEMENT_TIMEOUT = 900',
+      'SET STATEMENT_TIMEOUT = 120',
       'CREATE TABLE IF NOT EXISTS `main`.`bronze`.`bnt_traffic_hourly` ' +
         '(`plaza_id` STRING, `date` DATE, `hour` STRING, `direction` STRING, `vehicles_e_zpass` INT, `vehicles_vtoll` INT) ' +
         'USING DELTA CLUSTER BY (`date`) ' +
@@ -91,7 +91,7 @@ test('delta-uniform: CREATE TABLE IF NOT EXISTS … USING DELTA CLUSTER BY the d
 
 test('crossings: timestamps are TIMESTAMP_NTZ and the table is laid out by its date column, not the timestamp window field', () => {
   assert.deepEqual(warehouse().planStatements(BNT_HOURLY_CROSSINGS, [], STAGE), [
-    'SET STATEMENT_TIMEOUT = 3600',
+    'SET STATEMENT_TIMEOUT = 300',
     'CREATE TABLE IF NOT EXISTS `main`.`bronze`.`bnt_crossings_hourly` (' +
       '`transit_timestamp` TIMESTAMP_NTZ, `date` DATE, `hour` INT, `facility_id` STRING, `facility` STRING, ' +
       '`direction` STRING, `payment_method` STRING, `vehicle_class` INT, `vehicle_class_description` STRING, ' +
@@ -113,7 +113,7 @@ test('a dataset with neither a date window field nor a date column gets no parti
 test('a single staged window loads with one MERGE reading its parts with read_files', () => {
   const statements = warehouse().planStatements(BNT_HOURLY_TRAFFIC, [WEEK_1], STAGE);
   assert.equal(statements.length, 4);
-  assert.deepEqual(statements.slice(2, 3), ['SET STATEMENT_TIMEOUT = 3600']);
+  assert.deepEqual(statements.slice(2, 3), ['SET STATEMENT_TIMEOUT = 1800']);
   assert.equal(
     statements[3],
     [
