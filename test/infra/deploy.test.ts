@@ -117,8 +117,8 @@ describe('azure.yaml', () => {
     assert.match(yaml, /^\s+host: function$/m);
   });
 
-  it('builds before packaging and runs the post-provision hook', () => {
-    assert.match(yaml, /prepackage:\n\s+posix:\n\s+shell: sh\n\s+run: npm ci && npm run build$/m);
+  it('runs the post-provision hook, and no package hook (azd builds the deploy folder itself)', () => {
+    assert.doesNotMatch(yaml, /prepackage:/);
     assert.match(yaml, /postprovision:\n\s+posix:\n\s+shell: sh\n\s+run: node infra\/hooks\/postprovision\.mjs$/m);
   });
 
