@@ -26,10 +26,17 @@ param enableKeyVaultPurgeProtection bool = false
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound of Function App instances the app scales out to (Flex Consumption allows up to 1000).')
-@minValue(1)
+// Flex Consumption's bounds: "The lowest maximum scale is currently 40. The highest currently supported value
+// is 1000." (learn.microsoft.com/azure/azure-functions/flex-consumption-plan#considerations, Scale).
+@description('Upper bound of Function App instances the app scales out to: 40 to 1000 on Flex Consumption.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Always-ready instances of the Durable group (orchestrations and activities). Microsoft recommends 1 for Durable Functions on Flex Consumption; each instance is billed around the clock (docs/deploy.md). 0: the group scales from zero.')
+@minValue(0)
+@maxValue(40)
+param durableAlwaysReadyInstances int = 0
 
 @description('Comma-separated datasets the weekly timer runs (BNT_DATASETS).')
 param datasets string = 'bnt-hourly-traffic,bnt-hourly-crossings'
@@ -212,6 +219,7 @@ module functionApp 'modules/functionapp.bicep' = {
     taskHubName: taskHubName
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    durableAlwaysReadyInstances: durableAlwaysReadyInstances
     tags: allTags
   }
   // The host starts as soon as the app exists: let it find its storage, vault and telemetry roles in place.

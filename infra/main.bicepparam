@@ -19,3 +19,7 @@ param existingDatabricksWorkspaceId = readEnvironmentVariable('DATABRICKS_WORKSP
 
 // The Unity Catalog catalog the table goes into. New workspaces may have no `main` catalog; name one that exists.
 param lakehouseCatalog = readEnvironmentVariable('LAKEHOUSE_CATALOG', 'main')
+
+// Always-ready instances of the Durable group: Microsoft recommends 1 on Flex Consumption; it costs a baseline
+// around the clock (docs/deploy.md, "Durable Functions on Flex Consumption").
+param durableAlwaysReadyInstances = int(readEnvironmentVariable('DURABLE_ALWAYS_READY_INSTANCES', '0'))

@@ -150,6 +150,10 @@ export interface BicepParam {
   readonly defaultValue: string | undefined;
   /** The values of an `@allowed([...])` decorator, as source text. */
   readonly allowed: string[] | undefined;
+  readonly minValue: number | undefined;
+  readonly maxValue: number | undefined;
+  /** Every decorator line above the param, as source text. */
+  readonly decorators: string;
 }
 
 export function params(template: string): Map<string, BicepParam> {
@@ -169,6 +173,10 @@ export function params(template: string): Map<string, BicepParam> {
     }
     const decorators = lines.slice(first, index).join('\n');
     const allowed = /@allowed\(\[([\s\S]*?)\]\)/.exec(decorators)?.[1];
+    const bound = (name: string) => {
+      const value = new RegExp(`@${name}\\((-?\\d+)\\)`).exec(decorators)?.[1];
+      return value === undefined ? undefined : Number(value);
+    };
     found.set(match[1]!, {
       type: match[2]!,
       defaultValue: match[3]?.trim(),
@@ -176,6 +184,9 @@ export function params(template: string): Map<string, BicepParam> {
         ?.split('\n')
         .map((value) => value.trim())
         .filter((value) => value !== ''),
+      minValue: bound('minValue'),
+      maxValue: bound('maxValue'),
+      decorators,
     });
   });
   return found;
@@ -289,6 +300,12 @@ export function resolveValue(expression: string, scope: Scope = mainScope()): st
   if (/^(?:toLower\()?uniqueString\(.*\)\)?$/.test(expr)) return SAMPLE_UNIQUE_STRING;
   const fromEnv = /^readEnvironmentVariable\('\w+', (.+)\)$/.exec(expr);
   if (fromEnv) return resolveValue(fromEnv[1]!, scope);
+  const toInt = /^int\((.+)\)$/.exec(expr);
+  if (toInt) {
+    const text = resolveValue(toInt[1]!, scope);
+    if (!/^-?\d+$/.test(text)) throw new Error(`${scope.path}: int() of "${text}" is not a number`);
+    return text;
+  }
   if (/^[A-Za-z_]\w*$/.test(expr)) {
     const variable = variables(scope.text).get(expr);
     if (variable !== undefined) return resolveValue(variable, scope);
