@@ -191,6 +191,7 @@ module roles 'modules/roles.bicep' = {
     functionPrincipalId: identity.outputs.principalId
     accessConnectorPrincipalId: databricks.outputs.accessConnectorPrincipalId
     deployerPrincipalId: deployerPrincipalId
+    alertRulePrincipalIds: alerts.outputs.rulePrincipalIds
     hostStorageName: storage.outputs.hostStorageName
     dataLakeName: storage.outputs.dataLakeName
     keyVaultName: keyVault.outputs.name

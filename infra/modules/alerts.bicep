@@ -53,6 +53,11 @@ resource windowFailed 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   location: location
   tags: tags
   kind: 'LogAlert'
+  // The rule runs its query as this identity (Reader on the component, roles.bicep), not as whoever last
+  // edited it.
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     displayName: 'BNT pipeline: a window failed'
     description: 'A window or backfill unit ended with status "failed". The error kind and message are in the query results; the Durable instance id leads to the run.'
@@ -103,6 +108,11 @@ resource weeklyRunMissing 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = 
   location: location
   tags: tags
   kind: 'LogAlert'
+  // The rule runs its query as this identity (Reader on the component, roles.bicep), not as whoever last
+  // edited it.
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     displayName: 'BNT pipeline: no finished weekly run'
     description: 'A day after the weekly run was due, a dataset has no run that completed (or came back stale) since then: the timer did not fire, or every attempt failed.'
@@ -153,6 +163,11 @@ resource staleSource 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   location: location
   tags: tags
   kind: 'LogAlert'
+  // The rule runs its query as this identity (Reader on the component, roles.bicep), not as whoever last
+  // edited it.
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     displayName: 'BNT pipeline: stale source (no rows loaded)'
     description: 'A run loaded nothing: status "stale" (the source has nothing as new as the window), or "completed" with zero rows in the window. The query results show the newest date the source has.'
@@ -295,4 +310,10 @@ resource runsWorkbook 'Microsoft.Insights/workbooks@2023-06-01' = {
 }
 
 output actionGroupId string = actionGroup.id
+// The rules' identities, for their Reader role on the component they query (roles.bicep).
+output rulePrincipalIds array = [
+  windowFailed.identity.principalId
+  weeklyRunMissing.identity.principalId
+  staleSource.identity.principalId
+]
 output workbookId string = runsWorkbook.id

@@ -77,6 +77,8 @@ export interface BicepResource {
   readonly apiVersion: string;
   readonly existing: boolean;
   readonly condition: string | undefined;
+  /** For `[for item in source: {...}]`: one resource per element of `source`, `item` naming it in the body. */
+  readonly loop: { readonly item: string; readonly source: string } | undefined;
   readonly body: string;
 }
 
@@ -84,15 +86,17 @@ export interface BicepResource {
 export function resources(template: string): BicepResource[] {
   const text = stripComments(template);
   const found: BicepResource[] = [];
-  const pattern = /^resource (\w+) '([^'@]+)@([^']+)'( existing)? = (?:if \((.*)\) )?\{/gm;
+  const pattern =
+    /^resource (\w+) '([^'@]+)@([^']+)'( existing)? = (?:if \((.*)\) \{|\{|\[\s*for (\w+) in (\w+): \{)/gm;
   for (const match of text.matchAll(pattern)) {
-    const [, symbol, type, apiVersion, existing, condition] = match;
+    const [, symbol, type, apiVersion, existing, condition, item, source] = match;
     found.push({
       symbol: symbol!,
       type: type!,
       apiVersion: apiVersion!,
       existing: existing !== undefined,
       condition,
+      loop: item === undefined ? undefined : { item, source: source! },
       body: braceBody(text, match.index),
     });
   }
