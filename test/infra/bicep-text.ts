@@ -300,6 +300,13 @@ export function resolveValue(expression: string, scope: Scope = mainScope()): st
     return evaluateString(expr, Object.fromEntries(names.map((name) => [name, resolveValue(name, scope)])));
   }
   if (/^-?\d+$/.test(expr)) return expr;
+  const ternary = splitTernary(expr);
+  if (ternary) {
+    const [condition, whenTrue, whenFalse] = ternary;
+    const empty = /^empty\((\w+)\)$/.exec(condition);
+    if (!empty) throw new Error(`${scope.path}: cannot evaluate the condition "${condition}" here`);
+    return resolveValue(resolveValue(empty[1]!, scope) === '' ? whenTrue : whenFalse, scope);
+  }
   if (expr === 'environment().suffixes.storage') return 'core.windows.net';
   if (/^(?:toLower\()?uniqueString\(.*\)\)?$/.test(expr)) return SAMPLE_UNIQUE_STRING;
   const fromEnv = /^readEnvironmentVariable\('\w+', (.+)\)$/.exec(expr);
@@ -341,6 +348,31 @@ export function resolveValue(expression: string, scope: Scope = mainScope()): st
     return resolveValue(name, scope);
   }
   throw new Error(`${scope.path}: cannot evaluate "${expr}" here`);
+}
+
+/** `condition ? a : b` at the top level of an expression (not inside strings or calls), split in three. */
+function splitTernary(expression: string): [string, string, string] | undefined {
+  let depth = 0;
+  let inString = false;
+  let question = -1;
+  for (let i = 0; i < expression.length; i++) {
+    const c = expression[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === "'") inString = false;
+    } else if (c === "'") inString = true;
+    else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') depth--;
+    else if (depth === 0 && c === '?' && question === -1) question = i;
+    else if (depth === 0 && c === ':' && question !== -1) {
+      return [
+        expression.slice(0, question).trim(),
+        expression.slice(question + 1, i).trim(),
+        expression.slice(i + 1).trim(),
+      ];
+    }
+  }
+  return undefined;
 }
 
 export function mainScope(): Scope {

@@ -62,3 +62,128 @@ describe('Durable Functions on Flex Consumption (Microsoft: Azure Storage provid
     assert.match(docs, /about \*\*US\$\d+ a month\*\*/);
   });
 });
+
+/**
+ * Regions, as their sources listed them when the template was written: Flex Consumption as the Flex quickstart
+ * template allows them (Azure-Samples/functions-quickstart-typescript-azd, infra/main.bicep), Azure Databricks
+ * from its supported-regions page. The deployment needs both.
+ */
+const FLEX_REGIONS = [
+  'australiaeast',
+  'australiasoutheast',
+  'brazilsouth',
+  'canadacentral',
+  'centralindia',
+  'centralus',
+  'eastasia',
+  'eastus',
+  'eastus2',
+  'eastus2euap',
+  'francecentral',
+  'germanywestcentral',
+  'italynorth',
+  'japaneast',
+  'koreacentral',
+  'northcentralus',
+  'northeurope',
+  'norwayeast',
+  'southafricanorth',
+  'southcentralus',
+  'southeastasia',
+  'southindia',
+  'spaincentral',
+  'swedencentral',
+  'uaenorth',
+  'uksouth',
+  'ukwest',
+  'westcentralus',
+  'westeurope',
+  'westus',
+  'westus2',
+  'westus3',
+];
+const DATABRICKS_REGIONS = [
+  'australiacentral',
+  'australiacentral2',
+  'australiaeast',
+  'australiasoutheast',
+  'brazilsouth',
+  'canadacentral',
+  'canadaeast',
+  'centralindia',
+  'centralus',
+  'eastasia',
+  'eastus',
+  'eastus2',
+  'eastus2euap',
+  'francecentral',
+  'germanywestcentral',
+  'japaneast',
+  'japanwest',
+  'koreacentral',
+  'mexicocentral',
+  'northcentralus',
+  'northeurope',
+  'norwayeast',
+  'qatarcentral',
+  'southafricanorth',
+  'southcentralus',
+  'southeastasia',
+  'southindia',
+  'swedencentral',
+  'switzerlandnorth',
+  'switzerlandwest',
+  'uaenorth',
+  'uksouth',
+  'ukwest',
+  'westcentralus',
+  'westeurope',
+  'westindia',
+  'westus',
+  'westus2',
+  'westus3',
+];
+
+describe('parameters that cannot produce a broken deployment', () => {
+  it('bounds maximumInstanceCount as Flex Consumption does (40 to 1000), citing the documentation', () => {
+    const param = mainParams.get('maximumInstanceCount')!;
+    assert.deepEqual([param.minValue, param.maxValue], [40, 1000]);
+    assert.ok(Number(param.defaultValue) >= 40 && Number(param.defaultValue) <= 1000);
+    const comment = main.slice(0, main.indexOf('param maximumInstanceCount')).split('\n\n').at(-1)!;
+    assert.match(comment, /learn\.microsoft\.com\/azure\/azure-functions\/flex-consumption-plan/);
+    assert.equal(scale.get('maximumInstanceCount'), 'maximumInstanceCount');
+  });
+
+  it('allows only regions with both Flex Consumption and Azure Databricks, and marks location for azd', () => {
+    const param = mainParams.get('location')!;
+    const allowed = param.allowed?.map((value) => value.replace(/'/g, ''));
+    const both = FLEX_REGIONS.filter((region) => DATABRICKS_REGIONS.includes(region) && region !== 'eastus2euap');
+    assert.deepEqual(allowed, both, 'the canary region eastus2euap is for Microsoft only');
+    assert.match(param.decorators, /@metadata\(\{\s*azd: \{\s*type: 'location'\s*\}\s*\}\)/);
+    assert.equal(param.defaultValue, 'resourceGroup().location');
+  });
+
+  it('grants Key Vault Secrets Officer to whoever deploys, on both paths, with nothing to export', () => {
+    assert.equal(mainParams.get('deployerPrincipalId')?.defaultValue, 'deployer().objectId');
+    assert.equal(bicepparamValues().has('deployerPrincipalId'), false, 'main.bicepparam leaves it to the default');
+    assert.doesNotMatch(read('infra/main.bicepparam'), /AZURE_PRINCIPAL_ID/);
+  });
+
+  it('reads an existing workspace id by its segments’ names, checks it with resourceId(), and fails naming it', () => {
+    const databricks = read('infra/modules/databricks.bicep');
+    assert.doesNotMatch(databricks, /split\([^)]*\)\[\d+\]|Parts\[\d+\]/, 'no part taken at a fixed position');
+    for (const key of ['subscriptions', 'resourcegroups', 'workspaces'])
+      assert.match(databricks, new RegExp(`segmentAfter\\(existingWorkspaceId, '${key}'\\)`));
+    assert.match(
+      databricks,
+      /toLower\(existingWorkspaceId\) == toLower\(resourceId\(existingWorkspace\.subscriptionId, existingWorkspace\.resourceGroupName, 'Microsoft\.Databricks\/workspaces', existingWorkspace\.name\)\)/,
+    );
+    const referenced = resources(databricks).find((r) => r.symbol === 'referencedWorkspace')!;
+    const name = objectEntries(referenced.body).get('name')!;
+    assert.match(
+      name,
+      /^createWorkspace \? workspaceName : existingIdIsWorkspace \? existingWorkspace\.name : fail\('existingDatabricksWorkspaceId /,
+    );
+    assert.equal(moduleParams(main, 'databricks').get('existingWorkspaceId'), 'existingDatabricksWorkspaceId');
+  });
+});
