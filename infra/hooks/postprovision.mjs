@@ -50,6 +50,8 @@ function setupText(values) {
   const location = `${v.DATA_LAKE_ACCOUNT_NAME}_stage`;
   const lakehouseLocation = `${v.DATA_LAKE_ACCOUNT_NAME}_lakehouse`;
   const catalog = v.LAKEHOUSE_CATALOG;
+  // A folder per catalog under the lakehouse location, so more catalogs could share the container.
+  const managedLocation = `${v.LAKEHOUSE_ABFSS_URL.replace(/\/?$/, '/')}${catalog}`;
   const schema = `${catalog}.${v.LAKEHOUSE_SCHEMA}`;
   const credentialJson = JSON.stringify({
     name: credential,
@@ -85,7 +87,7 @@ Unity Catalog setup for ${v.AZURE_FUNCTION_APP_NAME} — once, as a metastore ad
      WITH (STORAGE CREDENTIAL ${credential})
      COMMENT 'Managed storage of the ${catalog} catalog';
    CREATE CATALOG IF NOT EXISTS ${catalog}
-     MANAGED LOCATION '${v.LAKEHOUSE_ABFSS_URL}'
+     MANAGED LOCATION '${managedLocation}'
      COMMENT 'MTA Bridges & Tunnels traffic';
    CREATE SCHEMA IF NOT EXISTS ${schema};
    GRANT READ FILES ON EXTERNAL LOCATION ${location} TO \`${clientId}\`;

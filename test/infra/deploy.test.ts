@@ -62,7 +62,7 @@ describe('post-provision hook', () => {
     // The deployment's own catalog, with managed storage it provisioned: a new workspace may have no `main`.
     assert.ok(
       text.includes(
-        `CREATE CATALOG IF NOT EXISTS bnt_q7w3e9r1t5y2u\n     MANAGED LOCATION '${deployed.LAKEHOUSE_ABFSS_URL}'`,
+        `CREATE CATALOG IF NOT EXISTS bnt_q7w3e9r1t5y2u\n     MANAGED LOCATION '${deployed.LAKEHOUSE_ABFSS_URL}bnt_q7w3e9r1t5y2u'`,
       ),
     );
     assert.ok(text.includes('CREATE SCHEMA IF NOT EXISTS bnt_q7w3e9r1t5y2u.bronze;'));
@@ -148,6 +148,27 @@ describe('azure.yaml', () => {
     assert.match(
       read('infra/modules/functionapp.bicep'),
       new RegExp(`^param azdServiceName string = '${service}'$`, 'm'),
+    );
+  });
+});
+
+describe('docs/deploy.md', () => {
+  const docs = read('docs/deploy.md');
+
+  it('addresses the app by the FUNCTION_APP_URL output, never by a host name it puts together', () => {
+    assert.ok(outputs(read('infra/main.bicep')).has('FUNCTION_APP_URL'));
+    assert.doesNotMatch(docs, /azurewebsites\.net/);
+    assert.match(docs, /curl -X POST "\$URL\/api\/backfill/);
+    assert.match(docs, /properties\.outputs\.FUNCTION_APP_URL\.value/);
+    assert.match(docs, /azd env get-value FUNCTION_APP_URL/);
+  });
+
+  it('publishes with func from the deploy folder, and warns that func start fetches the extension bundle once', () => {
+    assert.match(docs, /\(cd deploy && func azure functionapp publish "\$APP"\)/);
+    assert.doesNotMatch(docs, /npm prune/);
+    assert.match(
+      docs,
+      /first run `func start`\s+downloads the Functions extension bundle[\s\S]{0,120}?needs\s+internet access/,
     );
   });
 });
