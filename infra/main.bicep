@@ -9,11 +9,51 @@ targetScope = 'resourceGroup'
 @maxLength(32)
 param environmentName string
 
-@description('Azure region for every resource. Must offer Flex Consumption and Azure Databricks.')
+// The regions that offer both Flex Consumption and Azure Databricks: the Flex regions the Flex quickstart
+// template allows (Azure-Samples/functions-quickstart-typescript-azd, infra/main.bicep; the live list is
+// `az functionapp list-flexconsumption-locations`), less those Azure Databricks is not in
+// (learn.microsoft.com/azure/databricks/resources/supported-regions) and the canary eastus2euap.
+@description('Azure region for every resource: one that offers Flex Consumption and Azure Databricks.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
 param location string = resourceGroup().location
 
-@description('Object id of the user (or service principal) deploying. Gets Key Vault Secrets Officer so it can put blocks. Empty: no such role.')
-param deployerPrincipalId string = ''
+@description('Object id of the user (or service principal) deploying, by default the one running the deployment. Gets Key Vault Secrets Officer so it can put blocks. Empty: no such role.')
+param deployerPrincipalId string = deployer().objectId
 
 @description('Key Vault purge protection. Irreversible once on; keeps the vault name reserved for 90 days after deletion.')
 param enableKeyVaultPurgeProtection bool = false
@@ -26,10 +66,17 @@ param enableKeyVaultPurgeProtection bool = false
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound of Function App instances the app scales out to (Flex Consumption allows up to 1000).')
-@minValue(1)
+// Flex Consumption's bounds: "The lowest maximum scale is currently 40. The highest currently supported value
+// is 1000." (learn.microsoft.com/azure/azure-functions/flex-consumption-plan#considerations, Scale).
+@description('Upper bound of Function App instances the app scales out to: 40 to 1000 on Flex Consumption.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Always-ready instances of the Durable group (orchestrations and activities). Microsoft recommends 1 for Durable Functions on Flex Consumption; each instance is billed around the clock (docs/deploy.md). 0: the group scales from zero.')
+@minValue(0)
+@maxValue(40)
+param durableAlwaysReadyInstances int = 0
 
 @description('Comma-separated datasets the weekly timer runs (BNT_DATASETS).')
 param datasets string = 'bnt-hourly-traffic,bnt-hourly-crossings'
@@ -55,8 +102,8 @@ param taskHubName string = 'bnttraffic'
 @description('Container in the data lake for staged files.')
 param stageContainerName string = 'stage'
 
-@description('Unity Catalog catalog of the loaded tables (lakehouse-table block). It must exist.')
-param lakehouseCatalog string = 'main'
+@description('Unity Catalog catalog of the loaded tables (lakehouse-table block). Empty: bnt_<token>, a catalog of this deployment that the post-provision setup creates, with managed storage in the data lake. Or an existing catalog with managed storage (a new workspace may have no `main` that has).')
+param lakehouseCatalog string = ''
 
 @description('Schema of the loaded tables (lakehouse-table block). The Unity Catalog setup creates it.')
 param lakehouseSchema string = 'bronze'
@@ -108,6 +155,10 @@ var appInsightsName = 'appi-bnt-${resourceToken}'
 var accessConnectorName = 'dbac-bnt-${resourceToken}'
 var databricksWorkspaceName = 'dbw-bnt-${resourceToken}'
 var deploymentContainerName = 'app-package'
+var lakehouseContainerName = 'lakehouse'
+// A plain SQL identifier (the lakehouse-table block accepts no other), unique per deployment: two environments
+// in one region share a metastore.
+var catalogName = empty(lakehouseCatalog) ? 'bnt_${resourceToken}' : lakehouseCatalog
 
 // Block (secret) names by block type: the same map feeds the Key Vault secrets and the app's BLOCK_* settings.
 var blockNames = {
@@ -146,6 +197,7 @@ module storage 'modules/storage.bicep' = {
     dataLakeName: dataLakeName
     deploymentContainerName: deploymentContainerName
     stageContainerName: stageContainerName
+    lakehouseContainerName: lakehouseContainerName
     location: location
     tags: allTags
   }
@@ -160,7 +212,7 @@ module keyVault 'modules/keyvault.bicep' = {
     blockNames: blockNames
     dataLakeName: storage.outputs.dataLakeName
     stageContainerName: storage.outputs.stageContainerName
-    lakehouseCatalog: lakehouseCatalog
+    lakehouseCatalog: catalogName
     lakehouseSchema: lakehouseSchema
     lakehouseFormat: lakehouseFormat
     tags: allTags
@@ -184,6 +236,7 @@ module roles 'modules/roles.bicep' = {
     functionPrincipalId: identity.outputs.principalId
     accessConnectorPrincipalId: databricks.outputs.accessConnectorPrincipalId
     deployerPrincipalId: deployerPrincipalId
+    alertRulePrincipalIds: alerts.outputs.rulePrincipalIds
     hostStorageName: storage.outputs.hostStorageName
     dataLakeName: storage.outputs.dataLakeName
     keyVaultName: keyVault.outputs.name
@@ -212,6 +265,7 @@ module functionApp 'modules/functionapp.bicep' = {
     taskHubName: taskHubName
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    durableAlwaysReadyInstances: durableAlwaysReadyInstances
     tags: allTags
   }
   // The host starts as soon as the app exists: let it find its storage, vault and telemetry roles in place.
@@ -245,10 +299,11 @@ output KEY_VAULT_URL string = keyVault.outputs.uri
 output DATA_LAKE_ACCOUNT_NAME string = storage.outputs.dataLakeName
 output STAGE_CONTAINER_NAME string = storage.outputs.stageContainerName
 output STAGE_ABFSS_URL string = storage.outputs.stageAbfssUrl
+output LAKEHOUSE_ABFSS_URL string = storage.outputs.lakehouseAbfssUrl
 output DATABRICKS_ACCESS_CONNECTOR_ID string = databricks.outputs.accessConnectorId
 output DATABRICKS_WORKSPACE_ID string = databricks.outputs.workspaceId
 output DATABRICKS_WORKSPACE_URL string = 'https://${databricks.outputs.workspaceHost}'
-output LAKEHOUSE_CATALOG string = lakehouseCatalog
+output LAKEHOUSE_CATALOG string = catalogName
 output LAKEHOUSE_SCHEMA string = lakehouseSchema
 output DATABRICKS_WAREHOUSE_BLOCK_NAME string = databricksWarehouseBlockName
 output APPLICATION_INSIGHTS_NAME string = monitoring.outputs.appInsightsName

@@ -7,9 +7,7 @@ using './main.bicep'
 // azd sets AZURE_ENV_NAME; on the az path it defaults to "bnt".
 param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'bnt')
 
-// azd fills in the signed-in user's object id; on the az path:
-//   export AZURE_PRINCIPAL_ID=$(az ad signed-in-user show --query id -o tsv)
-param deployerPrincipalId = readEnvironmentVariable('AZURE_PRINCIPAL_ID', '')
+// deployerPrincipalId is whoever runs the deployment (deployer().objectId in main.bicep), on both paths.
 
 // Where alert emails go.
 param alertEmail = readEnvironmentVariable('ALERT_EMAIL', '')
@@ -17,5 +15,10 @@ param alertEmail = readEnvironmentVariable('ALERT_EMAIL', '')
 // An existing premium workspace to use instead of creating one (its full resource id).
 param existingDatabricksWorkspaceId = readEnvironmentVariable('DATABRICKS_WORKSPACE_RESOURCE_ID', '')
 
-// The Unity Catalog catalog the table goes into. New workspaces may have no `main` catalog; name one that exists.
-param lakehouseCatalog = readEnvironmentVariable('LAKEHOUSE_CATALOG', 'main')
+// The Unity Catalog catalog the table goes into. Unset: one of the deployment's own, bnt_<token>, which the
+// post-provision setup creates with managed storage (a new workspace may have no `main` that has managed storage).
+param lakehouseCatalog = readEnvironmentVariable('LAKEHOUSE_CATALOG', '')
+
+// Always-ready instances of the Durable group: Microsoft recommends 1 on Flex Consumption; it costs a baseline
+// around the clock (docs/deploy.md, "Durable Functions on Flex Consumption").
+param durableAlwaysReadyInstances = int(readEnvironmentVariable('DURABLE_ALWAYS_READY_INSTANCES', '0'))

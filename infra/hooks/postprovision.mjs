@@ -17,6 +17,7 @@ const REQUIRED = [
   'KEY_VAULT_URL',
   'DATA_LAKE_ACCOUNT_NAME',
   'STAGE_ABFSS_URL',
+  'LAKEHOUSE_ABFSS_URL',
   'DATABRICKS_ACCESS_CONNECTOR_ID',
   'DATABRICKS_WORKSPACE_URL',
   'LAKEHOUSE_CATALOG',
@@ -44,11 +45,16 @@ function setupText(values) {
   const v = Object.fromEntries(REQUIRED.map((name) => [name, values[name]]));
   const clientId = v.FUNCTION_IDENTITY_CLIENT_ID;
   const workspaceHost = v.DATABRICKS_WORKSPACE_URL.replace(/^https:\/\//, '').replace(/\/$/, '');
-  // One name for the storage credential and the external location, unique per data lake account.
+  // Names unique per data lake account: one storage credential, an external location per container.
+  const credential = v.DATA_LAKE_ACCOUNT_NAME;
   const location = `${v.DATA_LAKE_ACCOUNT_NAME}_stage`;
-  const schema = `${v.LAKEHOUSE_CATALOG}.${v.LAKEHOUSE_SCHEMA}`;
+  const lakehouseLocation = `${v.DATA_LAKE_ACCOUNT_NAME}_lakehouse`;
+  const catalog = v.LAKEHOUSE_CATALOG;
+  // A folder per catalog under the lakehouse location, so more catalogs could share the container.
+  const managedLocation = `${v.LAKEHOUSE_ABFSS_URL.replace(/\/?$/, '/')}${catalog}`;
+  const schema = `${catalog}.${v.LAKEHOUSE_SCHEMA}`;
   const credentialJson = JSON.stringify({
-    name: location,
+    name: credential,
     azure_managed_identity: { access_connector_id: v.DATABRICKS_ACCESS_CONNECTOR_ID },
   });
   const permissionsJson = JSON.stringify({
@@ -69,15 +75,23 @@ Unity Catalog setup for ${v.AZURE_FUNCTION_APP_NAME} — once, as a metastore ad
 
    databricks service-principals create --application-id ${clientId} --display-name ${v.AZURE_FUNCTION_APP_NAME}
 
-4. In a SQL editor of the workspace: the external location over the stage, the schema, and the grants:
+4. In a SQL editor of the workspace: external locations over the stage and over the catalog's managed storage,
+   the catalog ${catalog} (kept if it exists), its schema, and the grants:
 
    CREATE EXTERNAL LOCATION IF NOT EXISTS ${location}
      URL '${v.STAGE_ABFSS_URL}'
-     WITH (STORAGE CREDENTIAL ${location})
+     WITH (STORAGE CREDENTIAL ${credential})
      COMMENT 'Staged MTA Bridges & Tunnels traffic (JSON Lines)';
+   CREATE EXTERNAL LOCATION IF NOT EXISTS ${lakehouseLocation}
+     URL '${v.LAKEHOUSE_ABFSS_URL}'
+     WITH (STORAGE CREDENTIAL ${credential})
+     COMMENT 'Managed storage of the ${catalog} catalog';
+   CREATE CATALOG IF NOT EXISTS ${catalog}
+     MANAGED LOCATION '${managedLocation}'
+     COMMENT 'MTA Bridges & Tunnels traffic';
    CREATE SCHEMA IF NOT EXISTS ${schema};
    GRANT READ FILES ON EXTERNAL LOCATION ${location} TO \`${clientId}\`;
-   GRANT USE CATALOG ON CATALOG ${v.LAKEHOUSE_CATALOG} TO \`${clientId}\`;
+   GRANT USE CATALOG ON CATALOG ${catalog} TO \`${clientId}\`;
    GRANT USE SCHEMA, CREATE TABLE, SELECT, MODIFY ON SCHEMA ${schema} TO \`${clientId}\`;
 
 5. Let the identity use your SQL warehouse (SQL Warehouses → your warehouse → Connection details: the id is

@@ -53,6 +53,11 @@ resource windowFailed 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   location: location
   tags: tags
   kind: 'LogAlert'
+  // The rule runs its query as this identity (Reader on the component, roles.bicep), not as whoever last
+  // edited it.
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     displayName: 'BNT pipeline: a window failed'
     description: 'A window or backfill unit ended with status "failed". The error kind and message are in the query results; the Durable instance id leads to the run.'
@@ -103,16 +108,23 @@ resource weeklyRunMissing 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = 
   location: location
   tags: tags
   kind: 'LogAlert'
+  // The rule runs its query as this identity (Reader on the component, roles.bicep), not as whoever last
+  // edited it.
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     displayName: 'BNT pipeline: no finished weekly run'
-    description: 'A day after the weekly run was due, a dataset has no run that completed (or came back stale) since then: the timer did not fire, or every attempt failed.'
+    description: 'A dataset has no run of its week that completed (or came back stale) within 23 hours of the due time: the timer did not fire, or every attempt failed. Fired once per dataset and week, for the day after; it resolves when that day is over.'
     severity: 2
     enabled: scheduleEnabled
     scopes: [
       appInsightsId
     ]
-    // Checked hourly; the query answers only in the one hour that starts a day after the due time, and it
-    // looks back over the whole day since then (log alerts look back at most two days).
+    // Checked hourly over the last two days of logs (the most a log alert reads). The query gives every
+    // evaluation in the day after a week's deadline the same answer for that week (missed-weekly-run.kql), and
+    // the rule is stateful with the week's due time as a dimension: the first of those evaluations fires, and
+    // one that runs late or twice finds the alert already fired (test/infra/alerts.test.ts plays timelines).
     evaluationFrequency: 'PT1H'
     windowSize: 'PT1H'
     overrideQueryTimeRange: 'P2D'
@@ -131,6 +143,13 @@ resource weeklyRunMissing 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = 
                 '*'
               ]
             }
+            {
+              name: 'dueAt'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
           ]
           failingPeriods: {
             numberOfEvaluationPeriods: 1
@@ -139,7 +158,7 @@ resource weeklyRunMissing 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = 
         }
       ]
     }
-    autoMitigate: false
+    autoMitigate: true
     actions: {
       actionGroups: [
         actionGroup.id
@@ -153,6 +172,11 @@ resource staleSource 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   location: location
   tags: tags
   kind: 'LogAlert'
+  // The rule runs its query as this identity (Reader on the component, roles.bicep), not as whoever last
+  // edited it.
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     displayName: 'BNT pipeline: stale source (no rows loaded)'
     description: 'A run loaded nothing: status "stale" (the source has nothing as new as the window), or "completed" with zero rows in the window. The query results show the newest date the source has.'
@@ -295,4 +319,10 @@ resource runsWorkbook 'Microsoft.Insights/workbooks@2023-06-01' = {
 }
 
 output actionGroupId string = actionGroup.id
+// The rules' identities, for their Reader role on the component they query (roles.bicep).
+output rulePrincipalIds array = [
+  windowFailed.identity.principalId
+  weeklyRunMissing.identity.principalId
+  staleSource.identity.principalId
+]
 output workbookId string = runsWorkbook.id

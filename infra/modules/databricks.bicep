@@ -19,7 +19,20 @@ param location string
 param tags object = {}
 
 var createWorkspace = empty(existingWorkspaceId)
-var existingIdParts = split(existingWorkspaceId, '/')
+
+// The segment after `key` in a resource id, keys compared without case. A missing key or segment gives a
+// value the check below refuses.
+func segmentAfter(id string, key string) string => split(id, '/')[?indexOf(split(toLower(id), '/'), key) + 1] ?? ''
+
+// An existing workspace's id, /subscriptions/{id}/resourceGroups/{name}/providers/Microsoft.Databricks/workspaces/{name}:
+// each part is read after the segment that names it, not at a fixed position, and the id must be the one
+// resourceId() builds from those parts. Anything else fails the deployment with a message naming the parameter.
+var existingWorkspace = {
+  subscriptionId: segmentAfter(existingWorkspaceId, 'subscriptions')
+  resourceGroupName: segmentAfter(existingWorkspaceId, 'resourcegroups')
+  name: segmentAfter(existingWorkspaceId, 'workspaces')
+}
+var existingIdIsWorkspace = createWorkspace ? false : toLower(existingWorkspaceId) == toLower(resourceId(existingWorkspace.subscriptionId, existingWorkspace.resourceGroupName, 'Microsoft.Databricks/workspaces', existingWorkspace.name))
 
 resource accessConnector 'Microsoft.Databricks/accessConnectors@2024-05-01' = {
   name: accessConnectorName
@@ -44,10 +57,9 @@ resource newWorkspace 'Microsoft.Databricks/workspaces@2024-05-01' = if (createW
   }
 }
 
-// /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Databricks/workspaces/<name>
 resource referencedWorkspace 'Microsoft.Databricks/workspaces@2024-05-01' existing = if (!createWorkspace) {
-  name: createWorkspace ? workspaceName : existingIdParts[8]
-  scope: resourceGroup(createWorkspace ? subscription().subscriptionId : existingIdParts[2], createWorkspace ? resourceGroup().name : existingIdParts[4])
+  name: createWorkspace ? workspaceName : existingIdIsWorkspace ? existingWorkspace.name : fail('existingDatabricksWorkspaceId "${existingWorkspaceId}" is not the resource id of an Azure Databricks workspace: /subscriptions/{subscription id}/resourceGroups/{resource group}/providers/Microsoft.Databricks/workspaces/{name}')
+  scope: resourceGroup(createWorkspace ? subscription().subscriptionId : existingWorkspace.subscriptionId, createWorkspace ? resourceGroup().name : existingWorkspace.resourceGroupName)
 }
 
 output accessConnectorId string = accessConnector.id

@@ -61,6 +61,9 @@ param instanceMemoryMB int
 @description('Upper bound of instances the app scales out to.')
 param maximumInstanceCount int
 
+@description('Always-ready instances of the `durable` scale group (orchestration, activity and entity triggers).')
+param durableAlwaysReadyInstances int
+
 @description('Tags for the resources.')
 param tags object = {}
 
@@ -117,6 +120,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        // On Flex, all Durable triggers scale together as the `durable` group. No entry: it scales from zero.
+        alwaysReady: durableAlwaysReadyInstances > 0 ? [
+          {
+            name: 'durable'
+            instanceCount: durableAlwaysReadyInstances
+          }
+        ] : []
       }
       runtime: {
         name: 'node'

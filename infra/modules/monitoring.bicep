@@ -27,6 +27,10 @@ resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
       name: 'PerGB2018'
     }
     retentionInDays: retentionInDays
+    features: {
+      // Resource or workspace permissions: Reader on the component reads its logs (the alert rules' access).
+      enableLogAccessUsingOnlyResourcePermissions: true
+    }
   }
 }
 

@@ -10,6 +10,9 @@ param accessConnectorPrincipalId string
 @description('Object id of the user deploying, granted Key Vault Secrets Officer to put blocks. Empty: none.')
 param deployerPrincipalId string = ''
 
+@description('Principal ids of the log alert rules\' system-assigned identities; each queries Application Insights.')
+param alertRulePrincipalIds array
+
 @description('Host storage account name.')
 param hostStorageName string
 
@@ -31,6 +34,7 @@ var roles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 }
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -132,3 +136,17 @@ resource appInsightsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-0
     principalType: 'ServicePrincipal'
   }
 }
+
+// Log alerts: each rule runs its query with its own identity, which needs Reader on what it queries (the
+// component; the workspace lets resource permissions read a resource's logs, monitoring.bicep).
+resource alertRuleReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for principalId in alertRulePrincipalIds: {
+    name: guid(appInsights.id, principalId, roles.reader)
+    scope: appInsights
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.reader)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]

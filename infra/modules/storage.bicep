@@ -2,7 +2,8 @@
 //  - host storage for the Functions host and the Durable task hub (blobs, queues, tables), and the blob
 //    container Flex Consumption deploys the app package from;
 //  - the data lake (hierarchical namespace) whose `stage` container holds the staged JSON Lines files that
-//    the Databricks SQL warehouse reads over abfss://.
+//    the Databricks SQL warehouse reads over abfss://, and whose `lakehouse` container is the managed storage
+//    of the deployment's Unity Catalog catalog (the tables).
 
 @description('Name of the Functions host storage account (3-24 lowercase letters and digits).')
 @minLength(3)
@@ -19,6 +20,9 @@ param deploymentContainerName string
 
 @description('Container in the data lake for staged files.')
 param stageContainerName string
+
+@description('Container in the data lake for the managed storage of the deployment\'s Unity Catalog catalog.')
+param lakehouseContainerName string
 
 @description('Azure region.')
 param location string
@@ -91,6 +95,14 @@ resource stageContainer 'Microsoft.Storage/storageAccounts/blobServices/containe
   }
 }
 
+resource lakehouseContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: dataLakeBlobService
+  name: lakehouseContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 output hostStorageName string = hostStorage.name
 output hostBlobEndpoint string = hostStorage.properties.primaryEndpoints.blob
 output hostQueueEndpoint string = hostStorage.properties.primaryEndpoints.queue
@@ -100,3 +112,5 @@ output dataLakeName string = dataLake.name
 output stageContainerName string = stageContainer.name
 // The URL Unity Catalog's external location and the warehouse's read_files use.
 output stageAbfssUrl string = 'abfss://${stageContainer.name}@${dataLake.name}.dfs.${environment().suffixes.storage}/'
+// Where the deployment's catalog keeps its managed tables (a catalog's MANAGED LOCATION).
+output lakehouseAbfssUrl string = 'abfss://${lakehouseContainer.name}@${dataLake.name}.dfs.${environment().suffixes.storage}/'

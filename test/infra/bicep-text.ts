@@ -77,6 +77,8 @@ export interface BicepResource {
   readonly apiVersion: string;
   readonly existing: boolean;
   readonly condition: string | undefined;
+  /** For `[for item in source: {...}]`: one resource per element of `source`, `item` naming it in the body. */
+  readonly loop: { readonly item: string; readonly source: string } | undefined;
   readonly body: string;
 }
 
@@ -84,15 +86,17 @@ export interface BicepResource {
 export function resources(template: string): BicepResource[] {
   const text = stripComments(template);
   const found: BicepResource[] = [];
-  const pattern = /^resource (\w+) '([^'@]+)@([^']+)'( existing)? = (?:if \((.*)\) )?\{/gm;
+  const pattern =
+    /^resource (\w+) '([^'@]+)@([^']+)'( existing)? = (?:if \((.*)\) \{|\{|\[\s*for (\w+) in (\w+): \{)/gm;
   for (const match of text.matchAll(pattern)) {
-    const [, symbol, type, apiVersion, existing, condition] = match;
+    const [, symbol, type, apiVersion, existing, condition, item, source] = match;
     found.push({
       symbol: symbol!,
       type: type!,
       apiVersion: apiVersion!,
       existing: existing !== undefined,
       condition,
+      loop: item === undefined ? undefined : { item, source: source! },
       body: braceBody(text, match.index),
     });
   }
@@ -150,6 +154,10 @@ export interface BicepParam {
   readonly defaultValue: string | undefined;
   /** The values of an `@allowed([...])` decorator, as source text. */
   readonly allowed: string[] | undefined;
+  readonly minValue: number | undefined;
+  readonly maxValue: number | undefined;
+  /** Every decorator line above the param, as source text. */
+  readonly decorators: string;
 }
 
 export function params(template: string): Map<string, BicepParam> {
@@ -169,6 +177,10 @@ export function params(template: string): Map<string, BicepParam> {
     }
     const decorators = lines.slice(first, index).join('\n');
     const allowed = /@allowed\(\[([\s\S]*?)\]\)/.exec(decorators)?.[1];
+    const bound = (name: string) => {
+      const value = new RegExp(`@${name}\\((-?\\d+)\\)`).exec(decorators)?.[1];
+      return value === undefined ? undefined : Number(value);
+    };
     found.set(match[1]!, {
       type: match[2]!,
       defaultValue: match[3]?.trim(),
@@ -176,6 +188,9 @@ export function params(template: string): Map<string, BicepParam> {
         ?.split('\n')
         .map((value) => value.trim())
         .filter((value) => value !== ''),
+      minValue: bound('minValue'),
+      maxValue: bound('maxValue'),
+      decorators,
     });
   });
   return found;
@@ -285,10 +300,23 @@ export function resolveValue(expression: string, scope: Scope = mainScope()): st
     return evaluateString(expr, Object.fromEntries(names.map((name) => [name, resolveValue(name, scope)])));
   }
   if (/^-?\d+$/.test(expr)) return expr;
+  const ternary = splitTernary(expr);
+  if (ternary) {
+    const [condition, whenTrue, whenFalse] = ternary;
+    const empty = /^empty\((\w+)\)$/.exec(condition);
+    if (!empty) throw new Error(`${scope.path}: cannot evaluate the condition "${condition}" here`);
+    return resolveValue(resolveValue(empty[1]!, scope) === '' ? whenTrue : whenFalse, scope);
+  }
   if (expr === 'environment().suffixes.storage') return 'core.windows.net';
   if (/^(?:toLower\()?uniqueString\(.*\)\)?$/.test(expr)) return SAMPLE_UNIQUE_STRING;
   const fromEnv = /^readEnvironmentVariable\('\w+', (.+)\)$/.exec(expr);
   if (fromEnv) return resolveValue(fromEnv[1]!, scope);
+  const toInt = /^int\((.+)\)$/.exec(expr);
+  if (toInt) {
+    const text = resolveValue(toInt[1]!, scope);
+    if (!/^-?\d+$/.test(text)) throw new Error(`${scope.path}: int() of "${text}" is not a number`);
+    return text;
+  }
   if (/^[A-Za-z_]\w*$/.test(expr)) {
     const variable = variables(scope.text).get(expr);
     if (variable !== undefined) return resolveValue(variable, scope);
@@ -320,6 +348,31 @@ export function resolveValue(expression: string, scope: Scope = mainScope()): st
     return resolveValue(name, scope);
   }
   throw new Error(`${scope.path}: cannot evaluate "${expr}" here`);
+}
+
+/** `condition ? a : b` at the top level of an expression (not inside strings or calls), split in three. */
+function splitTernary(expression: string): [string, string, string] | undefined {
+  let depth = 0;
+  let inString = false;
+  let question = -1;
+  for (let i = 0; i < expression.length; i++) {
+    const c = expression[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === "'") inString = false;
+    } else if (c === "'") inString = true;
+    else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') depth--;
+    else if (depth === 0 && c === '?' && question === -1) question = i;
+    else if (depth === 0 && c === ':' && question !== -1) {
+      return [
+        expression.slice(0, question).trim(),
+        expression.slice(question + 1, i).trim(),
+        expression.slice(i + 1).trim(),
+      ];
+    }
+  }
+  return undefined;
 }
 
 export function mainScope(): Scope {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { validateBlock } from '../../src/blocks/types';
-import { ROOT, outputs, read, resolveValue } from './bicep-text';
+import { SQL_IDENTIFIER } from '../../src/common/names';
+import { ROOT, SAMPLE_UNIQUE_STRING, moduleParams, outputs, params, read, resolveValue } from './bicep-text';
 
 const HOOK = join(ROOT, 'infra/hooks/postprovision.mjs');
 
@@ -16,10 +17,11 @@ const deployed: Record<string, string> = {
   KEY_VAULT_URL: 'https://kv-bnt-q7w3e9r1t5y2u.vault.azure.net/',
   DATA_LAKE_ACCOUNT_NAME: 'dlbntq7w3e9r1t5y2u',
   STAGE_ABFSS_URL: 'abfss://stage@dlbntq7w3e9r1t5y2u.dfs.core.windows.net/',
+  LAKEHOUSE_ABFSS_URL: 'abfss://lakehouse@dlbntq7w3e9r1t5y2u.dfs.core.windows.net/',
   DATABRICKS_ACCESS_CONNECTOR_ID:
     '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-bnt/providers/Microsoft.Databricks/accessConnectors/dbac-bnt-q7w3e9r1t5y2u',
   DATABRICKS_WORKSPACE_URL: 'https://adb-1234567890123456.7.azuredatabricks.net',
-  LAKEHOUSE_CATALOG: 'main',
+  LAKEHOUSE_CATALOG: 'bnt_q7w3e9r1t5y2u',
   LAKEHOUSE_SCHEMA: 'bronze',
   DATABRICKS_WAREHOUSE_BLOCK_NAME: 'mtademo-databricks',
 };
@@ -53,14 +55,25 @@ describe('post-provision hook', () => {
     assert.ok(text.includes(`databricks auth login --host ${deployed.DATABRICKS_WORKSPACE_URL}`));
     assert.ok(text.includes(`"access_connector_id":"${deployed.DATABRICKS_ACCESS_CONNECTOR_ID}"`));
     assert.ok(text.includes(`databricks service-principals create --application-id ${clientId}`));
+    assert.ok(text.includes(`"name":"dlbntq7w3e9r1t5y2u","azure_managed_identity"`));
     assert.ok(text.includes(`URL '${deployed.STAGE_ABFSS_URL}'`));
-    assert.ok(text.includes('WITH (STORAGE CREDENTIAL dlbntq7w3e9r1t5y2u_stage)'));
-    assert.ok(text.includes('CREATE SCHEMA IF NOT EXISTS main.bronze;'));
-    assert.ok(text.includes(`GRANT READ FILES ON EXTERNAL LOCATION dlbntq7w3e9r1t5y2u_stage TO \`${clientId}\`;`));
-    assert.ok(text.includes(`GRANT USE CATALOG ON CATALOG main TO \`${clientId}\`;`));
+    assert.ok(text.includes(`URL '${deployed.LAKEHOUSE_ABFSS_URL}'`));
+    assert.equal(text.split('WITH (STORAGE CREDENTIAL dlbntq7w3e9r1t5y2u)').length - 1, 2, 'both locations');
+    // The deployment's own catalog, with managed storage it provisioned: a new workspace may have no `main`.
     assert.ok(
-      text.includes(`GRANT USE SCHEMA, CREATE TABLE, SELECT, MODIFY ON SCHEMA main.bronze TO \`${clientId}\`;`),
+      text.includes(
+        `CREATE CATALOG IF NOT EXISTS bnt_q7w3e9r1t5y2u\n     MANAGED LOCATION '${deployed.LAKEHOUSE_ABFSS_URL}bnt_q7w3e9r1t5y2u'`,
+      ),
     );
+    assert.ok(text.includes('CREATE SCHEMA IF NOT EXISTS bnt_q7w3e9r1t5y2u.bronze;'));
+    assert.ok(text.includes(`GRANT READ FILES ON EXTERNAL LOCATION dlbntq7w3e9r1t5y2u_stage TO \`${clientId}\`;`));
+    assert.ok(text.includes(`GRANT USE CATALOG ON CATALOG bnt_q7w3e9r1t5y2u TO \`${clientId}\`;`));
+    assert.ok(
+      text.includes(
+        `GRANT USE SCHEMA, CREATE TABLE, SELECT, MODIFY ON SCHEMA bnt_q7w3e9r1t5y2u.bronze TO \`${clientId}\`;`,
+      ),
+    );
+    assert.doesNotMatch(text, /\bmain\b/);
     assert.ok(text.includes(`"service_principal_name":"${clientId}","permission_level":"CAN_USE"`));
     assert.ok(
       text.includes(
@@ -98,11 +111,18 @@ describe('post-provision hook', () => {
     assert.equal(result.stdout, '');
   });
 
-  it('gets the abfss URL and data lake name the Bicep outputs', () => {
-    assert.equal(
-      resolveValue('storage.outputs.stageAbfssUrl'),
-      `abfss://stage@${resolveValue('storage.outputs.dataLakeName')}.dfs.core.windows.net/`,
-    );
+  it('gets the abfss URLs and data lake name the Bicep outputs', () => {
+    const lake = resolveValue('storage.outputs.dataLakeName');
+    assert.equal(resolveValue('storage.outputs.stageAbfssUrl'), `abfss://stage@${lake}.dfs.core.windows.net/`);
+    assert.equal(resolveValue('storage.outputs.lakehouseAbfssUrl'), `abfss://lakehouse@${lake}.dfs.core.windows.net/`);
+  });
+
+  it('prints the catalog the deployment wrote into the lakehouse-table block: its own, bnt_<token>, by default', () => {
+    const catalog = resolveValue(outputs(read('infra/main.bicep')).get('LAKEHOUSE_CATALOG')!.value);
+    assert.equal(catalog, `bnt_${SAMPLE_UNIQUE_STRING}`);
+    assert.match(catalog, SQL_IDENTIFIER);
+    assert.equal(moduleParams(read('infra/main.bicep'), 'keyVault').get('lakehouseCatalog'), 'catalogName');
+    assert.equal(params(read('infra/main.bicep')).get('lakehouseCatalog')?.defaultValue, "''");
   });
 });
 
@@ -117,8 +137,8 @@ describe('azure.yaml', () => {
     assert.match(yaml, /^\s+host: function$/m);
   });
 
-  it('builds before packaging and runs the post-provision hook', () => {
-    assert.match(yaml, /prepackage:\n\s+posix:\n\s+shell: sh\n\s+run: npm ci && npm run build$/m);
+  it('runs the post-provision hook, and no package hook (azd builds the deploy folder itself)', () => {
+    assert.doesNotMatch(yaml, /prepackage:/);
     assert.match(yaml, /postprovision:\n\s+posix:\n\s+shell: sh\n\s+run: node infra\/hooks\/postprovision\.mjs$/m);
   });
 
@@ -128,6 +148,27 @@ describe('azure.yaml', () => {
     assert.match(
       read('infra/modules/functionapp.bicep'),
       new RegExp(`^param azdServiceName string = '${service}'$`, 'm'),
+    );
+  });
+});
+
+describe('docs/deploy.md', () => {
+  const docs = read('docs/deploy.md');
+
+  it('addresses the app by the FUNCTION_APP_URL output, never by a host name it puts together', () => {
+    assert.ok(outputs(read('infra/main.bicep')).has('FUNCTION_APP_URL'));
+    assert.doesNotMatch(docs, /azurewebsites\.net/);
+    assert.match(docs, /curl -X POST "\$URL\/api\/backfill/);
+    assert.match(docs, /properties\.outputs\.FUNCTION_APP_URL\.value/);
+    assert.match(docs, /azd env get-value FUNCTION_APP_URL/);
+  });
+
+  it('publishes with func from the deploy folder, and warns that func start fetches the extension bundle once', () => {
+    assert.match(docs, /\(cd deploy && func azure functionapp publish "\$APP"\)/);
+    assert.doesNotMatch(docs, /npm prune/);
+    assert.match(
+      docs,
+      /first run `func start`\s+downloads the Functions extension bundle[\s\S]{0,120}?needs\s+internet access/,
     );
   });
 });

@@ -4,7 +4,9 @@ import ignore, { type Ignore } from 'ignore';
 import { read } from './bicep-text';
 
 /**
- * Two programs read .funcignore. `azd deploy` applies full gitignore rules (a pattern without a leading `/`
+ * The repository root's .funcignore. The package both deploy paths ship is deploy/ (test/infra/package.test.ts);
+ * this file only keeps a publish from the root by mistake from uploading sources and local state. Two programs
+ * read it. `azd deploy` applies full gitignore rules (a pattern without a leading `/`
  * matches at any depth). `func azure functionapp publish` anchors every pattern at the project root (its
  * parser is a port of the gitignore-parser package). The file must say the same thing to both, so each
  * case below is checked under both readings, with the `ignore` package doing the matching.
@@ -63,6 +65,9 @@ const DROPPED = [
   '.local/warehouse.json',
   '.local/socrata.json',
   '.local/azure-outputs.json',
+  'deploy/package.json',
+  'deploy/node_modules/zod/package.json',
+  'scripts/assemble-deploy.mjs',
   '.local/warehouse.duckdb',
   '.local/stage/bnt-hourly-traffic/2024-05-26_2024-06-02/part-00000.jsonl',
   'local.settings.json',
@@ -113,7 +118,7 @@ describe('.funcignore', () => {
     }
   });
 
-  it('does not drop node_modules, so azd packages it (remoteBuild: false)', () => {
+  it('does not drop node_modules: azd refuses remoteBuild: false when the project .funcignore does', () => {
     assert.equal(gitignoreReading().ignores('node_modules/'), false);
     assert.match(read('azure.yaml'), /^\s+remoteBuild: false$/m);
   });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RUN_FINISHED, type RunFinished, runFinishedLine } from '../../src/pipeline/summary';
-import { infraFiles, read } from './bicep-text';
+import { evaluateString, infraFiles, read, variables } from './bicep-text';
+import { KqlDateTime, bindKql, evaluateKql } from './kql';
 
 /**
  * The alerts and the workbook find runs by parsing the `bnt.run.finished {json}` line the code logs. There is
@@ -204,6 +205,21 @@ describe('KQL over the bnt.run.finished line', () => {
     });
   }
 
+  it('binds every query against Application Insights’ traces table, as the service does when it creates a rule', () => {
+    const prelude = evaluateString(variables(read('infra/modules/alerts.bicep')).get('missedRunPrelude')!, {
+      'string(datasets)': '["bnt-hourly-traffic","bnt-hourly-crossings"]',
+      scheduleDayOfWeek: 1,
+      scheduleHourUtc: 12,
+    });
+    for (const { path, text } of queries) {
+      const query = path.endsWith('missed-weekly-run.kql') ? `${prelude}${text}` : text;
+      assert.deepEqual(bindKql(query), [], path);
+    }
+    // The binder is not lenient: a misspelt column or function is an error.
+    assert.equal(bindKql('traces | where messag startswith "x"').length, 1);
+    assert.equal(bindKql('traces | extend d = tostrin(message)').length, 1);
+  });
+
   it('alerts on the runs the issue names', () => {
     const failed = read('infra/queries/failed-window.kql');
     assert.match(failed, /\| where status == "failed"$/m);
@@ -232,5 +248,39 @@ describe('KQL over the bnt.run.finished line', () => {
       alerts,
       /query: '\$\{missedRunPrelude\}\$\{loadTextContent\('\.\.\/queries\/missed-weekly-run\.kql'\)\}'/,
     );
+  });
+});
+
+describe('the test evaluator of KQL follows Kusto where the alert queries depend on it', () => {
+  const one = (expression: string, now = '2025-06-04T15:30:00Z') =>
+    evaluateKql(`print v = ${expression}`, {}, new Date(now)).rows[0]!.v;
+  const iso = (value: unknown) => new Date((value as KqlDateTime).ms).toISOString();
+
+  it('starts weeks on Sunday and days at midnight UTC', () => {
+    assert.equal(iso(one('startofweek(now())')), '2025-06-01T00:00:00.000Z');
+    assert.equal(iso(one('startofweek(now())', '2025-06-01T00:00:00Z')), '2025-06-01T00:00:00.000Z');
+    assert.equal(iso(one('startofweek(now())', '2025-05-31T23:59:59Z')), '2025-05-25T00:00:00.000Z');
+    assert.equal(iso(one('startofday(now()) - 8d + 12h')), '2025-05-27T12:00:00.000Z');
+  });
+
+  it('matches startswith without case, in with case, and never holds a comparison with null', () => {
+    assert.equal(one('"BNT.Run.Finished x" startswith "bnt.run.finished "'), true);
+    assert.equal(one('"Completed" in ("completed", "stale")'), false);
+    assert.equal(one('todatetime("not a date") < now()'), null);
+    assert.equal(one('tostring(parse_json("{}").absent)'), '');
+  });
+
+  it('reads the summary line’s dates and formats the due time as the dimension shows it', () => {
+    assert.equal(
+      iso(one('todatetime(parse_json("{\\"start\\":\\"2024-05-26\\"}").start)')),
+      '2024-05-26T00:00:00.000Z',
+    );
+    assert.equal(one('format_datetime(startofweek(now()) + 1d + 12h, "yyyy-MM-dd HH:mm")'), '2025-06-02 12:00');
+  });
+
+  it('refuses what it does not implement, by name, and what does not parse', () => {
+    assert.throws(() => one('tostring(parse_json("{}").missing)'), /does not parse/);
+    assert.throws(() => one('bin(now(), 1h)'), /does not implement the function bin\(\)/);
+    assert.throws(() => evaluateKql('print v = 1 | summarize count()', {}, new Date()), /SummarizeOperator/);
   });
 });

@@ -25,6 +25,7 @@ const BUILT_IN_ROLES: Readonly<Record<string, string>> = {
   '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
   'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': 'Key Vault Secrets Officer',
   '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
+  'acdd72a7-3385-48ef-bd42-f606fba81ae7': 'Reader',
 };
 
 const bicepFiles = infraFiles('.bicep');
@@ -65,11 +66,14 @@ function roleAssignments(): Assignment[] {
       assert.ok(roleId && BUILT_IN_ROLES[roleId], `${where}: ${role} is a known built-in role id`);
       const scopeResource = all.find((r) => r.symbol === scope);
       assert.ok(scopeResource, `${where}: scope ${scope} is a resource of ${file}`);
+      // One assignment per element of a list of principals: named by the list.
+      const loop = assignment.loop;
+      if (loop) assert.equal(principal, loop.item, `${where}: one assignment per ${loop.source} element`);
       found.push({
         file,
         symbol: assignment.symbol,
         scopeType: scopeResource.type,
-        principal: principal!,
+        principal: loop ? `each of ${loop.source}` : principal!,
         role: BUILT_IN_ROLES[roleId],
         conditional: assignment.condition !== undefined,
       });
@@ -91,6 +95,7 @@ describe('role assignments', () => {
       granted,
       [
         'accessConnectorPrincipalId → Storage Blob Data Contributor on Microsoft.Storage/storageAccounts',
+        'each of alertRulePrincipalIds → Reader on Microsoft.Insights/components',
         'deployerPrincipalId → Key Vault Secrets Officer on Microsoft.KeyVault/vaults (optional)',
         'functionPrincipalId → Key Vault Secrets User on Microsoft.KeyVault/vaults',
         'functionPrincipalId → Monitoring Metrics Publisher on Microsoft.Insights/components',
