@@ -134,7 +134,10 @@ describe('the compiled app, as the host loads it', () => {
   it('refuses to load with a bad schedule or dataset list, naming the setting', () => {
     const badSchedule = loadApp({ BNT_SCHEDULE: '0 12 * * 1' });
     assert.notEqual(badSchedule.status, 0);
-    assert.match(badSchedule.stderr, /BNT_SCHEDULE "0 12 \* \* 1" has 5 fields/);
+    assert.match(badSchedule.stderr, /BNT_SCHEDULE "0 12 \* \* 1" is not a schedule the Functions host accepts: it has 5 fields/);
+    const quartz = loadApp({ BNT_SCHEDULE: '0 0 12 ? * MON' });
+    assert.notEqual(quartz.status, 0, 'cron-parser reads it; the host’s NCrontab does not');
+    assert.match(quartz.stderr, /BNT_SCHEDULE "0 0 12 \? \* MON"/);
     const badDatasets = loadApp({ BNT_DATASETS: 'bnt-hourly-traffic,qzve-kjga' });
     assert.notEqual(badDatasets.status, 0);
     assert.match(badDatasets.stderr, /BNT_DATASETS "qzve-kjga" is not a known dataset/);
