@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { InvocationContext } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { LocalBlockStore } from '../../src/blocks/store';
-import { findMissing, loadWindows, stageWindow, verifyWindow } from '../../src/functions/activities';
+import { planMissing, loadWindows, stageWindow, verifyWindow } from '../../src/functions/activities';
 import type { StageOutput } from '../../src/pipeline/steps';
 import type { StepOutcome } from '../../src/schedule/outcome';
 import { type Azurite, startAzurite } from '../support/azurite';
@@ -97,9 +97,9 @@ describe('pipeline activities against Azurite and DuckDB, configured by app sett
     assert.deepEqual(verified, { rowsInWindow: 31 * 480, newestInSource: null, status: 'completed' });
   });
 
-  test('findMissing answers the weeks the table lacks, from one aggregate query', async () => {
+  test('planMissing answers the weeks the table lacks, from one aggregate query, and the units that fill them', async () => {
     const found = valueOf(
-      await findMissing(
+      await planMissing(
         { dataset: DATASET, window: { start: '2023-12-18', stop: '2024-02-12' }, instanceId: 'missing' },
         context([]),
       ),
@@ -108,6 +108,8 @@ describe('pipeline activities against Azurite and DuckDB, configured by app sett
       { start: '2023-12-18', stop: '2024-01-01' },
       { start: '2024-02-05', stop: '2024-02-12' },
     ]);
+    assert.deepEqual(found.units, found.missing, 'each stretch is shorter than a unit');
+    assert.deepEqual(found.batches, [[0], [1]], 'not adjacent: loaded apart');
   });
 
   test('a refused request is returned as a terminal failure, not thrown: Durable does not retry it', async () => {
