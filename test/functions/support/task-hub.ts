@@ -230,7 +230,9 @@ export class TaskHub {
   startNew(name: string, instanceId: string, input: unknown): void {
     const existing = this.instances.get(instanceId)?.execution;
     if (existing && (existing.runtimeStatus === 'Pending' || existing.runtimeStatus === 'Running')) {
-      throw new Error('DurableClient error: the Durable Functions extension replied with an unexpected status code: 409');
+      throw new Error(
+        'DurableClient error: the Durable Functions extension replied with an unexpected status code: 409',
+      );
     }
     this.deliverStart(instanceId, { name, input });
   }
@@ -348,7 +350,11 @@ export class TaskHub {
   private send(instanceId: string, message: Message): void {
     const state = this.instances.get(instanceId);
     if (!state || state.execution.executionId !== message.executionId) {
-      this.dropped.push({ instanceId, kind: message.kind, reason: 'ExecutionId of event does not match current executionId' });
+      this.dropped.push({
+        instanceId,
+        kind: message.kind,
+        reason: 'ExecutionId of event does not match current executionId',
+      });
       return;
     }
     if (state.execution.runtimeStatus !== 'Pending' && state.execution.runtimeStatus !== 'Running') {
@@ -423,7 +429,9 @@ export class TaskHub {
       const delay = last ? 0 : retryDelay(retry.options, retry.attempt - 1);
       retry.timerId = state.nextId++;
       state.retries.set(retry.timerId, retry);
-      lateEvents.push(new TimerCreatedEvent(this.stamp({ eventId: retry.timerId, fireAt: new Date(this.clock + delay) })));
+      lateEvents.push(
+        new TimerCreatedEvent(this.stamp({ eventId: retry.timerId, fireAt: new Date(this.clock + delay) })),
+      );
       this.timers.push({
         at: this.clock + delay,
         instanceId: state.execution.instanceId,
@@ -463,7 +471,11 @@ export class TaskHub {
     for (let index = 0; index < earlier.length; index++) {
       const before = earlier[index] as Action;
       const now = actions[index];
-      if (!now || now.actionType !== before.actionType || now.functionName.toLowerCase() !== before.functionName.toLowerCase()) {
+      if (
+        !now ||
+        now.actionType !== before.actionType ||
+        (now.functionName ?? '').toLowerCase() !== (before.functionName ?? '').toLowerCase()
+      ) {
         // DurableTask's NonDeterministicOrchestrationException: the host fails the orchestration.
         this.finish(
           state,
@@ -486,7 +498,8 @@ export class TaskHub {
     const taskId = state.nextId++;
     const input: unknown = typeof action.input === 'string' ? safeParse(action.input) : action.input;
     if (action.actionType === CALL_ACTIVITY || action.actionType === CALL_ACTIVITY_WITH_RETRY) {
-      if (!this.options.activities[action.functionName]) throw new Error(`no activity ${action.functionName} in the task hub`);
+      if (!this.options.activities[action.functionName])
+        throw new Error(`no activity ${action.functionName} in the task hub`);
       const call: Call = {
         kind: 'activity',
         name: action.functionName,
@@ -496,16 +509,34 @@ export class TaskHub {
         ...(action.retryOptions ? { retryOptions: { ...action.retryOptions } } : {}),
       };
       execution.calls.push(call);
-      state.history.push(new TaskScheduledEvent(this.stamp({ eventId: taskId, name: action.functionName, input: JSON.stringify(input) })));
+      state.history.push(
+        new TaskScheduledEvent(
+          this.stamp({ eventId: taskId, name: action.functionName, input: JSON.stringify(input) }),
+        ),
+      );
       if (action.actionType === CALL_ACTIVITY_WITH_RETRY && action.retryOptions) {
         state.retries.set(taskId, { name: action.functionName, input, options: action.retryOptions, call, attempt: 1 });
       }
-      this.queue.push({ instanceId: execution.instanceId, executionId: execution.executionId, taskId, name: action.functionName, input, attempt: 1 });
+      this.queue.push({
+        instanceId: execution.instanceId,
+        executionId: execution.executionId,
+        taskId,
+        name: action.functionName,
+        input,
+        attempt: 1,
+      });
       return;
     }
     if (action.actionType === CALL_SUB_ORCHESTRATOR) {
       const childId = action.instanceId ?? `${execution.instanceId}:${taskId}`;
-      execution.calls.push({ kind: 'subOrchestration', name: action.functionName, input, episode: execution.episodes, attempt: 1, instanceId: childId });
+      execution.calls.push({
+        kind: 'subOrchestration',
+        name: action.functionName,
+        input,
+        episode: execution.episodes,
+        attempt: 1,
+        instanceId: childId,
+      });
       state.history.push(
         new SubOrchestrationInstanceCreatedEvent(
           this.stamp({ eventId: taskId, name: action.functionName, instanceId: childId, input: JSON.stringify(input) }),
@@ -520,7 +551,9 @@ export class TaskHub {
           at: this.clock,
           kind: 'childFailed',
           taskId,
-          event: new SubOrchestrationInstanceFailedEvent(this.stamp({ taskScheduledId: taskId, reason: refused, details: 'runtime' })),
+          event: new SubOrchestrationInstanceFailedEvent(
+            this.stamp({ taskScheduledId: taskId, reason: refused, details: 'runtime' }),
+          ),
         });
         return;
       }
@@ -564,8 +597,12 @@ export class TaskHub {
       kind: ok ? 'childCompleted' : 'childFailed',
       taskId: parent.taskId,
       event: ok
-        ? new SubOrchestrationInstanceCompletedEvent(this.stamp({ taskScheduledId: parent.taskId, result: JSON.stringify(outcome ?? null) }))
-        : new SubOrchestrationInstanceFailedEvent(this.stamp({ taskScheduledId: parent.taskId, reason: String(outcome), details: 'child' })),
+        ? new SubOrchestrationInstanceCompletedEvent(
+            this.stamp({ taskScheduledId: parent.taskId, result: JSON.stringify(outcome ?? null) }),
+          )
+        : new SubOrchestrationInstanceFailedEvent(
+            this.stamp({ taskScheduledId: parent.taskId, reason: String(outcome), details: 'child' }),
+          ),
     });
   }
 
@@ -580,13 +617,19 @@ export class TaskHub {
       const work = (async () => {
         let message: Message;
         try {
-          const result = await handler(item.input, { name: item.name, instanceId: item.instanceId, attempt: item.attempt });
+          const result = await handler(item.input, {
+            name: item.name,
+            instanceId: item.instanceId,
+            attempt: item.attempt,
+          });
           message = {
             executionId: item.executionId,
             at: this.clock,
             kind: 'taskCompleted',
             taskId: item.taskId,
-            event: new TaskCompletedEvent(this.stamp({ taskScheduledId: item.taskId, result: JSON.stringify(result ?? null) })),
+            event: new TaskCompletedEvent(
+              this.stamp({ taskScheduledId: item.taskId, result: JSON.stringify(result ?? null) }),
+            ),
           };
         } catch (error) {
           const reason = error instanceof Error ? error.message : String(error);
