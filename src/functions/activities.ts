@@ -30,11 +30,7 @@ export const PLAN_MISSING = 'planMissing';
 export const REPORT_RUN = 'reportRun';
 
 export type ActivityName =
-  | typeof STAGE_WINDOW
-  | typeof LOAD_WINDOWS
-  | typeof VERIFY_WINDOW
-  | typeof PLAN_MISSING
-  | typeof REPORT_RUN;
+  typeof STAGE_WINDOW | typeof LOAD_WINDOWS | typeof VERIFY_WINDOW | typeof PLAN_MISSING | typeof REPORT_RUN;
 
 export function stageWindow(input: StageWindowInput, context: InvocationContext): Promise<StepOutcome<StageOutput>> {
   return runStepActivity(context, input, (ports) =>

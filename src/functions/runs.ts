@@ -79,7 +79,12 @@ export async function handleListRuns(
     )
     .sort((a, b) => b.createdTime.localeCompare(a.createdTime))
     .slice(0, query.top);
-  return json(200, { runs, top: query.top, lookbackDays: LIST_LOOKBACK_DAYS, ...(complete ? {} : { truncated: true }) });
+  return json(200, {
+    runs,
+    top: query.top,
+    lookbackDays: LIST_LOOKBACK_DAYS,
+    ...(complete ? {} : { truncated: true }),
+  });
 }
 
 /**

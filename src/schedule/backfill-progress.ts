@@ -27,15 +27,7 @@ const LISTED_FIELD_LENGTH = 60;
 /** Each unit's error message in the output: enough to act on, bounded so the output stays small. */
 const OUTPUT_MESSAGE_LENGTH = 300;
 
-const UNIT_STATUSES: readonly UnitStatus[] = [
-  'pending',
-  'staging',
-  'staged',
-  'loaded',
-  'completed',
-  'stale',
-  'failed',
-];
+const UNIT_STATUSES: readonly UnitStatus[] = ['pending', 'staging', 'staged', 'loaded', 'completed', 'stale', 'failed'];
 
 interface UnitState {
   readonly window: Window;

@@ -138,7 +138,7 @@ describe('the task hub stand-in', () => {
     await running;
     assert.equal(hub.execution('parent')?.output, 'child finished');
 
-    const again = new TaskHub({
+    const again: TaskHub = new TaskHub({
       orchestrators: {
         parent: function* (context: OrchestrationContext) {
           try {
@@ -152,7 +152,7 @@ describe('the task hub stand-in', () => {
           yield context.df.callActivity('terminateMe');
         },
       },
-      activities: { terminateMe: () => again.terminate('child', 'stop') },
+      activities: { terminateMe: (): void => again.terminate('child', 'stop') },
       batching: 'all',
     });
     again.startNew('parent', 'parent', null);

@@ -132,7 +132,11 @@ describe('occurrences, computed as NCrontab computes them (UTC)', () => {
       for (let t = start; t < start + 3 * 86_400_000; t += 3_600_007) {
         let expected = Math.floor(t / 1000) * 1000 + 1000;
         while (!matches(expected)) expected += 1000;
-        assert.equal(nextOccurrence(crontab, new Date(t))?.getTime(), expected, `${expression} after ${new Date(t).toISOString()}`);
+        assert.equal(
+          nextOccurrence(crontab, new Date(t))?.getTime(),
+          expected,
+          `${expression} after ${new Date(t).toISOString()}`,
+        );
       }
     }
   });

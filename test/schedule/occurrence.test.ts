@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InputError } from '../../src/common/errors';
 import { DEFAULT_SCHEDULE } from '../../src/run/settings';
-import { EARLY_FIRE_TOLERANCE_MS, parseSchedule, previousOccurrence, windowForFire } from '../../src/schedule/occurrence';
+import {
+  EARLY_FIRE_TOLERANCE_MS,
+  parseSchedule,
+  previousOccurrence,
+  windowForFire,
+} from '../../src/schedule/occurrence';
 
 const monday = parseSchedule(DEFAULT_SCHEDULE);
 const at = (iso: string) => new Date(iso);
@@ -22,12 +27,20 @@ describe('the weekly schedule', () => {
     assert.throws(
       () => parseSchedule('0 12 * * 1'),
       (error: unknown) =>
-        error instanceof InputError && error.field === 'BNT_SCHEDULE' && /5 fields; NCRONTAB needs six/.test(error.message),
+        error instanceof InputError &&
+        error.field === 'BNT_SCHEDULE' &&
+        /5 fields; NCRONTAB needs six/.test(error.message),
     );
   });
 
   it('refuses what the host’s NCrontab refuses though cron-parser reads it, naming the setting and the value', () => {
-    for (const expression of ['0 0 12 * * Funday', '0 0 12 ? * MON', '0 0 12 L * *', '0 0 12 * * 1#1', '0 0 12 * * 7']) {
+    for (const expression of [
+      '0 0 12 * * Funday',
+      '0 0 12 ? * MON',
+      '0 0 12 L * *',
+      '0 0 12 * * 1#1',
+      '0 0 12 * * 7',
+    ]) {
       assert.throws(
         () => parseSchedule(expression),
         (error: unknown) =>

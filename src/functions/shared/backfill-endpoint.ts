@@ -106,7 +106,12 @@ export async function handleBackfill(
     });
   }
   if (plan !== undefined && plan.units.length === 0) {
-    return json(200, { started: false, ...asked, instanceId, message: `no unit of this range needs a ${mode} backfill` });
+    return json(200, {
+      started: false,
+      ...asked,
+      instanceId,
+      message: `no unit of this range needs a ${mode} backfill`,
+    });
   }
 
   const input: BackfillRunInput = { dataset, window, mode, maxConcurrency, ...(plan ? { plan } : {}) };

@@ -18,7 +18,10 @@ export interface InstancePage {
 }
 
 /** The part of the task hub the functions use: small enough for tests to stand in for. */
-export interface RunsClient extends Pick<DurableClient, 'getStatus' | 'startNew' | 'terminate' | 'purgeInstanceHistory'> {
+export interface RunsClient extends Pick<
+  DurableClient,
+  'getStatus' | 'startNew' | 'terminate' | 'purgeInstanceHistory'
+> {
   /** One page of instances matching the query, without their inputs. */
   listInstances(query: InstanceQuery, page: { pageSize: number; continuationToken?: string }): Promise<InstancePage>;
 }
@@ -51,7 +54,9 @@ export function taskHubClient(client: DurableClient, context: InvocationContext)
     purgeInstanceHistory: (instanceId) => client.purgeInstanceHistory(instanceId),
     listInstances: async (query, page) => {
       if (rpcBaseUrl === undefined) {
-        throw new Error('the durable client binding gave no rpcBaseUrl: this app needs the extension bundle [4.*, 5.0.0)');
+        throw new Error(
+          'the durable client binding gave no rpcBaseUrl: this app needs the extension bundle [4.*, 5.0.0)',
+        );
       }
       return listInstancesOver(fetch, rpcBaseUrl, query, page);
     },
@@ -61,7 +66,7 @@ export function taskHubClient(client: DurableClient, context: InvocationContext)
 function durableClientData(context: InvocationContext): { rpcBaseUrl?: string } | undefined {
   const input = context.options.extraInputs.find((binding) => binding.type === 'durableClient');
   const data = input === undefined ? undefined : context.extraInputs.get(input);
-  return typeof data === 'object' && data !== null ? (data as { rpcBaseUrl?: string }) : undefined;
+  return typeof data === 'object' && data !== null ? data : undefined;
 }
 
 /** One page of the extension's `GET instances/` (the HTTP API the durable client speaks), without inputs. */
@@ -84,7 +89,7 @@ export async function listInstancesOver(
   if (response.status !== 200) {
     throw new Error(`listing instances failed with HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
   }
-  const body = (await response.json()) as unknown;
+  const body = await response.json();
   if (!Array.isArray(body)) throw new Error('listing instances answered something that is not a list');
   const token = response.headers.get('x-ms-continuation-token');
   const instances = body.map((status) => toInstanceStatus(status as DurableOrchestrationStatus));

@@ -25,15 +25,16 @@ const RETRY_AFTER_A_MINUTE = { firstRetryMs: 60_000, backoffCoefficient: 2, maxR
  * as many as keep each step's worst case, inner waits and all, at 15 minutes or less: the arithmetic is in
  * docs/functions.md, and test/functions/retry-budget.test.ts derives it from the constants.
  * - staging waits at most 3.5 minutes per attempt (window lock, source budget): three attempts;
- * - a count or a gap search waits for the table lock and one warehouse start: two attempts;
- * - a load does both for two statements (the table's creation and the MERGE): one attempt, a later run
- *   (the timer's next fire, a `failed` backfill) tries again;
+ * - a gap search waits for the table lock and one warehouse start: two attempts;
+ * - a verification may also ask the source for its newest date, and a load runs two statements (the table's
+ *   creation and the MERGE), each with its own warehouse budget: one attempt each; a later run (the timer's
+ *   next fire, a `failed` backfill) tries again;
  * - the summary lines wait on nothing: three attempts.
  */
 export const STEP_RETRY = {
   [STAGE_WINDOW]: { ...RETRY_AFTER_A_MINUTE, attempts: 3 },
   [LOAD_WINDOWS]: { ...RETRY_AFTER_A_MINUTE, attempts: 1 },
-  [VERIFY_WINDOW]: { ...RETRY_AFTER_A_MINUTE, attempts: 2 },
+  [VERIFY_WINDOW]: { ...RETRY_AFTER_A_MINUTE, attempts: 1 },
   [PLAN_MISSING]: { ...RETRY_AFTER_A_MINUTE, attempts: 2 },
   [REPORT_RUN]: { ...RETRY_AFTER_A_MINUTE, attempts: 3 },
 } as const satisfies Record<ActivityName, StepRetry>;

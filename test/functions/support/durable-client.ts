@@ -5,7 +5,12 @@
  * with the client's generic error; the list pages as the extension's list API does, without inputs.
  * `HubClient` is the same client over a running `TaskHub`, so a starter's starts really run.
  */
-import type { DurableOrchestrationStatus, GetStatusOptions, PurgeHistoryResult, StartNewOptions } from 'durable-functions';
+import type {
+  DurableOrchestrationStatus,
+  GetStatusOptions,
+  PurgeHistoryResult,
+  StartNewOptions,
+} from 'durable-functions';
 import type { InstancePage, InstanceQuery, RunsClient } from '../../../src/functions/shared/client';
 import type { InstanceStatus } from '../../../src/schedule/run-status';
 import type { TaskHub } from './task-hub';
@@ -85,7 +90,7 @@ export class StandInDurableClient implements RunsClient {
   async purgeInstanceHistory(instanceId: string): Promise<PurgeHistoryResult> {
     this.purged.push(instanceId);
     const existed = this.instances.delete(instanceId);
-    return { instancesDeleted: existed ? 1 : 0 } as PurgeHistoryResult;
+    return { instancesDeleted: existed ? 1 : 0 };
   }
 
   /** What the list API answers for an instance: no input. */
@@ -139,7 +144,9 @@ export class HubClient implements RunsClient {
   async getStatus(instanceId: string): Promise<DurableOrchestrationStatus> {
     const execution = this.hub.execution(instanceId);
     if (!execution) {
-      throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response: ${instanceId}.`);
+      throw new Error(
+        `DurableClient error: Durable Functions extension replied with HTTP 404 response: ${instanceId}.`,
+      );
     }
     return {
       name: execution.name,

@@ -36,7 +36,9 @@ export interface Run {
   readonly episodes: number;
 }
 
-export function scriptsAsActivities(scripts: Readonly<Record<string, ActivityScript>>): Record<string, ActivityHandler> {
+export function scriptsAsActivities(
+  scripts: Readonly<Record<string, ActivityScript>>,
+): Record<string, ActivityHandler> {
   return Object.fromEntries(
     Object.entries(scripts).map(([name, script]) => [name, (input: unknown, call) => script(input, call.attempt)]),
   ) as Record<string, ActivityHandler>;
