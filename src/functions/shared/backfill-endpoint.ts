@@ -6,6 +6,7 @@ import { type UnitPlan, batchWindows, planBackfill, planUnits } from '../../sche
 import { type BackfillRequest, parseBackfillRequest } from '../../schedule/backfill-request';
 import {
   ACTIVE_STATUSES,
+  BACKFILL_MODES,
   backfillInstanceId,
   isActive,
   parseInstanceId,
@@ -14,7 +15,6 @@ import {
 import { runLogger } from '../../schedule/log';
 import type { BackfillRunInput } from '../../schedule/messages';
 import { unitsToRedo } from '../../schedule/run-status';
-import { BACKFILL_MODES } from '../../schedule/instances';
 import { BACKFILL_ORCHESTRATOR } from '../backfillOrchestrator';
 import { type RunsClient, collectInstances, findInstance, startOnce } from './client';
 import { badRequest, json, readJson, statusUrl } from './http';

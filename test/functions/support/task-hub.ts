@@ -388,7 +388,7 @@ export class TaskHub {
       this.afterDelivery(state, message, lateEvents);
     }
 
-    const result = await replay(state, this.options);
+    const result = await replay(state);
     execution.customStatus = result.customStatus;
     execution.customStatuses.push(result.customStatus);
     const bytes = utf16Bytes(result.customStatus);
@@ -670,8 +670,7 @@ interface EpisodeState {
   readonly customStatus?: unknown;
 }
 
-async function replay(state: InstanceState, options: HubOptions): Promise<EpisodeState> {
-  void options;
+async function replay(state: InstanceState): Promise<EpisodeState> {
   const execution = state.execution;
   // Logs from orchestrators would only repeat on every replay: keep them out of the test output.
   const context = new DummyOrchestrationContext('orchestrator', 'invocation', () => {});
