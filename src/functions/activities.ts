@@ -2,7 +2,6 @@ import * as df from 'durable-functions';
 import type { InvocationContext } from '@azure/functions';
 import {
   type LoadOutput,
-  type MissingOutput,
   type StageOutput,
   type VerifyOutput,
   findMissingStep,
@@ -11,9 +10,11 @@ import {
   verifyWindowStep,
 } from '../pipeline/steps';
 import { runFinishedLine } from '../pipeline/summary';
+import { planUnits } from '../schedule/backfill-plan';
 import type {
-  FindMissingInput,
   LoadWindowsInput,
+  PlanMissingInput,
+  PlanMissingOutput,
   ReportRunInput,
   StageWindowInput,
   VerifyWindowInput,
@@ -25,8 +26,11 @@ import { runStepActivity } from './shared/activity';
 export const STAGE_WINDOW = 'stageWindow';
 export const LOAD_WINDOWS = 'loadWindows';
 export const VERIFY_WINDOW = 'verifyWindow';
-export const FIND_MISSING = 'findMissing';
+export const PLAN_MISSING = 'planMissing';
 export const REPORT_RUN = 'reportRun';
+
+export type ActivityName =
+  typeof STAGE_WINDOW | typeof LOAD_WINDOWS | typeof VERIFY_WINDOW | typeof PLAN_MISSING | typeof REPORT_RUN;
 
 export function stageWindow(input: StageWindowInput, context: InvocationContext): Promise<StepOutcome<StageOutput>> {
   return runStepActivity(context, input, (ports) =>
@@ -46,10 +50,15 @@ export function verifyWindow(input: VerifyWindowInput, context: InvocationContex
   );
 }
 
-export function findMissing(input: FindMissingInput, context: InvocationContext): Promise<StepOutcome<MissingOutput>> {
-  return runStepActivity(context, input, (ports) =>
-    findMissingStep(ports, { dataset: input.dataset, window: input.window }),
-  );
+/** A `missing` backfill's first step: the weeks the table lacks, and the plan of units that fills them. */
+export function planMissing(
+  input: PlanMissingInput,
+  context: InvocationContext,
+): Promise<StepOutcome<PlanMissingOutput>> {
+  return runStepActivity(context, input, async (ports) => {
+    const { missing } = await findMissingStep(ports, { dataset: input.dataset, window: input.window });
+    return { missing, ...planUnits(input.dataset, missing) };
+  });
 }
 
 /** Exactly one `bnt.run.finished` line per finished window or unit: what the portal's alerts and workbook read. */
@@ -65,5 +74,5 @@ export function reportRun(input: ReportRunInput, context: InvocationContext): vo
 df.app.activity(STAGE_WINDOW, { handler: stageWindow });
 df.app.activity(LOAD_WINDOWS, { handler: loadWindows });
 df.app.activity(VERIFY_WINDOW, { handler: verifyWindow });
-df.app.activity(FIND_MISSING, { handler: findMissing });
+df.app.activity(PLAN_MISSING, { handler: planMissing });
 df.app.activity(REPORT_RUN, { handler: reportRun });

@@ -1,22 +1,21 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
-import type { MissingOutput, StageOutput, VerifyOutput } from '../pipeline/steps';
-import type { Window } from '../pipeline/window';
-import { loadBatches, splitUnits, waves } from '../schedule/backfill-plan';
+import type { StageOutput, VerifyOutput } from '../pipeline/steps';
+import { type UnitPlan, waves } from '../schedule/backfill-plan';
 import { BackfillProgress } from '../schedule/backfill-progress';
-import type { BackfillCustomStatus, BackfillRunInput, UnitRunInput } from '../schedule/messages';
+import type { BackfillRunInput, PlanMissingOutput, UnitRunInput } from '../schedule/messages';
 import type { StepOutcome } from '../schedule/outcome';
-import { FIND_MISSING, LOAD_WINDOWS, REPORT_RUN, VERIFY_WINDOW } from './activities';
+import { LOAD_WINDOWS, PLAN_MISSING, VERIFY_WINDOW } from './activities';
 import { BACKFILL_UNIT_ORCHESTRATOR } from './backfillUnitOrchestrator';
 import { callStep, elapsedMs, reportRuns, settleAll } from './shared/orchestration';
 
 export const BACKFILL_ORCHESTRATOR = 'backfillOrchestrator';
 
 /**
- * A backfill: the range (or, in `missing` mode, its missing parts; in `failed` mode, the units the starter
- * found failed) cut into units sized in rows. Units stage as sub-orchestrations, at most `maxConcurrency` at
- * once; after each wave every batch whose units are all staged is loaded in one MERGE, then each unit is
- * verified and gets its summary line. A unit's failure is recorded and the others carry on.
+ * A backfill: the plan's units (fixed by the starter, or in `missing` mode by the first activity), staged as
+ * sub-orchestrations at most `maxConcurrency` at once; after each wave every batch whose units are all staged
+ * is loaded in one MERGE, then each unit is verified and gets its summary line. A unit's failure is recorded
+ * and the others carry on. Nothing here computes windows from code constants: replays see the plan as data.
  */
 export const backfillOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BackfillRunInput>();
@@ -24,12 +23,12 @@ export const backfillOrchestrator: OrchestrationHandler = function* (context: Or
   const instanceId = context.df.instanceId;
   const startedAt = context.df.currentUtcDateTime.getTime();
 
-  const units = input.units ?? splitUnits(dataset, yield* partsToBackfill(context, input));
+  const plan = input.plan ?? (yield* planMissingUnits(context, input));
   const unitWaves = waves(
-    units.map((_, index) => index),
+    plan.units.map((_, index) => index),
     input.maxConcurrency,
   );
-  const progress = new BackfillProgress(dataset, window, mode, units, loadBatches(units), unitWaves.length);
+  const progress = new BackfillProgress(dataset, window, mode, instanceId, plan, unitWaves.length);
 
   function* loadVerifyAndReport(batch: number): Generator<Task, void, unknown> {
     const load = progress.loadInput(batch, instanceId);
@@ -41,7 +40,7 @@ export const backfillOrchestrator: OrchestrationHandler = function* (context: Or
       context.df.setCustomStatus(progress.customStatus('verify'));
       progress.recordVerify(index, yield* callStep<VerifyOutput>(context, VERIFY_WINDOW, progress.verifyInput(index)));
     }
-    yield* reportRuns(context, REPORT_RUN, { runs: progress.finishBatch(batch, context.df.currentUtcDateTime) });
+    yield* reportRuns(context, { runs: progress.finishBatch(batch, context.df.currentUtcDateTime) });
   }
 
   for (const wave of unitWaves) {
@@ -66,20 +65,20 @@ export const backfillOrchestrator: OrchestrationHandler = function* (context: Or
   return progress.output(elapsedMs(context, startedAt));
 };
 
-/** The whole range, or in `missing` mode the parts of it whose weeks have no rows in the table. */
-function* partsToBackfill(context: OrchestrationContext, input: BackfillRunInput): Generator<Task, Window[], unknown> {
-  if (input.mode !== 'missing') return [input.window];
-  const empty = new BackfillProgress(input.dataset, input.window, input.mode, [], [], 0);
+/** In `missing` mode: the weeks of the range with no rows in the table, and their units, from one activity. */
+function* planMissingUnits(context: OrchestrationContext, input: BackfillRunInput): Generator<Task, UnitPlan, unknown> {
+  const empty = new BackfillProgress(input.dataset, input.window, input.mode, context.df.instanceId, NO_UNITS, 0);
   context.df.setCustomStatus(empty.customStatus('find-missing'));
-  const found = yield* callStep<MissingOutput>(context, FIND_MISSING, {
+  const found = yield* callStep<PlanMissingOutput>(context, PLAN_MISSING, {
     instanceId: context.df.instanceId,
     dataset: input.dataset,
     window: input.window,
   });
-  if (found.ok) return [...found.value.missing];
-  const status: BackfillCustomStatus = empty.customStatus('failed', { step: 'find-missing', ...found.error });
-  context.df.setCustomStatus(status);
+  if (found.ok) return { units: found.value.units, batches: found.value.batches };
+  context.df.setCustomStatus(empty.customStatus('failed', { step: 'find-missing', ...found.error }));
   throw new Error(`find-missing failed (${found.error.kind}): ${found.error.message}`);
 }
+
+const NO_UNITS: UnitPlan = { units: [], batches: [] };
 
 df.app.orchestration(BACKFILL_ORCHESTRATOR, backfillOrchestrator);

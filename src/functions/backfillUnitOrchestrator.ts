@@ -8,8 +8,8 @@ import { callStep } from './shared/orchestration';
 export const BACKFILL_UNIT_ORCHESTRATOR = 'backfillUnitOrchestrator';
 
 /**
- * Stages one backfill unit under its own instance id (dataset and unit window), so the unit's last run can be
- * looked up later. It never throws: the parent waits on a wave with `Task.all`, which fails fast, so a failed
+ * Stages one backfill unit under its own instance id (its backfill's id and the unit window: a child id
+ * belongs to one parent). It never throws: the parent waits on a wave with `Task.all`, which fails fast, so a failed
  * unit returns `{ ok: false, error }` and the others carry on. Loading and verifying are the parent's, batched.
  */
 export const backfillUnitOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {

@@ -1,32 +1,55 @@
 import * as df from 'durable-functions';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { InputError } from '../common/errors';
-import { INSTANCE_ID_PATTERN } from '../schedule/instances';
+import { INSTANCE_ID_PATTERN, isActive, parseInstanceId, unitInstanceId } from '../schedule/instances';
 import { LIST_LOOKBACK_DAYS, type ListQuery, parseListQuery } from '../schedule/list-query';
-import { describeRun, listEntry } from '../schedule/run-status';
-import { type RunsClient, findInstance, toInstanceStatus } from './shared/client';
+import { type InstanceStatus, describeRun, listEntry, plannedUnits, unitStateOf } from '../schedule/run-status';
+import { type RunsClient, collectInstances, findInstance, mapLimited, taskHubClient } from './shared/client';
 import { badRequest, json, serverError } from './shared/http';
 
 export const GET_RUN = 'getRun';
 export const LIST_RUNS = 'listRuns';
+export const TERMINATE_RUN = 'terminateRun';
 
 const DAY_MS = 86_400_000;
+/** Status look-ups made at once for a backfill's units. */
+const LOOKUPS_AT_ONCE = 8;
+/** A list reads at most this many instances of the lookback period (without inputs), newest kept. */
+export const MAX_LISTED = 5_000;
 
-/** `GET /api/runs/{instanceId}`: runtime status, window, step, counts, error and, for a backfill, every unit. */
-export async function handleGetRun(request: HttpRequest, client: RunsClient): Promise<HttpResponseInit> {
+function checkedInstanceId(request: HttpRequest): string | HttpResponseInit {
   const instanceId = request.params.instanceId ?? '';
-  if (!INSTANCE_ID_PATTERN.test(instanceId)) {
-    return badRequest(
-      new InputError('instanceId', `instanceId "${instanceId}" is not an instance id (letters, digits, - and _)`),
-    );
-  }
-  const status = await findInstance(client, instanceId, { showInput: true });
-  if (status === undefined)
-    return json(404, { error: { field: 'instanceId', message: `there is no run "${instanceId}"` } });
-  return json(200, describeRun(status));
+  if (INSTANCE_ID_PATTERN.test(instanceId)) return instanceId;
+  return badRequest(
+    new InputError('instanceId', `instanceId "${instanceId}" is not an instance id (letters, digits, - and _)`),
+  );
 }
 
-/** `GET /api/runs?dataset=&status=&kind=&top=`: recent runs, newest first, read only from the last few weeks. */
+const notFound = (instanceId: string) =>
+  json(404, { error: { field: 'instanceId', message: `there is no run "${instanceId}"` } });
+
+/**
+ * `GET /api/runs/{instanceId}`: runtime status, window, step, counts, error and, for a backfill, every unit
+ * and where it is (from its output once completed, else from its plan and each unit's own instance).
+ */
+export async function handleGetRun(request: HttpRequest, client: RunsClient): Promise<HttpResponseInit> {
+  const instanceId = checkedInstanceId(request);
+  if (typeof instanceId !== 'string') return instanceId;
+  const status = await findInstance(client, instanceId, { showInput: true });
+  if (status === undefined) return notFound(instanceId);
+  const answer = describeRun(status);
+  if (answer.units === undefined || status.runtimeStatus === 'Completed') return json(200, answer);
+  const units = await mapLimited(answer.units, LOOKUPS_AT_ONCE, async (unit) => ({
+    ...unit,
+    status: unitStateOf(await findInstance(client, unit.instanceId)),
+  }));
+  return json(200, { ...answer, units });
+}
+
+/**
+ * `GET /api/runs?dataset=&status=&kind=&top=`: recent runs, newest first, from the last few weeks only, read a
+ * page at a time without inputs.
+ */
 export async function handleListRuns(
   request: HttpRequest,
   client: RunsClient,
@@ -39,12 +62,16 @@ export async function handleListRuns(
     if (error instanceof InputError) return badRequest(error);
     throw error;
   }
-  const statuses = await client.getStatusBy({
-    createdTimeFrom: new Date(now().getTime() - LIST_LOOKBACK_DAYS * DAY_MS),
-    ...(query.status ? { runtimeStatus: [df.OrchestrationRuntimeStatus[query.status]] } : {}),
-  });
-  const runs = statuses
-    .map((status) => listEntry(toInstanceStatus(status)))
+  const { instances, complete } = await collectInstances(
+    client,
+    {
+      createdTimeFrom: new Date(now().getTime() - LIST_LOOKBACK_DAYS * DAY_MS),
+      ...(query.status ? { runtimeStatus: [query.status] } : {}),
+    },
+    { max: MAX_LISTED },
+  );
+  const runs = instances
+    .map(listEntry)
     .filter(
       (run) =>
         (query.dataset === undefined || run.dataset === query.dataset) &&
@@ -52,7 +79,47 @@ export async function handleListRuns(
     )
     .sort((a, b) => b.createdTime.localeCompare(a.createdTime))
     .slice(0, query.top);
-  return json(200, { runs, top: query.top, lookbackDays: LIST_LOOKBACK_DAYS });
+  return json(200, {
+    runs,
+    top: query.top,
+    lookbackDays: LIST_LOOKBACK_DAYS,
+    ...(complete ? {} : { truncated: true }),
+  });
+}
+
+/**
+ * `POST /api/runs/{instanceId}/terminate`: stops a window, a unit or a backfill and the units of it still
+ * running (terminating an orchestration does not stop its sub-orchestrations). The backfill goes first, so no
+ * unit's end reaches it; an activity already running finishes its step, and its result is dropped.
+ */
+export async function handleTerminateRun(request: HttpRequest, client: RunsClient): Promise<HttpResponseInit> {
+  const instanceId = checkedInstanceId(request);
+  if (typeof instanceId !== 'string') return instanceId;
+  const status = await findInstance(client, instanceId, { showInput: true });
+  if (status === undefined) return notFound(instanceId);
+  if (!isActive(status.runtimeStatus)) {
+    return json(409, {
+      error: { message: `the run is ${status.runtimeStatus.toLowerCase()}, not running: there is nothing to stop` },
+      instanceId,
+      runtimeStatus: status.runtimeStatus,
+    });
+  }
+  const reason = 'terminated through POST /api/runs/{instanceId}/terminate';
+  await client.terminate(instanceId, reason);
+  const units = await runningUnits(client, status);
+  await mapLimited(units, LOOKUPS_AT_ONCE, (unit) => client.terminate(unit, reason));
+  return json(202, { instanceId, terminated: [instanceId, ...units] });
+}
+
+/** A backfill's units that are running now: its plan's, looked up one by one. */
+async function runningUnits(client: RunsClient, backfill: InstanceStatus): Promise<string[]> {
+  if (parseInstanceId(backfill.instanceId)?.kind !== 'backfill') return [];
+  const ids = plannedUnits(backfill).map((unit) => unitInstanceId(backfill.instanceId, unit));
+  const statuses = await mapLimited(ids, LOOKUPS_AT_ONCE, (id) => findInstance(client, id));
+  return ids.filter((_, index) => {
+    const unit = statuses[index];
+    return unit !== undefined && isActive(unit.runtimeStatus);
+  });
 }
 
 df.app.client.http(GET_RUN, {
@@ -60,7 +127,7 @@ df.app.client.http(GET_RUN, {
   methods: ['GET'],
   authLevel: 'function',
   handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) =>
-    handleGetRun(request, client).catch(serverError(context, 'reading the run')),
+    handleGetRun(request, taskHubClient(client, context)).catch(serverError(context, 'reading the run')),
 });
 
 df.app.client.http(LIST_RUNS, {
@@ -68,5 +135,15 @@ df.app.client.http(LIST_RUNS, {
   methods: ['GET'],
   authLevel: 'function',
   handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) =>
-    handleListRuns(request, client, () => new Date()).catch(serverError(context, 'listing runs')),
+    handleListRuns(request, taskHubClient(client, context), () => new Date()).catch(
+      serverError(context, 'listing runs'),
+    ),
+});
+
+df.app.client.http(TERMINATE_RUN, {
+  route: 'runs/{instanceId}/terminate',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) =>
+    handleTerminateRun(request, taskHubClient(client, context)).catch(serverError(context, 'terminating the run')),
 });

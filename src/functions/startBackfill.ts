@@ -3,6 +3,7 @@ import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { findMissingStep } from '../pipeline/steps';
 import { planAppLoads, withAppRun } from '../run/app';
 import { handleBackfill } from './shared/backfill-endpoint';
+import { taskHubClient } from './shared/client';
 import { serverError } from './shared/http';
 
 export { type BackfillDeps, handleBackfill } from './shared/backfill-endpoint';
@@ -14,7 +15,7 @@ df.app.client.http(START_BACKFILL, {
   methods: ['POST'],
   authLevel: 'function',
   handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) =>
-    handleBackfill(request, client, {
+    handleBackfill(request, taskHubClient(client, context), {
       findMissing: async (dataset, window) =>
         (
           await withAppRun(
@@ -25,5 +26,6 @@ df.app.client.http(START_BACKFILL, {
         ).missing,
       planLoads: planAppLoads,
       log: (message) => context.log(message),
+      now: () => new Date(),
     }).catch(serverError(context, 'starting the backfill')),
 });

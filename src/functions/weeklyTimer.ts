@@ -29,7 +29,7 @@ export type WeeklyStart = StartResult & { readonly dataset: string; readonly ins
  */
 export async function handleWeeklyTimer(
   timer: Timer,
-  client: RunsClient,
+  client: Pick<RunsClient, 'getStatus' | 'startNew'>,
   deps: WeeklyTimerDeps,
 ): Promise<WeeklyStart[]> {
   const invokedAt = deps.now();

@@ -4,7 +4,7 @@ import type { ErrorSummary } from '../common/errors';
 import type { LoadOutput, StageOutput, VerifyOutput } from '../pipeline/steps';
 import { type RunFinished, isStale } from '../pipeline/summary';
 import type { RunCounts, WindowCustomStatus, WindowRunInput, WindowRunOutput, WindowStep } from '../schedule/messages';
-import { LOAD_WINDOWS, REPORT_RUN, STAGE_WINDOW, VERIFY_WINDOW } from './activities';
+import { LOAD_WINDOWS, STAGE_WINDOW, VERIFY_WINDOW } from './activities';
 import { callStep, elapsedMs, reportRuns } from './shared/orchestration';
 
 export const WINDOW_ORCHESTRATOR = 'windowOrchestrator';
@@ -30,7 +30,7 @@ export const windowOrchestrator: OrchestrationHandler = function* (context: Orch
       durationMs: elapsedMs(context, startedAt),
       error: { kind: error.kind, message: error.message },
     };
-    yield* reportRuns(context, REPORT_RUN, { runs: [summary] });
+    yield* reportRuns(context, { runs: [summary] });
     // Failing the orchestration (not just returning) makes its runtime status Failed, so the timer reruns it.
     throw new Error(`${step} failed (${error.kind}): ${error.message}`);
   }
@@ -75,7 +75,7 @@ export const windowOrchestrator: OrchestrationHandler = function* (context: Orch
     durationMs: elapsedMs(context, startedAt),
   };
   showStep('report');
-  yield* reportRuns(context, REPORT_RUN, { runs: [summary] });
+  yield* reportRuns(context, { runs: [summary] });
   showStep('done');
   const output: WindowRunOutput = stale
     ? {

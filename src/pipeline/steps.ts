@@ -45,9 +45,14 @@ export interface StepTuning {
 
 export const DEFAULT_CHUNK_DAYS = 28;
 export const DEFAULT_ROWS_PER_PART = 1_000_000;
-const DEFAULT_WINDOW_LOCK_WAIT_MS = 30_000;
-/** Loads into one table take turns; a MERGE of a few chunks takes minutes at most. */
-export const DEFAULT_TABLE_LOCK_WAIT_MS = 10 * 60_000;
+/** How long a run waits for another run of the same window. Part of a step's bounded worst case. */
+export const WINDOW_LOCK_WAIT_MS = 30_000;
+/**
+ * How long a load, a count or a gap search waits for another load into the same table. Part of a step's
+ * bounded worst case (see the Functions docs' retry arithmetic): the wait is short, and Durable's retry or a
+ * later run waits again, rather than one attempt sitting for many minutes.
+ */
+export const TABLE_LOCK_WAIT_MS = 2 * 60_000;
 
 export interface WindowInput {
   readonly dataset: string;
@@ -199,7 +204,7 @@ export async function withWindowLock<T>(
   return withLock(
     ports,
     windowLockName(dataset, window),
-    ports.tuning?.windowLockWaitMs ?? DEFAULT_WINDOW_LOCK_WAIT_MS,
+    ports.tuning?.windowLockWaitMs ?? WINDOW_LOCK_WAIT_MS,
     `another run is working on ${what}`,
     work,
   );
@@ -213,7 +218,7 @@ export async function withTableLock<T>(
   return withLock(
     ports,
     tableLockName(dataset),
-    ports.tuning?.tableLockWaitMs ?? DEFAULT_TABLE_LOCK_WAIT_MS,
+    ports.tuning?.tableLockWaitMs ?? TABLE_LOCK_WAIT_MS,
     `another load into ${ports.warehouse.tableName(dataset)} is running`,
     work,
   );

@@ -25,6 +25,8 @@ export const SETTINGS = {
   datasets: 'BNT_DATASETS',
   /** The Durable task hub (host.json reads it as `%TASKHUB_NAME%`). */
   taskHub: 'TASKHUB_NAME',
+  /** Runs that finished more than this many days ago are purged from the task hub. Default 30. */
+  purgeAfterDays: 'BNT_PURGE_AFTER_DAYS',
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;

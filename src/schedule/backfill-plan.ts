@@ -7,8 +7,14 @@ import { unitInstanceId } from './instances';
  * - a **unit** holds about four full source pages (~200,000 rows), so paging costs stay close to the minimum;
  *   it is staged by its own sub-orchestration, and is what a failure or a retry is counted in;
  * - at most `maxConcurrency` units stage at once: **waves** of consecutive units;
- * - loads are **batched**: consecutive staged units are merged together, one MERGE covering at most a year of
- *   history, so a long backfill writes the table a few times instead of once per unit.
+ * - loads are **batched**: adjacent staged units are merged together, one MERGE covering at most a year of
+ *   history, so a long backfill writes the table a few times instead of once per unit. Only adjacent units:
+ *   a MERGE's target scan spans its batch, so two missing weeks years apart are two batches, not one scan of
+ *   the years between.
+ *
+ * The plan (units and batches) is computed once, where a backfill starts (the starter, or the first activity
+ * of a `missing` backfill), and travels as data: a deploy that changes these constants while a backfill runs
+ * cannot move the windows its replays see.
  */
 
 /** Rows per source page (the source client's page size). */
@@ -56,8 +62,9 @@ export function waves<T>(items: readonly T[], size: number): T[][] {
 }
 
 /**
- * Unit indices grouped for loading: consecutive units while their days add up to at most a year; a unit
- * longer than that loads alone. Either way a MERGE covers close to a year of history: never many per year.
+ * Unit indices grouped for loading: adjacent units (each starting where the one before stopped) while their
+ * days add up to at most a year; a unit longer than that, or after a gap, starts a new batch. A MERGE so covers
+ * at most about a year of history, and nothing between its windows.
  */
 export function loadBatches(units: readonly Window[]): number[][] {
   const batches: number[][] = [];
@@ -65,7 +72,8 @@ export function loadBatches(units: readonly Window[]): number[][] {
   let days = 0;
   units.forEach((unit, index) => {
     const unitLength = daysIn(unit);
-    if (current.length > 0 && days + unitLength > LOAD_BATCH_MAX_DAYS) {
+    const adjacent = units[index - 1]?.stop === unit.start;
+    if (current.length > 0 && (!adjacent || days + unitLength > LOAD_BATCH_MAX_DAYS)) {
       batches.push(current);
       current = [];
       days = 0;
@@ -75,6 +83,18 @@ export function loadBatches(units: readonly Window[]): number[][] {
   });
   if (current.length > 0) batches.push(current);
   return batches;
+}
+
+/** What a backfill runs, fixed when it starts: its units, and which of them each MERGE loads (indices). */
+export interface UnitPlan {
+  readonly units: readonly Window[];
+  readonly batches: readonly (readonly number[])[];
+}
+
+/** The plan for parts of a range (the whole range, the missing stretches or the failed units). */
+export function planUnits(dataset: string, parts: readonly Window[]): UnitPlan {
+  const units = splitUnits(dataset, parts);
+  return { units, batches: loadBatches(units) };
 }
 
 export interface PlannedUnit {
@@ -98,15 +118,21 @@ export interface BackfillPlan {
   readonly merges: number;
 }
 
-export function planBackfill(dataset: string, units: readonly Window[], maxConcurrency: number): BackfillPlan {
+/** A plan's estimates, for the dry run and the start's answer. */
+export function planBackfill(
+  dataset: string,
+  backfillInstanceId: string,
+  plan: UnitPlan,
+  maxConcurrency: number,
+): BackfillPlan {
+  const { units, batches } = plan;
   const planned = units.map((unit) => ({
     start: unit.start,
     stop: unit.stop,
-    instanceId: unitInstanceId(dataset, unit),
+    instanceId: unitInstanceId(backfillInstanceId, unit),
     estimatedRows: estimatedRows(dataset, unit),
     estimatedRequests: estimatedRequests(dataset, unit),
   }));
-  const batches = loadBatches(units);
   return {
     dataset,
     units: planned,

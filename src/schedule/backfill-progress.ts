@@ -1,6 +1,7 @@
 import type { StageOutput, VerifyOutput } from '../pipeline/steps';
 import { type RunFinished, isStale } from '../pipeline/summary';
 import { type Window, windowKey } from '../pipeline/window';
+import type { UnitPlan } from './backfill-plan';
 import type { BackfillMode } from './instances';
 import { unitInstanceId } from './instances';
 import type {
@@ -10,14 +11,23 @@ import type {
   BackfillUnitResult,
   FailedStep,
   LoadWindowsInput,
+  UnitCounts,
   UnitStatus,
   VerifyWindowInput,
 } from './messages';
 import { type StepOutcome, shortened } from './outcome';
 
-/** Failures listed in the custom status (which must stay under 16 KB); every failure is in the output. */
-const MAX_LISTED_FAILURES = 10;
-const LISTED_MESSAGE_LENGTH = 200;
+/**
+ * Failures listed in the custom status, and how long their texts may be: what keeps it far under the
+ * extension's 16 KB (UTF-16) whatever the backfill's size. Every failure is in the output.
+ */
+export const MAX_LISTED_FAILURES = 3;
+export const LISTED_MESSAGE_LENGTH = 200;
+const LISTED_FIELD_LENGTH = 60;
+/** Each unit's error message in the output: enough to act on, bounded so the output stays small. */
+const OUTPUT_MESSAGE_LENGTH = 300;
+
+const UNIT_STATUSES: readonly UnitStatus[] = ['pending', 'staging', 'staged', 'loaded', 'completed', 'stale', 'failed'];
 
 interface UnitState {
   readonly window: Window;
@@ -40,17 +50,20 @@ export class BackfillProgress {
   private readonly finishedBatches = new Set<number>();
   private wave = { index: 0, of: 0 };
 
+  readonly batches: readonly (readonly number[])[];
+
   constructor(
     readonly dataset: string,
     readonly range: Window,
     readonly mode: BackfillMode,
-    units: readonly Window[],
-    readonly batches: readonly (readonly number[])[],
+    backfillInstanceId: string,
+    plan: UnitPlan,
     readonly waveCount: number,
   ) {
-    this.units = units.map((window) => ({
+    this.batches = plan.batches;
+    this.units = plan.units.map((window) => ({
       window,
-      instanceId: unitInstanceId(dataset, window),
+      instanceId: unitInstanceId(backfillInstanceId, window),
       status: 'pending',
       rowsInWindow: 0,
       newestInSource: null,
@@ -151,19 +164,17 @@ export class BackfillProgress {
     const failures = this.units
       .filter((unit) => unit.failure !== undefined)
       .slice(0, MAX_LISTED_FAILURES)
-      .map((unit) => ({
-        unit: windowKey(unit.window),
-        ...(unit.failure as FailedStep),
-        message: shortened((unit.failure as FailedStep).message, LISTED_MESSAGE_LENGTH),
-      }));
+      .map((unit) => ({ unit: windowKey(unit.window), ...listed(unit.failure as FailedStep) }));
+    const units = Object.fromEntries(UNIT_STATUSES.map((status) => [status, 0])) as Record<UnitStatus, number>;
+    for (const unit of this.units) units[unit.status] += 1;
     return {
       step,
       wave: this.wave,
       merges: { done: this.finishedBatches.size, of: this.batches.length },
-      units: Object.fromEntries(this.units.map((unit) => [windowKey(unit.window), unit.status])),
+      units: { total: this.units.length, ...units } satisfies UnitCounts,
       counts: this.totals(),
       failures,
-      ...(error ? { error } : {}),
+      ...(error ? { error: listed(error) } : {}),
     };
   }
 
@@ -206,14 +217,15 @@ export class BackfillProgress {
     return {
       start: unit.window.start,
       stop: unit.window.stop,
-      instanceId: unit.instanceId,
       status: unit.status,
       fetched: unit.stage?.fetched ?? 0,
       staged: unit.stage?.staged ?? 0,
       quarantined: unit.stage?.quarantined ?? 0,
       rowsInWindow: unit.rowsInWindow,
       newestInSource: unit.newestInSource,
-      ...(unit.failure ? { error: unit.failure } : {}),
+      ...(unit.failure
+        ? { error: { ...unit.failure, message: shortened(unit.failure.message, OUTPUT_MESSAGE_LENGTH) } }
+        : {}),
     };
   }
 
@@ -253,4 +265,19 @@ export class BackfillProgress {
     if (!unit) throw new Error(`backfill unit ${index} does not exist`);
     return unit;
   }
+}
+
+/**
+ * A failure as the custom status lists it: one line (control characters would each take six characters of
+ * JSON), shortened, so its size is bounded by construction.
+ */
+function listed(failure: FailedStep): FailedStep {
+  // eslint-disable-next-line no-control-regex
+  const oneLine = (text: string, max: number) => shortened(text.replace(/[\u0000-\u001f\u007f]+/g, ' '), max);
+  return {
+    step: oneLine(failure.step, LISTED_FIELD_LENGTH),
+    kind: failure.kind,
+    message: oneLine(failure.message, LISTED_MESSAGE_LENGTH),
+    ...(failure.field !== undefined ? { field: oneLine(failure.field, LISTED_FIELD_LENGTH) } : {}),
+  };
 }

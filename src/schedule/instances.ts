@@ -5,8 +5,13 @@ import { type Window, windowKey } from '../pipeline/window';
  * starting a second one. Dataset names never contain `_` (see DATASET_NAME), so the parts split back apart:
  *
  *   bnt-hourly-traffic_2026-11-15_2026-11-22                        a weekly window
- *   bnt-hourly-traffic_unit_2010-01-01_2011-02-18                   one backfill unit (distinct from weeks)
  *   bnt-hourly-traffic_backfill-all_2010-01-01_2025-06-01           a backfill: dataset, range and mode
+ *   bnt-hourly-traffic_backfill-all_2010-01-01_2025-06-01_unit_2010-01-01_2011-02-18
+ *                                                                   one unit of that backfill
+ *
+ * A unit's id starts with its backfill's id, so no two backfills ever share a child id: the task hub does not
+ * de-duplicate sub-orchestration starts, and a second parent starting a running child's id would overwrite it,
+ * leaving the first parent waiting forever.
  */
 export const BACKFILL_MODES = ['all', 'missing', 'failed'] as const;
 export type BackfillMode = (typeof BACKFILL_MODES)[number];
@@ -17,8 +22,8 @@ export function windowInstanceId(dataset: string, window: Window): string {
   return `${dataset}_${windowKey(window)}`;
 }
 
-export function unitInstanceId(dataset: string, unit: Window): string {
-  return `${dataset}_unit_${windowKey(unit)}`;
+export function unitInstanceId(backfillInstanceId: string, unit: Window): string {
+  return `${backfillInstanceId}_unit_${windowKey(unit)}`;
 }
 
 export function backfillInstanceId(dataset: string, range: Window, mode: BackfillMode): string {
@@ -28,21 +33,36 @@ export function backfillInstanceId(dataset: string, range: Window, mode: Backfil
 export interface ParsedInstanceId {
   readonly kind: RunKind;
   readonly dataset: string;
+  /** The window, the backfill's range, or the unit's window. */
   readonly window: Window;
+  /** Backfills and their units. */
   readonly mode?: BackfillMode;
+  /** Units only: the backfill they belong to. */
+  readonly backfill?: { readonly instanceId: string; readonly window: Window };
 }
 
-const ID = /^([a-z0-9][a-z0-9-]*)_(?:(unit|backfill-(all|missing|failed))_)?(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})$/;
+const DATE = '(\\d{4}-\\d{2}-\\d{2})';
+const ID = new RegExp(
+  `^([a-z0-9][a-z0-9-]*)_(?:backfill-(all|missing|failed)_)?${DATE}_${DATE}(?:_unit_${DATE}_${DATE})?$`,
+);
 
 /** What an id of ours says about its run; undefined for ids this app did not make. */
 export function parseInstanceId(instanceId: string): ParsedInstanceId | undefined {
   const match = ID.exec(instanceId);
   if (!match) return undefined;
-  const [, dataset = '', role, mode, start = '', stop = ''] = match;
+  const [, dataset = '', mode, start = '', stop = '', unitStart, unitStop] = match;
   const window = { start, stop };
-  if (role === undefined) return { kind: 'window', dataset, window };
-  if (role === 'unit') return { kind: 'unit', dataset, window };
-  return { kind: 'backfill', dataset, window, mode: mode as BackfillMode };
+  if (mode === undefined) return unitStart === undefined ? { kind: 'window', dataset, window } : undefined;
+  if (unitStart === undefined || unitStop === undefined) {
+    return { kind: 'backfill', dataset, window, mode: mode as BackfillMode };
+  }
+  return {
+    kind: 'unit',
+    dataset,
+    window: { start: unitStart, stop: unitStop },
+    mode: mode as BackfillMode,
+    backfill: { instanceId: instanceId.slice(0, instanceId.lastIndexOf('_unit_')), window },
+  };
 }
 
 /** Ids a status request may name: ours, or Durable's GUIDs. Nothing that could change the status URL's path. */
@@ -62,7 +82,10 @@ export const RUNTIME_STATUSES = [
 export type RuntimeStatus = (typeof RUNTIME_STATUSES)[number];
 
 /** States in which the task hub refuses a new start for the same id (`NonRunningStates`). */
-const ACTIVE: ReadonlySet<string> = new Set(['Running', 'Pending', 'ContinuedAsNew', 'Suspended']);
+export const ACTIVE_STATUSES: readonly RuntimeStatus[] = ['Running', 'Pending', 'ContinuedAsNew', 'Suspended'];
+/** States an instance never leaves: what a purge may remove. */
+export const FINISHED_STATUSES: readonly RuntimeStatus[] = ['Completed', 'Failed', 'Terminated', 'Canceled'];
+const ACTIVE: ReadonlySet<string> = new Set(ACTIVE_STATUSES);
 /** States whose run ended without doing its work: a new start may redo it. */
 const UNFINISHED: ReadonlySet<string> = new Set(['Failed', 'Terminated', 'Canceled']);
 
@@ -72,6 +95,11 @@ export function isActive(runtimeStatus: string): boolean {
 
 export function endedWithoutFinishing(runtimeStatus: string): boolean {
   return UNFINISHED.has(runtimeStatus);
+}
+
+/** Whether two half-open windows share a day. */
+export function windowsOverlap(a: Window, b: Window): boolean {
+  return a.start < b.stop && b.start < a.stop;
 }
 
 export type StartDecision =

@@ -2,6 +2,7 @@ import type { ErrorSummary } from '../common/errors';
 import type { LoadInput, VerifyInput, WindowInput } from '../pipeline/steps';
 import type { RunFinished } from '../pipeline/summary';
 import type { Window } from '../pipeline/window';
+import type { UnitPlan } from './backfill-plan';
 import type { BackfillMode } from './instances';
 
 /**
@@ -16,7 +17,11 @@ export type StageWindowInput = WindowInput & RunRef;
 /** `window` is the span the loaded windows cover: what the load's log lines name. */
 export type LoadWindowsInput = LoadInput & RunRef & { readonly window: Window };
 export type VerifyWindowInput = VerifyInput & RunRef;
-export type FindMissingInput = WindowInput & RunRef;
+/** The `missing` mode's first step: find the missing weeks and plan their units. */
+export type PlanMissingInput = WindowInput & RunRef;
+export interface PlanMissingOutput extends UnitPlan {
+  readonly missing: readonly Window[];
+}
 /** One summary line per finished window or unit. */
 export interface ReportRunInput {
   readonly runs: readonly RunFinished[];
@@ -33,8 +38,11 @@ export interface UnitRunInput extends WindowInput {
 export interface BackfillRunInput extends WindowInput {
   readonly mode: BackfillMode;
   readonly maxConcurrency: number;
-  /** Given by the starter for the `failed` mode; otherwise the orchestration plans the units itself. */
-  readonly units?: readonly Window[];
+  /**
+   * The units and batches, fixed by the starter (`all` and `failed` modes). Absent in the `missing` mode, whose
+   * first activity finds the gaps and returns the plan, recorded in the history like any result.
+   */
+  readonly plan?: UnitPlan;
 }
 
 /** A step that failed: which, and why. */
@@ -65,22 +73,29 @@ export type WindowRunOutput = RunFinished & { readonly warning?: string };
 export type UnitStatus = 'pending' | 'staging' | 'staged' | 'loaded' | 'completed' | 'stale' | 'failed';
 export type BackfillStep = 'find-missing' | 'stage' | 'load' | 'verify' | 'done' | 'failed';
 
+/** How many units are in each state; `total` is the plan's size. */
+export type UnitCounts = { readonly total: number } & Readonly<Record<UnitStatus, number>>;
+
+/**
+ * A backfill's progress, bounded by construction whatever the backfill's size: counts by state, the wave and
+ * the step, and the first few failures with short messages. The extension fails an orchestration whose custom
+ * status passes 16 KB (UTF-16); per-unit detail is the status endpoint's, never the custom status's.
+ */
 export interface BackfillCustomStatus {
   readonly step: BackfillStep;
   readonly wave: { readonly index: number; readonly of: number };
   readonly merges: { readonly done: number; readonly of: number };
-  /** Every unit by window key (`2019-01-01_2019-02-05`) and where it is. */
-  readonly units: Readonly<Record<string, UnitStatus>>;
+  readonly units: UnitCounts;
   readonly counts: RunCounts;
-  /** The first few failures, shortened: the status endpoint's error summary. */
+  /** The first few failures, shortened. */
   readonly failures: readonly (FailedStep & { readonly unit: string })[];
   readonly error?: FailedStep;
 }
 
+/** One unit in a backfill's output; its instance id is the backfill's id and the unit window. */
 export interface BackfillUnitResult {
   readonly start: string;
   readonly stop: string;
-  readonly instanceId: string;
   readonly status: UnitStatus;
   readonly fetched: number;
   readonly staged: number;

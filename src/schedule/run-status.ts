@@ -1,5 +1,12 @@
 import type { Window } from '../pipeline/window';
-import { type BackfillMode, type RunKind, endedWithoutFinishing, parseInstanceId } from './instances';
+import {
+  type BackfillMode,
+  type RunKind,
+  endedWithoutFinishing,
+  isActive,
+  parseInstanceId,
+  unitInstanceId,
+} from './instances';
 import type { RunCounts, UnitStatus } from './messages';
 
 /**
@@ -122,46 +129,57 @@ function errorOf(status: InstanceStatus, custom: Record<string, unknown>): RunAn
   return null;
 }
 
-/** Each unit of a backfill: from its output once completed, from its custom status while it runs. */
+/**
+ * Each unit of a backfill and where it is: from its output once completed, else from the plan in its input
+ * (`pending` until a unit's own status is looked up; `unitStates` says where the unit instances are).
+ */
 export function unitsOf(status: InstanceStatus): UnitAnswer[] {
-  const parsed = parseInstanceId(status.instanceId);
-  const dataset = parsed?.dataset ?? '';
   if (isRecord(status.output) && Array.isArray(status.output.units)) {
     return status.output.units.filter(isRecord).flatMap((unit) => {
       const window = asWindow(unit);
       if (!window || typeof unit.status !== 'string') return [];
-      const instanceId = typeof unit.instanceId === 'string' ? unit.instanceId : '';
-      return [{ ...window, instanceId, status: unit.status }];
+      return [{ ...window, instanceId: unitInstanceId(status.instanceId, window), status: unit.status }];
     });
   }
-  const custom = isRecord(status.customStatus) ? status.customStatus : {};
-  if (!isRecord(custom.units)) return [];
-  return Object.entries(custom.units).flatMap(([key, unitStatus]) => {
-    const [start, stop] = key.split('_');
-    if (!start || !stop || typeof unitStatus !== 'string') return [];
-    return [{ start, stop, instanceId: `${dataset}_unit_${key}`, status: unitStatus }];
-  });
+  return plannedUnits(status).map((window) => ({
+    ...window,
+    instanceId: unitInstanceId(status.instanceId, window),
+    status: 'pending',
+  }));
 }
 
-/** Whether a unit's own sub-orchestration failed the last time it ran; never having run is not failing. */
-export function unitRunFailed(run: Pick<InstanceStatus, 'runtimeStatus' | 'output'> | undefined): boolean {
-  if (run === undefined) return false;
-  if (endedWithoutFinishing(run.runtimeStatus)) return true;
-  return run.runtimeStatus === 'Completed' && isRecord(run.output) && run.output.ok === false;
+/** The unit windows a backfill's input planned; none when it planned them itself (the `missing` mode). */
+export function plannedUnits(status: Pick<InstanceStatus, 'input'>): Window[] {
+  const input = isRecord(status.input) ? status.input : {};
+  const plan = isRecord(input.plan) ? input.plan : {};
+  return Array.isArray(plan.units) ? plan.units.flatMap((unit) => asWindow(unit) ?? []) : [];
+}
+
+/** Where a running backfill's unit is, from its own instance (undefined: not started yet). */
+export function unitStateOf(run: Pick<InstanceStatus, 'runtimeStatus' | 'output'> | undefined): UnitStatus {
+  if (run === undefined) return 'pending';
+  if (isActive(run.runtimeStatus)) return 'staging';
+  if (run.runtimeStatus === 'Completed' && isRecord(run.output) && run.output.ok === true) return 'staged';
+  return 'failed';
 }
 
 const FINISHED_WELL: ReadonlySet<string> = new Set<UnitStatus>(['completed', 'stale']);
 
 /**
- * The units a backfill recorded as failed: staging, loading or verifying them failed. A backfill that itself
- * ended without finishing (failed, terminated) also leaves its unfinished units to redo.
+ * The units to redo after a backfill: those it recorded as failed. A backfill that ended without finishing
+ * (failed, terminated) has no output: then every unit of its plan is redone, since none is known loaded.
  */
 export function unitsRecordedFailed(backfill: InstanceStatus | undefined): Window[] {
   if (backfill === undefined) return [];
-  const endedEarly = endedWithoutFinishing(backfill.runtimeStatus);
+  if (endedWithoutFinishing(backfill.runtimeStatus)) return plannedUnits(backfill);
   return unitsOf(backfill)
-    .filter((unit) => unit.status === 'failed' || (endedEarly && !FINISHED_WELL.has(unit.status)))
+    .filter((unit) => !FINISHED_WELL.has(unit.status))
     .map(({ start, stop }) => ({ start, stop }));
+}
+
+/** The units to redo for a range: what its most recently updated backfill left undone. */
+export function unitsToRedo(backfills: readonly (InstanceStatus | undefined)[]): Window[] {
+  return distinctWindows(unitsRecordedFailed(latestOf(backfills)));
 }
 
 /** The most recently updated of several statuses. */

@@ -70,9 +70,9 @@ export interface DatabricksWarehouseOptions {
  * The timeouts nest inside the Functions host's `functionTimeout` (host.json, one hour), which kills the worker
  * without warning: the Node worker never hears of an invocation's timeout (it ignores the host's cancel
  * message), so the warehouse must stop the statement first, and the next attempt's MERGE can never overlap
- * one still running. A load activity's worst case: 10 min waiting for the table lock, then CREATE (5 min of
- * cold start + 5 min) and MERGE (5 + 30 min): 55 min, 5 min under the host's limit for connecting, polling and
- * closing. test/unit/databricks-timeouts.test.ts checks the sum against host.json.
+ * one still running. A load activity's worst case: 2 min waiting for the table lock, then CREATE (5 min of
+ * cold start + 5 min) and MERGE (5 + 30 min): 47 min, well under the host's limit, with room for connecting,
+ * polling and closing. test/unit/databricks-timeouts.test.ts checks the sum against host.json.
  */
 export const LOAD_STATEMENT_TIMEOUT_SECONDS = 30 * 60;
 /** Table DDL and counts: metadata operations and one aggregate over the date column, seconds on a warehouse. */
@@ -81,9 +81,9 @@ export const QUERY_STATEMENT_TIMEOUT_SECONDS = 5 * 60;
 /**
  * Around each call (connect, session, statements). A serverless warehouse starts in seconds; a stopped pro or
  * classic one "typically" in about 4 minutes (Azure Databricks docs, "SQL warehouse types"). No new attempt
- * starts 5 minutes after the first (`budgetMs`), so the wait is bounded whatever the jitter draws: the Durable
- * layer retries the whole step (3 attempts, 1 and 2 minutes apart) while the warehouse keeps starting, so a
- * step gives a start up to 15 minutes of attempts. Delays are fully jittered with ceilings 5, 10, 20, 40, 60 s…
+ * starts 5 minutes after the first (`budgetMs`), so the wait is bounded whatever the jitter draws and a step's
+ * worst case stays within the 15 minutes test/functions/retry-budget.test.ts derives. Delays are fully jittered
+ * with ceilings 5, 10, 20, 40, 60 s…
  */
 export const DATABRICKS_COLD_START_RETRY: RetryPolicy = {
   attempts: 30,

@@ -12,7 +12,8 @@ import type { DatasetDefinition } from '../../src/pipeline/datasets';
 import type { StageStore, StagedWindow } from '../../src/pipeline/ports';
 import { SocrataClient } from '../../src/pipeline/source';
 import { type StepPorts, loadWindowsStep, stageWindowStep } from '../../src/pipeline/steps';
-import { planBackfill, splitUnits, waves } from '../../src/schedule/backfill-plan';
+import { planBackfill, planUnits, waves } from '../../src/schedule/backfill-plan';
+import { backfillInstanceId } from '../../src/schedule/instances';
 import { LocalStageStore } from '../../src/stage/local';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
 import { TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../support/fixtures';
@@ -46,8 +47,8 @@ after(async () => {
 });
 
 test('a full-history traffic backfill costs at most 100 source requests and 20 MERGEs', async (t) => {
-  const units = splitUnits(DATASET, [HISTORY]);
-  const plan = planBackfill(DATASET, units, MAX_CONCURRENCY);
+  const { units, batches } = planUnits(DATASET, [HISTORY]);
+  const plan = planBackfill(DATASET, backfillInstanceId(DATASET, HISTORY, 'all'), { units, batches }, MAX_CONCURRENCY);
   const warehouse = new CountingDuckDb(join(directory.path, 'warehouse.duckdb'));
   const ports: StepPorts = {
     source: new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID) }),

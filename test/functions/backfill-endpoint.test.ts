@@ -5,13 +5,14 @@ import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { BACKFILL_ORCHESTRATOR } from '../../src/functions/backfillOrchestrator';
 import { type BackfillDeps, handleBackfill } from '../../src/functions/startBackfill';
 import type { Window } from '../../src/pipeline/window';
-import { splitUnits } from '../../src/schedule/backfill-plan';
-import { backfillInstanceId, unitInstanceId } from '../../src/schedule/instances';
+import { planUnits, splitUnits } from '../../src/schedule/backfill-plan';
+import { backfillInstanceId } from '../../src/schedule/instances';
 import { StandInDurableClient } from './support/durable-client';
 
 const TRAFFIC = 'bnt-hourly-traffic';
 const CROSSINGS = 'bnt-hourly-crossings';
 const HISTORY = { start: '2010-01-01', stop: '2025-06-01' };
+const NOW = new Date('2026-11-30T09:00:00Z');
 
 function post(body: unknown): HttpRequest {
   return new HttpRequest({
@@ -45,6 +46,7 @@ function harness(missing: readonly Window[] = []): Harness {
         return input.batches.map((batch) => `MERGE INTO bronze.t USING (${batch.length} units) …`);
       },
       log: () => {},
+      now: () => NOW,
     },
   };
 }
@@ -108,7 +110,13 @@ describe('POST /api/backfill', () => {
       {
         name: BACKFILL_ORCHESTRATOR,
         instanceId,
-        input: { dataset: TRAFFIC, window: HISTORY, mode: 'all', maxConcurrency: 4 },
+        input: {
+          dataset: TRAFFIC,
+          window: HISTORY,
+          mode: 'all',
+          maxConcurrency: 4,
+          plan: planUnits(TRAFFIC, [HISTORY]),
+        },
       },
     ]);
     assert.doesNotMatch(JSON.stringify(response), /webhooks|systemKey|code=/i, 'never the Durable system-key URLs');
@@ -174,7 +182,7 @@ describe('POST /api/backfill', () => {
     assert.deepEqual(answer.units[0], {
       start: '2010-01-01',
       stop: '2011-02-18',
-      instanceId: 'bnt-hourly-traffic_unit_2010-01-01_2011-02-18',
+      instanceId: 'bnt-hourly-traffic_backfill-all_2010-01-01_2025-06-01_unit_2010-01-01_2011-02-18',
       estimatedRows: 198_240,
       estimatedRequests: 6,
     });
@@ -224,33 +232,19 @@ describe('POST /api/backfill', () => {
     });
   });
 
-  it('starts the failed mode with only the units whose last run failed', async () => {
+  it('starts the failed mode with the units the range’s latest backfill left failed, as a plan', async () => {
     const { client, deps } = harness();
     const window = { start: '2024-01-01', stop: '2024-07-01' };
     const units = splitUnits(CROSSINGS, [window]);
     const unit = (index: number) => units[index] as Window;
-    client.set(unitInstanceId(CROSSINGS, unit(0)), {
-      name: 'backfillUnitOrchestrator',
-      runtimeStatus: 'Completed',
-      output: { ok: true },
-    });
-    client.set(unitInstanceId(CROSSINGS, unit(1)), {
-      name: 'backfillUnitOrchestrator',
-      runtimeStatus: 'Completed',
-      output: { ok: false },
-    });
-    client.set(unitInstanceId(CROSSINGS, unit(2)), { name: 'backfillUnitOrchestrator', runtimeStatus: 'Failed' });
-    // The MERGE of unit 4 failed in the last backfill over this range: its own stage had succeeded.
-    client.set(unitInstanceId(CROSSINGS, unit(4)), {
-      name: 'backfillUnitOrchestrator',
-      runtimeStatus: 'Completed',
-      output: { ok: true },
-    });
     client.set(backfillInstanceId(CROSSINGS, window, 'all'), {
       name: BACKFILL_ORCHESTRATOR,
       runtimeStatus: 'Completed',
+      lastUpdatedTime: '2026-11-01T00:00:00Z',
       output: {
         units: [
+          { ...unit(1), status: 'failed' },
+          { ...unit(2), status: 'failed' },
           { ...unit(4), status: 'failed' },
           { ...unit(0), status: 'completed' },
         ],
@@ -267,9 +261,29 @@ describe('POST /api/backfill', () => {
       window,
       mode: 'failed',
       maxConcurrency: 2,
-      units: [unit(1), unit(2), unit(4)],
+      plan: { units: [unit(1), unit(2), unit(4)], batches: [[0, 1], [2]] },
     });
     assert.equal(client.starts[0]?.instanceId, backfillInstanceId(CROSSINGS, window, 'failed'));
+  });
+
+  it('redoes every planned unit of a backfill that ended without finishing (it failed on its own status)', async () => {
+    const { client, deps } = harness();
+    const window = { start: '2024-01-01', stop: '2024-07-01' };
+    const plan = planUnits(CROSSINGS, [window]);
+    client.set(backfillInstanceId(CROSSINGS, window, 'all'), {
+      name: BACKFILL_ORCHESTRATOR,
+      runtimeStatus: 'Failed',
+      input: { dataset: CROSSINGS, window, mode: 'all', maxConcurrency: 4, plan },
+      output:
+        'The UTF-16 size of the JSON-serialized payload must not exceed 16 KB. The current payload size is 17 KB.',
+    });
+    const response = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: window.start, stopDate: window.stop, mode: 'failed' }),
+      client,
+      deps,
+    );
+    assert.equal(response.status, 202);
+    assert.deepEqual((client.starts[0]?.input as { plan: unknown }).plan, plan);
   });
 
   it('starts nothing in the failed mode when no unit failed', async () => {
@@ -282,5 +296,80 @@ describe('POST /api/backfill', () => {
     assert.equal(response.status, 200);
     assert.equal(body(response).started, false);
     assert.equal(client.starts.length, 0);
+  });
+
+  it('clips the range to the dataset’s dates, as the command line does, and says so', async () => {
+    const { client, deps } = harness();
+    const response = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: '2001-01-01', stopDate: '2026-01-01', dryRun: true }),
+      client,
+      deps,
+    );
+    assert.equal(response.status, 200);
+    const answer = body(response);
+    assert.deepEqual(answer.window, { start: '2019-01-01', stop: '2026-01-01' });
+    assert.deepEqual(answer.requested, { start: '2001-01-01', stop: '2026-01-01' });
+    assert.match(answer.clipped, /\[2001-01-01, 2026-01-01\) was clipped to \[2019-01-01, 2026-01-01\)/);
+    assert.equal(answer.instanceId, backfillInstanceId(CROSSINGS, answer.window, 'all'));
+    assert.equal(answer.units[0].start, '2019-01-01');
+
+    const started = await handleBackfill(
+      post({ dataset: TRAFFIC, startDate: '2024-01-01', stopDate: '2030-01-01' }),
+      client,
+      deps,
+    );
+    assert.equal(started.status, 202);
+    assert.deepEqual(body(started).window, { start: '2024-01-01', stop: '2026-12-01' }, 'up to tomorrow, UTC');
+    assert.match(body(started).clipped, /clipped/);
+    assert.equal(body(started).requested.stop, '2030-01-01');
+  });
+
+  it('answers 400 naming the field when nothing of the range can hold data, and starts nothing', async () => {
+    const { client, deps } = harness();
+    const before = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: '2010-01-01', stopDate: '2018-06-01' }),
+      client,
+      deps,
+    );
+    assert.equal(before.status, 400);
+    assert.equal(body(before).error.field, 'stopDate');
+    const future = await handleBackfill(
+      post({ dataset: CROSSINGS, startDate: '2027-01-01', stopDate: '2027-06-01' }),
+      client,
+      deps,
+    );
+    assert.equal(future.status, 400);
+    assert.equal(body(future).error.field, 'startDate');
+    assert.equal(client.starts.length, 0);
+  });
+
+  it('answers 409 naming a running backfill of the same dataset over some of the same days; a dry run still answers', async () => {
+    const { client, deps } = harness();
+    const running = backfillInstanceId(CROSSINGS, { start: '2020-01-01', stop: '2021-01-01' }, 'all');
+    client.set(running, { name: BACKFILL_ORCHESTRATOR, runtimeStatus: 'Running' });
+    client.set(backfillInstanceId(TRAFFIC, { start: '2020-01-01', stop: '2022-01-01' }, 'all'), {
+      name: BACKFILL_ORCHESTRATOR,
+      runtimeStatus: 'Running',
+    });
+    const request = { dataset: CROSSINGS, startDate: '2020-06-01', stopDate: '2022-01-01' };
+    const refused = await handleBackfill(post(request), client, deps);
+    assert.equal(refused.status, 409);
+    assert.equal(body(refused).running.instanceId, running);
+    assert.equal(body(refused).running.statusUrl, `https://bnt-func.azurewebsites.net/api/runs/${running}`);
+    assert.match(body(refused).error.message, new RegExp(`${running} .*overlaps this range and is running`));
+    assert.equal(client.starts.length, 0);
+
+    const dryRun = await handleBackfill(post({ ...request, dryRun: true }), client, deps);
+    assert.equal(dryRun.status, 200);
+
+    const elsewhere = await handleBackfill(post({ ...request, startDate: '2021-01-01' }), client, deps);
+    assert.equal(elsewhere.status, 202, 'adjacent, not overlapping');
+    client.set(running, { name: BACKFILL_ORCHESTRATOR, runtimeStatus: 'Completed' });
+    const after = await handleBackfill(
+      post({ ...request, startDate: '2020-03-01', stopDate: '2020-12-01' }),
+      client,
+      deps,
+    );
+    assert.equal(after.status, 202, 'once the other is done');
   });
 });

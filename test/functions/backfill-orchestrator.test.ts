@@ -1,11 +1,11 @@
 import './support/core-standin';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FIND_MISSING, LOAD_WINDOWS, REPORT_RUN, STAGE_WINDOW, VERIFY_WINDOW } from '../../src/functions/activities';
+import { LOAD_WINDOWS, PLAN_MISSING, REPORT_RUN, STAGE_WINDOW, VERIFY_WINDOW } from '../../src/functions/activities';
 import { BACKFILL_ORCHESTRATOR, backfillOrchestrator } from '../../src/functions/backfillOrchestrator';
 import { BACKFILL_UNIT_ORCHESTRATOR, backfillUnitOrchestrator } from '../../src/functions/backfillUnitOrchestrator';
 import type { Window } from '../../src/pipeline/window';
-import { splitUnits } from '../../src/schedule/backfill-plan';
+import { planUnits, splitUnits } from '../../src/schedule/backfill-plan';
 import { unitInstanceId } from '../../src/schedule/instances';
 import type { BackfillRunInput, LoadWindowsInput, ReportRunInput } from '../../src/schedule/messages';
 import { type ActivityScript, type Call, type Run, type Scenario, runOrchestration } from './support/replay';
@@ -25,7 +25,7 @@ function scenario(
       [STAGE_WINDOW]: (input: { window: Window }) => ok(stageOutput(dataset, input.window)),
       [LOAD_WINDOWS]: (input: LoadWindowsInput) => ok({ dataset, windows: input.windows.length, staged: 1 }),
       [VERIFY_WINDOW]: (input: { staged: number }) => verified(input.staged),
-      [FIND_MISSING]: () => ok({ missing: [] }),
+      [PLAN_MISSING]: () => ok({ missing: [], units: [], batches: [] }),
       [REPORT_RUN]: () => null,
       ...activities,
     } as Record<string, ActivityScript>,
@@ -50,19 +50,19 @@ describe('a backfill orchestration', () => {
 
   it('stages every unit as its own sub-orchestration, under the unit’s instance id', async () => {
     const run = await runBackfill(
-      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4 },
+      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4, plan: planUnits(CROSSINGS, [range]) },
       scenario(CROSSINGS),
     );
     assert.equal(run.runtimeStatus, 'Completed');
     const starts = named(run, BACKFILL_UNIT_ORCHESTRATOR);
     assert.deepEqual(
       starts.map((call) => call.instanceId),
-      units.map((unit) => unitInstanceId(CROSSINGS, unit)),
+      units.map((unit) => unitInstanceId(BACKFILL_ID, unit)),
     );
     assert.deepEqual(starts[0]?.input, { dataset: CROSSINGS, window: units[0], backfillInstanceId: BACKFILL_ID });
     assert.deepEqual(
       unitStages(run).map((call) => call.input.instanceId),
-      units.map((unit) => unitInstanceId(CROSSINGS, unit)),
+      units.map((unit) => unitInstanceId(BACKFILL_ID, unit)),
       'each unit’s stage logs under the unit’s id',
     );
   });
@@ -70,7 +70,7 @@ describe('a backfill orchestration', () => {
   it('runs at most maxConcurrency units at once, in waves', async () => {
     for (const maxConcurrency of [1, 3, 16]) {
       const run = await runBackfill(
-        { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency },
+        { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency, plan: planUnits(CROSSINGS, [range]) },
         scenario(CROSSINGS),
       );
       assert.equal(
@@ -89,7 +89,7 @@ describe('a backfill orchestration', () => {
 
   it('batches loads: one MERGE per batch of staged units, at most a year each, as soon as a batch is staged', async () => {
     const run = await runBackfill(
-      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4 },
+      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4, plan: planUnits(CROSSINGS, [range]) },
       scenario(CROSSINGS),
     );
     const loads = named(run, LOAD_WINDOWS);
@@ -110,17 +110,17 @@ describe('a backfill orchestration', () => {
 
   it('verifies each unit and writes exactly one summary line per unit', async () => {
     const run = await runBackfill(
-      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4 },
+      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4, plan: planUnits(CROSSINGS, [range]) },
       scenario(CROSSINGS),
     );
     assert.deepEqual(
       named(run, VERIFY_WINDOW).map((call) => call.input.instanceId),
-      units.map((unit) => unitInstanceId(CROSSINGS, unit)),
+      units.map((unit) => unitInstanceId(BACKFILL_ID, unit)),
     );
     const runs = reported(run);
     assert.deepEqual(
       runs.map((summary) => summary.instanceId),
-      units.map((unit) => unitInstanceId(CROSSINGS, unit)),
+      units.map((unit) => unitInstanceId(BACKFILL_ID, unit)),
     );
     assert.ok(runs.every((summary) => summary.status === 'completed' && summary.durationMs > 0));
     assert.equal(run.output.status, 'completed');
@@ -131,7 +131,7 @@ describe('a backfill orchestration', () => {
   it('carries on past a failing unit: the others load, the failed one gets a failed summary', async () => {
     const broken = units[5] as Window;
     const run = await runBackfill(
-      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4 },
+      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4, plan: planUnits(CROSSINGS, [range]) },
       scenario(CROSSINGS, {
         [STAGE_WINDOW]: (input: { window: Window }) =>
           input.window.start === broken.start
@@ -140,7 +140,7 @@ describe('a backfill orchestration', () => {
       }),
     );
     assert.equal(run.runtimeStatus, 'Completed');
-    const brokenChild = run.children.get(unitInstanceId(CROSSINGS, broken));
+    const brokenChild = run.children.get(unitInstanceId(BACKFILL_ID, broken));
     assert.equal(brokenChild?.runtimeStatus, 'Completed', 'a unit never throws');
     assert.deepEqual(brokenChild?.output, {
       ok: false,
@@ -152,16 +152,32 @@ describe('a backfill orchestration', () => {
     const failed = reported(run).filter((summary) => summary.status === 'failed');
     assert.deepEqual(
       failed.map((summary) => [summary.instanceId, summary.error?.kind]),
-      [[unitInstanceId(CROSSINGS, broken), 'terminal']],
+      [[unitInstanceId(BACKFILL_ID, broken), 'terminal']],
     );
     assert.equal(run.output.status, 'partial');
-    assert.equal(run.customStatuses.at(-1)?.units[`${broken.start}_${broken.stop}`], 'failed');
+    assert.deepEqual(run.customStatuses.at(-1)?.units, {
+      total: 16,
+      pending: 0,
+      staging: 0,
+      staged: 0,
+      loaded: 0,
+      completed: 15,
+      stale: 0,
+      failed: 1,
+    });
+    assert.equal(run.customStatuses.at(-1)?.failures[0]?.unit, `${broken.start}_${broken.stop}`);
     assert.equal(run.customStatuses.at(-1)?.failures[0]?.step, 'stage');
   });
 
   it('retries a unit’s transient stage failure inside the unit', async () => {
     const run = await runBackfill(
-      { dataset: CROSSINGS, window: { start: '2024-01-01', stop: '2024-02-05' }, mode: 'all', maxConcurrency: 4 },
+      {
+        dataset: CROSSINGS,
+        window: { start: '2024-01-01', stop: '2024-02-05' },
+        mode: 'all',
+        maxConcurrency: 4,
+        plan: planUnits(CROSSINGS, [{ start: '2024-01-01', stop: '2024-02-05' }]),
+      },
       scenario(CROSSINGS, {
         [STAGE_WINDOW]: (input: { window: Window }, attempt: number) => {
           if (attempt === 1) throw new Error('HTTP 429');
@@ -177,9 +193,9 @@ describe('a backfill orchestration', () => {
   });
 
   it('keeps the other units of a wave when the runtime fails one sub-orchestration (Task.all fails fast)', async () => {
-    const refused = unitInstanceId(CROSSINGS, units[1] as Window);
+    const refused = unitInstanceId(BACKFILL_ID, units[1] as Window);
     const run = await runBackfill(
-      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4 },
+      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4, plan: planUnits(CROSSINGS, [range]) },
       scenario(CROSSINGS, {}, { failSubOrchestration: (id) => (id === refused ? 'instance id in use' : undefined) }),
     );
     assert.equal(run.runtimeStatus, 'Completed');
@@ -190,7 +206,7 @@ describe('a backfill orchestration', () => {
 
   it('fails the units of a batch whose MERGE failed, and loads the other batch', async () => {
     const run = await runBackfill(
-      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4 },
+      { dataset: CROSSINGS, window: range, mode: 'all', maxConcurrency: 4, plan: planUnits(CROSSINGS, [range]) },
       scenario(CROSSINGS, {
         [LOAD_WINDOWS]: (input: LoadWindowsInput) =>
           input.window.start === range.start
@@ -209,7 +225,13 @@ describe('a backfill orchestration', () => {
 
   it('marks units with nothing in a frozen source as stale', async () => {
     const run = await runBackfill(
-      { dataset: TRAFFIC, window: { start: '2025-05-01', stop: '2025-06-01' }, mode: 'all', maxConcurrency: 4 },
+      {
+        dataset: TRAFFIC,
+        window: { start: '2025-05-01', stop: '2025-06-01' },
+        mode: 'all',
+        maxConcurrency: 4,
+        plan: planUnits(TRAFFIC, [{ start: '2025-05-01', stop: '2025-06-01' }]),
+      },
       scenario(TRAFFIC, {
         [STAGE_WINDOW]: (input: { window: Window }) => ok(stageOutput(TRAFFIC, input.window, 0)),
         [VERIFY_WINDOW]: () => verified(0, '2025-04-12T00:00:00.000'),
@@ -226,7 +248,7 @@ describe('a backfill orchestration', () => {
   it('loads the full traffic history in 14 MERGEs from 14 units (at most 20)', async () => {
     const history = { start: '2010-01-01', stop: '2025-06-01' };
     const run = await runBackfill(
-      { dataset: TRAFFIC, window: history, mode: 'all', maxConcurrency: 4 },
+      { dataset: TRAFFIC, window: history, mode: 'all', maxConcurrency: 4, plan: planUnits(TRAFFIC, [history]) },
       scenario(TRAFFIC),
     );
     assert.equal(named(run, BACKFILL_UNIT_ORCHESTRATOR).length, 14);
@@ -249,10 +271,10 @@ describe('backfill modes', () => {
     ];
     const run = await runBackfill(
       { dataset: CROSSINGS, window: range, mode: 'missing', maxConcurrency: 4 },
-      scenario(CROSSINGS, { [FIND_MISSING]: () => ok({ missing }) }),
+      scenario(CROSSINGS, { [PLAN_MISSING]: () => ok({ missing, ...planUnits(CROSSINGS, missing) }) }),
     );
     assert.deepEqual(
-      named(run, FIND_MISSING).map((call) => call.input),
+      named(run, PLAN_MISSING).map((call) => call.input),
       [{ instanceId: BACKFILL_ID, dataset: CROSSINGS, window: range }],
     );
     assert.deepEqual(
@@ -276,7 +298,7 @@ describe('backfill modes', () => {
     const run = await runBackfill(
       { dataset: CROSSINGS, window: range, mode: 'missing', maxConcurrency: 4 },
       scenario(CROSSINGS, {
-        [FIND_MISSING]: () => ({
+        [PLAN_MISSING]: () => ({
           ok: false,
           error: { kind: 'input', field: 'BLOCK_LAKEHOUSE_TABLE', message: 'no such block' },
         }),
@@ -293,14 +315,14 @@ describe('backfill modes', () => {
       { start: '2024-09-01', stop: '2024-10-06' },
     ];
     const run = await runBackfill(
-      { dataset: CROSSINGS, window: range, mode: 'failed', maxConcurrency: 4, units: failed },
-      scenario(CROSSINGS, { [FIND_MISSING]: () => assert.fail('the failed mode does not look for missing weeks') }),
+      { dataset: CROSSINGS, window: range, mode: 'failed', maxConcurrency: 4, plan: planUnits(CROSSINGS, failed) },
+      scenario(CROSSINGS, { [PLAN_MISSING]: () => assert.fail('the failed mode does not look for missing weeks') }),
     );
     assert.deepEqual(
       named(run, BACKFILL_UNIT_ORCHESTRATOR).map((call) => call.instanceId),
-      failed.map((unit) => unitInstanceId(CROSSINGS, unit)),
+      failed.map((unit) => unitInstanceId(BACKFILL_ID, unit)),
     );
-    assert.equal(named(run, LOAD_WINDOWS).length, 1, 'both within a year: one MERGE');
+    assert.equal(named(run, LOAD_WINDOWS).length, 2, 'not adjacent: two MERGEs');
     assert.equal(run.output.counts.completed, 2);
   });
 });

@@ -9,12 +9,24 @@ import { after, before, describe, test } from 'node:test';
 import { InvocationContext } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { LocalBlockStore } from '../../src/blocks/store';
-import { findMissing, loadWindows, stageWindow, verifyWindow } from '../../src/functions/activities';
+import {
+  LOAD_WINDOWS,
+  REPORT_RUN,
+  STAGE_WINDOW,
+  VERIFY_WINDOW,
+  loadWindows,
+  planMissing,
+  reportRun,
+  stageWindow,
+  verifyWindow,
+} from '../../src/functions/activities';
+import { WINDOW_ORCHESTRATOR, windowOrchestrator } from '../../src/functions/windowOrchestrator';
 import type { StageOutput } from '../../src/pipeline/steps';
 import type { StepOutcome } from '../../src/schedule/outcome';
 import { type Azurite, startAzurite } from '../support/azurite';
 import { TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../support/fixtures';
 import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
+import { TaskHub, inProcess } from './support/task-hub';
 
 const DATASET = 'bnt-hourly-traffic';
 const MONTH = { start: '2024-01-01', stop: '2024-02-01' };
@@ -97,9 +109,9 @@ describe('pipeline activities against Azurite and DuckDB, configured by app sett
     assert.deepEqual(verified, { rowsInWindow: 31 * 480, newestInSource: null, status: 'completed' });
   });
 
-  test('findMissing answers the weeks the table lacks, from one aggregate query', async () => {
+  test('planMissing answers the weeks the table lacks, from one aggregate query, and the units that fill them', async () => {
     const found = valueOf(
-      await findMissing(
+      await planMissing(
         { dataset: DATASET, window: { start: '2023-12-18', stop: '2024-02-12' }, instanceId: 'missing' },
         context([]),
       ),
@@ -108,6 +120,31 @@ describe('pipeline activities against Azurite and DuckDB, configured by app sett
       { start: '2023-12-18', stop: '2024-01-01' },
       { start: '2024-02-05', stop: '2024-02-12' },
     ]);
+    assert.deepEqual(found.units, found.missing, 'each stretch is shorter than a unit');
+    assert.deepEqual(found.batches, [[0], [1]], 'not adjacent: loaded apart');
+  });
+
+  test('the window orchestration with its activities run for real, in-process, through the task hub', async () => {
+    const lines: string[] = [];
+    const week = { start: '2024-01-07', stop: '2024-01-14' };
+    const hub = new TaskHub({
+      orchestrators: { [WINDOW_ORCHESTRATOR]: windowOrchestrator },
+      activities: {
+        [STAGE_WINDOW]: inProcess(stageWindow, (line) => lines.push(line)),
+        [LOAD_WINDOWS]: inProcess(loadWindows, (line) => lines.push(line)),
+        [VERIFY_WINDOW]: inProcess(verifyWindow, (line) => lines.push(line)),
+        [REPORT_RUN]: inProcess(reportRun, (line) => lines.push(line)),
+      },
+    });
+    const instanceId = `${DATASET}_${week.start}_${week.stop}`;
+    hub.startNew(WINDOW_ORCHESTRATOR, instanceId, { dataset: DATASET, window: week });
+    await hub.run();
+    const run = hub.execution(instanceId);
+    assert.equal(run?.runtimeStatus, 'Completed', run?.error);
+    assert.equal(run?.output.status, 'completed');
+    assert.equal(run?.output.staged, 7 * 480);
+    assert.equal(run?.output.rowsInWindow, 7 * 480);
+    assert.equal(lines.filter((line) => line.startsWith('bnt.run.finished ')).length, 1);
   });
 
   test('a refused request is returned as a terminal failure, not thrown: Durable does not retry it', async () => {

@@ -58,6 +58,7 @@ describe('the compiled app, as the host loads it', () => {
         'activities.js',
         'backfillOrchestrator.js',
         'backfillUnitOrchestrator.js',
+        'purgeHistory.js',
         'runs.js',
         'startBackfill.js',
         'weeklyTimer.js',
@@ -66,21 +67,32 @@ describe('the compiled app, as the host loads it', () => {
     );
   });
 
-  it('registers exactly the timer, the three endpoints, three orchestrations and five activities', () => {
+  it('registers exactly the two timers, the four endpoints, three orchestrations and five activities', () => {
     assert.deepEqual([...app.functions.keys()].sort(), [
       'backfillOrchestrator',
       'backfillUnitOrchestrator',
-      'findMissing',
       'getRun',
       'listRuns',
       'loadWindows',
+      'planMissing',
+      'purgeHistory',
       'reportRun',
       'stageWindow',
       'startBackfill',
+      'terminateRun',
       'verifyWindow',
       'weeklyTimer',
       'windowOrchestrator',
     ]);
+  });
+
+  it('purges old runs daily at 03:30 UTC, never on startup, with a durable client', () => {
+    const purge = app.functions.get('purgeHistory');
+    assert.deepEqual(
+      { type: trigger(purge).type, schedule: trigger(purge).schedule, runOnStartup: trigger(purge).runOnStartup },
+      { type: 'timerTrigger', schedule: '0 30 3 * * *', runOnStartup: undefined },
+    );
+    assert.equal(durableClientInputs(purge), 1);
   });
 
   it('fires the weekly timer on Monday 12:00 UTC by default, never on startup, with a durable client', () => {
@@ -97,6 +109,7 @@ describe('the compiled app, as the host loads it', () => {
       ['startBackfill', 'backfill', ['POST']],
       ['getRun', 'runs/{instanceId}', ['GET']],
       ['listRuns', 'runs', ['GET']],
+      ['terminateRun', 'runs/{instanceId}/terminate', ['POST']],
     ];
     for (const [name, route, methods] of expected) {
       const metadata = app.functions.get(name);
@@ -119,7 +132,7 @@ describe('the compiled app, as the host loads it', () => {
     for (const name of ['windowOrchestrator', 'backfillOrchestrator', 'backfillUnitOrchestrator']) {
       assert.equal(trigger(app.functions.get(name)).type, 'orchestrationTrigger', name);
     }
-    for (const name of ['stageWindow', 'loadWindows', 'verifyWindow', 'findMissing', 'reportRun']) {
+    for (const name of ['stageWindow', 'loadWindows', 'verifyWindow', 'planMissing', 'reportRun']) {
       assert.equal(trigger(app.functions.get(name)).type, 'activityTrigger', name);
       assert.equal(durableClientInputs(app.functions.get(name)), 0, name);
     }
@@ -134,7 +147,16 @@ describe('the compiled app, as the host loads it', () => {
   it('refuses to load with a bad schedule or dataset list, naming the setting', () => {
     const badSchedule = loadApp({ BNT_SCHEDULE: '0 12 * * 1' });
     assert.notEqual(badSchedule.status, 0);
-    assert.match(badSchedule.stderr, /BNT_SCHEDULE "0 12 \* \* 1" has 5 fields/);
+    assert.match(
+      badSchedule.stderr,
+      /BNT_SCHEDULE "0 12 \* \* 1" is not a schedule the Functions host accepts: it has 5 fields/,
+    );
+    const quartz = loadApp({ BNT_SCHEDULE: '0 0 12 ? * MON' });
+    assert.notEqual(quartz.status, 0, 'cron-parser reads it; the host’s NCrontab does not');
+    assert.match(quartz.stderr, /BNT_SCHEDULE "0 0 12 \? \* MON"/);
+    const badPurge = loadApp({ BNT_PURGE_AFTER_DAYS: 'a month' });
+    assert.notEqual(badPurge.status, 0);
+    assert.match(badPurge.stderr, /BNT_PURGE_AFTER_DAYS "a month" must be a whole number of days/);
     const badDatasets = loadApp({ BNT_DATASETS: 'bnt-hourly-traffic,qzve-kjga' });
     assert.notEqual(badDatasets.status, 0);
     assert.match(badDatasets.stderr, /BNT_DATASETS "qzve-kjga" is not a known dataset/);

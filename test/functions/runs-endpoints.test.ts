@@ -2,7 +2,7 @@ import './support/core-standin';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HttpRequest } from '@azure/functions';
-import { handleGetRun, handleListRuns } from '../../src/functions/runs';
+import { handleGetRun, handleListRuns, handleTerminateRun } from '../../src/functions/runs';
 import { StandInDurableClient } from './support/durable-client';
 
 const WEEK_ID = 'bnt-hourly-traffic_2026-11-15_2026-11-22';
@@ -30,14 +30,32 @@ function hub(): StandInDurableClient {
         window: { start: '2024-01-01', stop: '2024-03-01' },
         mode: 'all',
         maxConcurrency: 4,
+        plan: {
+          units: [
+            { start: '2024-01-01', stop: '2024-02-05' },
+            { start: '2024-02-05', stop: '2024-03-01' },
+          ],
+          batches: [[0, 1]],
+        },
       },
       customStatus: {
         step: 'stage',
-        units: { '2024-01-01_2024-02-05': 'completed', '2024-02-05_2024-03-01': 'failed' },
+        units: { total: 2, pending: 0, staging: 1, staged: 0, loaded: 0, completed: 0, stale: 0, failed: 1 },
         counts: { fetched: 192_500, staged: 192_500, quarantined: 0, rowsInWindow: 192_500 },
         failures: [{ unit: '2024-02-05_2024-03-01', step: 'stage', kind: 'transient', message: 'HTTP 503' }],
       },
       createdTime: '2026-11-29T08:00:00Z',
+    })
+    .set(`${BACKFILL_ID}_unit_2024-01-01_2024-02-05`, {
+      name: 'backfillUnitOrchestrator',
+      runtimeStatus: 'Running',
+      createdTime: '2026-11-29T08:00:01Z',
+    })
+    .set(`${BACKFILL_ID}_unit_2024-02-05_2024-03-01`, {
+      name: 'backfillUnitOrchestrator',
+      runtimeStatus: 'Completed',
+      output: { ok: false, error: { kind: 'transient', message: 'HTTP 503' } },
+      createdTime: '2026-11-29T08:00:01Z',
     })
     .set('bnt-hourly-crossings_2026-11-15_2026-11-22', {
       name: 'windowOrchestrator',
@@ -73,7 +91,7 @@ describe('GET /api/runs/{instanceId}', () => {
     assert.deepEqual(client.statusQueries, [{ instanceId: WEEK_ID, options: { showInput: true } }]);
   });
 
-  it('answers a backfill with the status of each unit', async () => {
+  it('answers a running backfill with each unit of its plan and where that unit’s own instance is', async () => {
     const response = await handleGetRun(get(`runs/${BACKFILL_ID}`, { instanceId: BACKFILL_ID }), hub());
     assert.equal(response.status, 200);
     const answer = response.jsonBody as { mode: string; units: unknown[] };
@@ -82,13 +100,13 @@ describe('GET /api/runs/{instanceId}', () => {
       {
         start: '2024-01-01',
         stop: '2024-02-05',
-        instanceId: 'bnt-hourly-crossings_unit_2024-01-01_2024-02-05',
-        status: 'completed',
+        instanceId: `${BACKFILL_ID}_unit_2024-01-01_2024-02-05`,
+        status: 'staging',
       },
       {
         start: '2024-02-05',
         stop: '2024-03-01',
-        instanceId: 'bnt-hourly-crossings_unit_2024-02-05_2024-03-01',
+        instanceId: `${BACKFILL_ID}_unit_2024-02-05_2024-03-01`,
         status: 'failed',
       },
     ]);
@@ -128,20 +146,43 @@ describe('GET /api/runs', () => {
   const ids = (response: { jsonBody?: unknown }) =>
     (response.jsonBody as { runs: { instanceId: string }[] }).runs.map((run) => run.instanceId);
 
-  it('lists recent runs newest first, reading only the last weeks of the task hub', async () => {
-    const { client, response } = await list('');
+  it('lists recent runs newest first, reading only the last weeks of the task hub, a page at a time', async () => {
+    const { client, response } = await list('?kind=window');
     assert.equal(response.status, 200);
-    assert.deepEqual(ids(response), [BACKFILL_ID, 'bnt-hourly-crossings_2026-11-15_2026-11-22', WEEK_ID]);
-    assert.deepEqual(client.listFilters, [{ createdTimeFrom: new Date('2026-10-26T09:00:00Z') }]);
+    assert.deepEqual(ids(response), ['bnt-hourly-crossings_2026-11-15_2026-11-22', WEEK_ID]);
+    assert.deepEqual(
+      client.listQueries.map((query) => query.query),
+      [{ createdTimeFrom: new Date('2026-10-26T09:00:00Z') }],
+    );
+    assert.ok(client.statusQueries.length === 0, 'no instance read one by one');
+  });
+
+  it('reads every page of the lookback period before choosing the newest', async () => {
+    const client = hub();
+    for (let day = 1; day <= 250; day++) {
+      const date = `2026-11-${String(1 + (day % 28)).padStart(2, '0')}`;
+      client.set(`bnt-hourly-traffic_2020-01-01_2020-01-${String(1 + (day % 28)).padStart(2, '0')}-${day}`, {
+        name: 'windowOrchestrator',
+        runtimeStatus: 'Completed',
+        createdTime: `${date}T00:00:00Z`,
+      });
+    }
+    const { response } = await list('?kind=backfill', client);
+    assert.deepEqual(ids(response), [BACKFILL_ID]);
+    assert.equal(client.listQueries.length, 3, '256 instances in pages of 100');
+    assert.deepEqual(
+      client.listQueries.map((query) => query.continuationToken),
+      [undefined, '100', '200'],
+    );
   });
 
   it('filters by dataset, kind and runtime status, and returns at most top runs', async () => {
     assert.deepEqual(ids((await list('?dataset=bnt-hourly-traffic')).response), [WEEK_ID]);
     assert.deepEqual(ids((await list('?kind=backfill')).response), [BACKFILL_ID]);
-    assert.deepEqual(ids((await list('?top=1')).response), [BACKFILL_ID]);
+    assert.deepEqual(ids((await list('?top=1')).response), [`${BACKFILL_ID}_unit_2024-01-01_2024-02-05`]);
     const { client, response } = await list('?status=failed');
     assert.deepEqual(ids(response), ['bnt-hourly-crossings_2026-11-15_2026-11-22']);
-    assert.deepEqual(client.listFilters[0]?.runtimeStatus, ['Failed']);
+    assert.deepEqual(client.listQueries[0]?.query.runtimeStatus, ['Failed']);
   });
 
   it('answers 400 naming the parameter, reading nothing', async () => {
@@ -155,7 +196,50 @@ describe('GET /api/runs', () => {
       const { client, response } = await list(query ?? '');
       assert.equal(response.status, 400, query);
       assert.equal((response.jsonBody as { error: { field: string } }).error.field, field, query);
-      assert.equal(client.listFilters.length, 0);
+      assert.equal(client.listQueries.length, 0);
     }
+  });
+});
+
+describe('POST /api/runs/{instanceId}/terminate', () => {
+  const post = (instanceId: string) =>
+    new HttpRequest({
+      method: 'POST',
+      url: `https://bnt-func.azurewebsites.net/api/runs/${instanceId}/terminate`,
+      params: { instanceId },
+    });
+
+  it('stops a backfill, then each of its units still running, and answers 202 naming them', async () => {
+    const client = hub();
+    const response = await handleTerminateRun(post(BACKFILL_ID), client);
+    assert.equal(response.status, 202);
+    const unit = `${BACKFILL_ID}_unit_2024-01-01_2024-02-05`;
+    assert.deepEqual(response.jsonBody, { instanceId: BACKFILL_ID, terminated: [BACKFILL_ID, unit] });
+    assert.deepEqual(
+      client.terminated.map((call) => call.instanceId),
+      [BACKFILL_ID, unit],
+      'the backfill first, so no unit’s end reaches it; the finished unit is left alone',
+    );
+    assert.equal(client.instances.get(unit)?.runtimeStatus, 'Terminated');
+  });
+
+  it('stops a weekly window', async () => {
+    const client = hub();
+    const response = await handleTerminateRun(post(WEEK_ID), client);
+    assert.equal(response.status, 202);
+    assert.deepEqual(
+      client.terminated.map((call) => call.instanceId),
+      [WEEK_ID],
+    );
+  });
+
+  it('answers 409 for a run that is not running, and 404 or 400 as the status endpoint does, stopping nothing', async () => {
+    const client = hub();
+    const finished = await handleTerminateRun(post('bnt-hourly-crossings_2026-11-15_2026-11-22'), client);
+    assert.equal(finished.status, 409);
+    assert.match((finished.jsonBody as { error: { message: string } }).error.message, /failed, not running/);
+    assert.equal((await handleTerminateRun(post('bnt-hourly-traffic_2020-01-05_2020-01-12'), client)).status, 404);
+    assert.equal((await handleTerminateRun(post('../x'), client)).status, 400);
+    assert.deepEqual(client.terminated, []);
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Window } from '../../src/pipeline/window';
+import { backfillInstanceId } from '../../src/schedule/instances';
 import {
   LOAD_BATCH_MAX_DAYS,
   batchWindows,
@@ -8,6 +9,7 @@ import {
   estimatedRequests,
   loadBatches,
   planBackfill,
+  planUnits,
   splitUnits,
   unitDays,
   waves,
@@ -60,7 +62,8 @@ describe('backfill units', () => {
 });
 
 describe('the full-history traffic backfill (2010-01-01 to 2025-06-01, ~2.7 million rows)', () => {
-  const plan = planBackfill('bnt-hourly-traffic', splitUnits('bnt-hourly-traffic', [FULL_HISTORY]), 4);
+  const backfillId = backfillInstanceId('bnt-hourly-traffic', FULL_HISTORY, 'all');
+  const plan = planBackfill('bnt-hourly-traffic', backfillId, planUnits('bnt-hourly-traffic', [FULL_HISTORY]), 4);
 
   it('covers the whole range in units of about a year', () => {
     assertTiles(plan.units, FULL_HISTORY);
@@ -87,8 +90,11 @@ describe('the full-history traffic backfill (2010-01-01 to 2025-06-01, ~2.7 mill
     );
   });
 
-  it('gives every unit its own deterministic instance id', () => {
-    assert.equal(plan.units[0]?.instanceId, 'bnt-hourly-traffic_unit_2010-01-01_2011-02-18');
+  it('gives every unit its own deterministic instance id, under the backfill’s id', () => {
+    assert.equal(
+      plan.units[0]?.instanceId,
+      'bnt-hourly-traffic_backfill-all_2010-01-01_2025-06-01_unit_2010-01-01_2011-02-18',
+    );
     assert.equal(new Set(plan.units.map((unit) => unit.instanceId)).size, plan.units.length);
   });
 });
@@ -120,6 +126,34 @@ describe('load batches', () => {
         { start: '2011-06-01', stop: '2011-07-01' },
       ]),
       [[0], [1]],
+    );
+  });
+
+  it('hold only adjacent units: two missing weeks 12 years apart are two MERGEs', () => {
+    const weeks = [
+      { start: '2012-03-04', stop: '2012-03-11' },
+      { start: '2024-03-03', stop: '2024-03-10' },
+    ];
+    const { units, batches } = planUnits('bnt-hourly-crossings', weeks);
+    assert.deepEqual(units, weeks);
+    assert.deepEqual(batches, [[0], [1]]);
+  });
+
+  it('keep adjacent stretches of the missing mode together, and split where a gap lies', () => {
+    const parts = [
+      { start: '2024-01-07', stop: '2024-03-03' },
+      { start: '2024-03-10', stop: '2024-04-07' },
+    ];
+    const { units, batches } = planUnits('bnt-hourly-crossings', parts);
+    for (const batch of batchWindows(units, batches)) {
+      batch.slice(1).forEach((unit, index) => assert.equal(unit.start, batch[index]?.stop, 'adjacent within a batch'));
+    }
+    assert.deepEqual(
+      batchWindows(units, batches).map((batch) => [batch[0]?.start, batch.at(-1)?.stop]),
+      [
+        ['2024-01-07', '2024-03-03'],
+        ['2024-03-10', '2024-04-07'],
+      ],
     );
   });
 });

@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StageOutput } from '../../src/pipeline/steps';
-import type { Window } from '../../src/pipeline/window';
-import { loadBatches, splitUnits, waves } from '../../src/schedule/backfill-plan';
+import { type Window, splitWindow } from '../../src/pipeline/window';
+import { MAX_BACKFILL_YEARS, MAX_CONCURRENCY } from '../../src/schedule/backfill-request';
+import { type UnitPlan, planUnits, waves } from '../../src/schedule/backfill-plan';
 import { BackfillProgress } from '../../src/schedule/backfill-progress';
+import type { BackfillStep } from '../../src/schedule/messages';
+import { MAX_ERROR_MESSAGE } from '../../src/schedule/outcome';
+import { utf16Bytes } from '../functions/support/task-hub';
 
 const DATASET = 'bnt-hourly-crossings';
+const BACKFILL = 'bnt-hourly-crossings_backfill-all_2024-01-01_2024-04-01';
 const at = new Date('2026-01-05T12:00:00Z');
 const later = new Date('2026-01-05T12:30:00Z');
 
@@ -24,11 +29,11 @@ function staged(unit: Window, rows: number): StageOutput {
   };
 }
 
-function progressFor(range: Window): { progress: BackfillProgress; units: Window[] } {
-  const units = splitUnits(DATASET, [range]);
+function progressFor(range: Window): { progress: BackfillProgress; units: readonly Window[] } {
+  const plan = planUnits(DATASET, [range]);
   return {
-    progress: new BackfillProgress(DATASET, range, 'all', units, loadBatches(units), waves(units, 2).length),
-    units,
+    progress: new BackfillProgress(DATASET, range, 'all', BACKFILL, plan, waves(plan.units, 2).length),
+    units: plan.units,
   };
 }
 
@@ -91,7 +96,7 @@ describe('backfill progress', () => {
       dataset: DATASET,
       start: units[0]?.start,
       stop: units[0]?.stop,
-      instanceId: `${DATASET}_unit_2024-01-01_2024-02-05`,
+      instanceId: `${BACKFILL}_unit_2024-01-01_2024-02-05`,
       status: 'completed',
       fetched: 10,
       staged: 10,
@@ -120,19 +125,43 @@ describe('backfill progress', () => {
     assert.deepEqual(output.units[1]?.error, { step: 'stage', kind: 'transient', message: 'HTTP 503' });
   });
 
-  it('keeps its custom status under 16 KB for the largest backfill: 25 years of crossings, every unit failing', () => {
-    const range = { start: '2000-01-01', stop: '2025-01-01' };
-    const units = splitUnits(DATASET, [range]);
-    const progress = new BackfillProgress(DATASET, range, 'all', units, loadBatches(units), waves(units, 16).length);
-    progress.startWave(
-      units.map((_, index) => index),
-      at,
-    );
-    units.forEach((_, index) =>
-      progress.recordStage(index, { ok: false, error: { kind: 'terminal', message: 'e'.repeat(1_000) } }),
-    );
-    const status = progress.customStatus('stage');
-    assert.equal(Object.keys(status.units).length, units.length);
-    assert.ok(JSON.stringify(status).length < 16 * 1024, `${JSON.stringify(status).length} characters`);
+  it('keeps its custom status under 16 KB (UTF-16) for any accepted request: 25 years, every unit failed with the longest message', (t) => {
+    const range = { start: '2019-01-01', stop: `${2019 + MAX_BACKFILL_YEARS}-01-01` };
+    // The most units a request can plan: the whole range (all mode), or every other week missing (missing mode).
+    const everyOtherWeek = splitWindow(range, 7).filter((_, index) => index % 2 === 0);
+    const plans: [string, UnitPlan][] = [
+      ['all', planUnits(DATASET, [range])],
+      ['missing, every other week', planUnits(DATASET, everyOtherWeek)],
+    ];
+    // The longest message an activity returns, made of what costs most in UTF-16 JSON: quotes and backslashes
+    // (escaped), control characters (six characters each if left in), astral characters (two units each).
+    const longest = '"\\\u0001😀'.repeat(MAX_ERROR_MESSAGE).slice(0, MAX_ERROR_MESSAGE);
+    const error = { kind: 'terminal' as const, message: longest, field: longest };
+    let largest = 0;
+    for (const [name, plan] of plans) {
+      const progress = new BackfillProgress(
+        DATASET,
+        range,
+        'missing',
+        `${DATASET}_backfill-missing_${range.start}_${range.stop}`,
+        plan,
+        waves(plan.units, MAX_CONCURRENCY).length,
+      );
+      const steps: BackfillStep[] = ['find-missing', 'stage', 'load', 'verify', 'done', 'failed'];
+      const measure = () => {
+        for (const step of steps)
+          largest = Math.max(largest, utf16Bytes(progress.customStatus(step, { step, ...error })));
+      };
+      measure();
+      plan.units.forEach((_, index) => progress.startWave([index], at));
+      plan.units.forEach((_, index) => {
+        progress.recordStage(index, { ok: false, error });
+        measure();
+      });
+      assert.equal(progress.customStatus('done').units.failed, plan.units.length, name);
+      t.diagnostic(`${name}: ${plan.units.length} units, all failed`);
+    }
+    t.diagnostic(`largest custom status: ${largest} bytes UTF-16 (limit 16,384)`);
+    assert.ok(largest < 16 * 1024, `${largest} bytes`);
   });
 });

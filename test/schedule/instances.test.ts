@@ -19,7 +19,7 @@ describe('instance ids', () => {
   it('keep units and backfills apart from weekly windows over the same dates', () => {
     const ids = [
       windowInstanceId('bnt-hourly-traffic', week),
-      unitInstanceId('bnt-hourly-traffic', week),
+      unitInstanceId(backfillInstanceId('bnt-hourly-traffic', week, 'all'), week),
       backfillInstanceId('bnt-hourly-traffic', week, 'all'),
       backfillInstanceId('bnt-hourly-traffic', week, 'missing'),
       backfillInstanceId('bnt-hourly-traffic', week, 'failed'),
@@ -34,10 +34,14 @@ describe('instance ids', () => {
       dataset: 'bnt-hourly-crossings',
       window: week,
     });
-    assert.deepEqual(parseInstanceId(unitInstanceId('bnt-hourly-traffic', week)), {
+    const range = { start: '2026-01-04', stop: '2026-12-27' };
+    const backfill = backfillInstanceId('bnt-hourly-traffic', range, 'all');
+    assert.deepEqual(parseInstanceId(unitInstanceId(backfill, week)), {
       kind: 'unit',
       dataset: 'bnt-hourly-traffic',
       window: week,
+      mode: 'all',
+      backfill: { instanceId: backfill, window: range },
     });
     assert.deepEqual(parseInstanceId(backfillInstanceId('bnt-hourly-traffic', week, 'missing')), {
       kind: 'backfill',
@@ -46,6 +50,16 @@ describe('instance ids', () => {
       mode: 'missing',
     });
     assert.equal(parseInstanceId('3f2504e0-4f89-11d3-9a0c-0305e82c3301'), undefined);
+  });
+
+  it('give a unit an id no other backfill shares, even over the same unit window', () => {
+    const unit = { start: '2020-01-05', stop: '2020-02-09' };
+    const first = backfillInstanceId('bnt-hourly-crossings', { start: '2020-01-05', stop: '2021-01-03' }, 'all');
+    const second = backfillInstanceId('bnt-hourly-crossings', { start: '2020-01-05', stop: '2022-01-02' }, 'all');
+    const missing = backfillInstanceId('bnt-hourly-crossings', { start: '2020-01-05', stop: '2021-01-03' }, 'missing');
+    const ids = [first, second, missing].map((backfill) => unitInstanceId(backfill, unit));
+    assert.equal(new Set(ids).size, 3);
+    for (const id of ids) assert.match(id, INSTANCE_ID_PATTERN);
   });
 
   it('refuse a window date that is not a date', () => {

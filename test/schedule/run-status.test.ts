@@ -5,12 +5,15 @@ import {
   describeRun,
   latestOf,
   listEntry,
-  unitRunFailed,
+  unitStateOf,
   unitsRecordedFailed,
+  unitsToRedo,
 } from '../../src/schedule/run-status';
 
 const WINDOW_ID = 'bnt-hourly-traffic_2026-11-15_2026-11-22';
 const BACKFILL_ID = 'bnt-hourly-crossings_backfill-all_2024-01-01_2024-03-01';
+const UNIT_1 = { start: '2024-01-01', stop: '2024-02-05' };
+const UNIT_2 = { start: '2024-02-05', stop: '2024-03-01' };
 
 function status(overrides: Partial<InstanceStatus>): InstanceStatus {
   return {
@@ -68,7 +71,7 @@ describe('a run’s status answer', () => {
     assert.deepEqual(answer.error, { message: 'Non-Deterministic workflow detected' });
   });
 
-  it('lists each unit of a running backfill from its custom status', () => {
+  it('lists each unit of a running backfill from the plan in its input, pending until looked up', () => {
     const answer = describeRun(
       status({
         instanceId: BACKFILL_ID,
@@ -78,29 +81,26 @@ describe('a run’s status answer', () => {
           window: { start: '2024-01-01', stop: '2024-03-01' },
           mode: 'all',
           maxConcurrency: 4,
+          plan: { units: [UNIT_1, UNIT_2], batches: [[0, 1]] },
         },
-        customStatus: {
-          step: 'stage',
-          units: { '2024-01-01_2024-02-05': 'completed', '2024-02-05_2024-03-01': 'staging' },
-        },
+        customStatus: { step: 'stage', units: { total: 2, staging: 2 } },
       }),
     );
     assert.equal(answer.kind, 'backfill');
     assert.equal(answer.mode, 'all');
     assert.deepEqual(answer.units, [
-      {
-        start: '2024-01-01',
-        stop: '2024-02-05',
-        instanceId: 'bnt-hourly-crossings_unit_2024-01-01_2024-02-05',
-        status: 'completed',
-      },
-      {
-        start: '2024-02-05',
-        stop: '2024-03-01',
-        instanceId: 'bnt-hourly-crossings_unit_2024-02-05_2024-03-01',
-        status: 'staging',
-      },
+      { ...UNIT_1, instanceId: `${BACKFILL_ID}_unit_2024-01-01_2024-02-05`, status: 'pending' },
+      { ...UNIT_2, instanceId: `${BACKFILL_ID}_unit_2024-02-05_2024-03-01`, status: 'pending' },
     ]);
+  });
+
+  it('tells where a unit is from its own instance', () => {
+    assert.equal(unitStateOf(undefined), 'pending');
+    assert.equal(unitStateOf({ runtimeStatus: 'Running', output: null }), 'staging');
+    assert.equal(unitStateOf({ runtimeStatus: 'Completed', output: { ok: true, value: {} } }), 'staged');
+    assert.equal(unitStateOf({ runtimeStatus: 'Completed', output: { ok: false, error: {} } }), 'failed');
+    assert.equal(unitStateOf({ runtimeStatus: 'Failed', output: 'x' }), 'failed');
+    assert.equal(unitStateOf({ runtimeStatus: 'Terminated', output: null }), 'failed');
   });
 
   it('lists each unit of a completed backfill from its output', () => {
@@ -110,7 +110,14 @@ describe('a run’s status answer', () => {
     const answer = describeRun(
       status({ instanceId: BACKFILL_ID, runtimeStatus: 'Completed', output: { status: 'failed', units } }),
     );
-    assert.deepEqual(answer.units, [{ start: '2024-01-01', stop: '2024-02-05', instanceId: 'u1', status: 'failed' }]);
+    assert.deepEqual(answer.units, [
+      {
+        start: '2024-01-01',
+        stop: '2024-02-05',
+        instanceId: `${BACKFILL_ID}_unit_2024-01-01_2024-02-05`,
+        status: 'failed',
+      },
+    ]);
   });
 
   it('lists runs from the id alone (list calls return no inputs)', () => {
@@ -129,15 +136,6 @@ describe('a run’s status answer', () => {
 });
 
 describe('failed units', () => {
-  it('are units whose own run failed, was terminated, or completed with { ok: false }', () => {
-    assert.equal(unitRunFailed(undefined), false, 'never ran');
-    assert.equal(unitRunFailed({ runtimeStatus: 'Failed', output: 'x' }), true);
-    assert.equal(unitRunFailed({ runtimeStatus: 'Terminated', output: null }), true);
-    assert.equal(unitRunFailed({ runtimeStatus: 'Completed', output: { ok: false, error: {} } }), true);
-    assert.equal(unitRunFailed({ runtimeStatus: 'Completed', output: { ok: true, value: {} } }), false);
-    assert.equal(unitRunFailed({ runtimeStatus: 'Running', output: null }), false);
-  });
-
   it('include units a backfill recorded as failed after staging', () => {
     const backfill = status({
       instanceId: BACKFILL_ID,
@@ -152,13 +150,34 @@ describe('failed units', () => {
     assert.deepEqual(unitsRecordedFailed(backfill), [{ start: '2024-01-01', stop: '2024-02-05' }]);
   });
 
-  it('include the unfinished units of a backfill that was terminated', () => {
-    const backfill = status({
+  it('are every planned unit of a backfill that ended without finishing: none is known loaded', () => {
+    for (const runtimeStatus of ['Terminated', 'Failed']) {
+      const backfill = status({
+        instanceId: BACKFILL_ID,
+        runtimeStatus,
+        input: { plan: { units: [UNIT_1, UNIT_2], batches: [[0, 1]] } },
+        output: 'The UTF-16 size of the JSON-serialized payload must not exceed 16 KB.',
+      });
+      assert.deepEqual(unitsRecordedFailed(backfill), [UNIT_1, UNIT_2], runtimeStatus);
+    }
+  });
+
+  it('are none for a range no backfill ran, and the latest backfill’s otherwise', () => {
+    assert.deepEqual(unitsToRedo([undefined, undefined]), []);
+    const failedEarlier = status({
       instanceId: BACKFILL_ID,
-      runtimeStatus: 'Terminated',
-      customStatus: { units: { '2024-01-01_2024-02-05': 'completed', '2024-02-05_2024-03-01': 'staging' } },
+      runtimeStatus: 'Completed',
+      lastUpdatedTime: '2026-01-01T00:00:00Z',
+      output: { units: [{ ...UNIT_1, status: 'failed' }] },
     });
-    assert.deepEqual(unitsRecordedFailed(backfill), [{ start: '2024-02-05', stop: '2024-03-01' }]);
+    const fixedLater = status({
+      instanceId: BACKFILL_ID.replace('backfill-all', 'backfill-failed'),
+      runtimeStatus: 'Completed',
+      lastUpdatedTime: '2026-02-01T00:00:00Z',
+      output: { units: [{ ...UNIT_1, status: 'completed' }] },
+    });
+    assert.deepEqual(unitsToRedo([failedEarlier, undefined, fixedLater]), []);
+    assert.deepEqual(unitsToRedo([failedEarlier]), [UNIT_1]);
   });
 
   it('come from the most recently updated backfill', () => {

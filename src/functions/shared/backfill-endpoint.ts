@@ -1,14 +1,22 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { InputError } from '../../common/errors';
-import type { Window } from '../../pipeline/window';
-import { batchWindows, planBackfill, splitUnits } from '../../schedule/backfill-plan';
+import { findDataset } from '../../pipeline/datasets';
+import { type Window, clipWindow, describeWindow, utcDate } from '../../pipeline/window';
+import { type UnitPlan, batchWindows, planBackfill, planUnits } from '../../schedule/backfill-plan';
 import { type BackfillRequest, parseBackfillRequest } from '../../schedule/backfill-request';
-import { BACKFILL_MODES, backfillInstanceId, isActive, unitInstanceId } from '../../schedule/instances';
-import { distinctWindows, latestOf, unitRunFailed, unitsRecordedFailed } from '../../schedule/run-status';
+import {
+  ACTIVE_STATUSES,
+  BACKFILL_MODES,
+  backfillInstanceId,
+  isActive,
+  parseInstanceId,
+  windowsOverlap,
+} from '../../schedule/instances';
 import { runLogger } from '../../schedule/log';
 import type { BackfillRunInput } from '../../schedule/messages';
+import { unitsToRedo } from '../../schedule/run-status';
 import { BACKFILL_ORCHESTRATOR } from '../backfillOrchestrator';
-import { type RunsClient, findInstance, mapLimited, startOnce } from './client';
+import { type RunsClient, collectInstances, findInstance, startOnce } from './client';
 import { badRequest, json, readJson, statusUrl } from './http';
 
 export interface BackfillDeps {
@@ -20,11 +28,18 @@ export interface BackfillDeps {
     batches: readonly (readonly Window[])[];
   }) => Promise<readonly string[]>;
   readonly log: (message: string) => void;
+  /** Today, for clipping a range to the dates a dataset can have. */
+  readonly now: () => Date;
 }
 
+/** Active instances read to find an overlapping backfill: far more than ever run at once. */
+const MAX_ACTIVE_LISTED = 2_000;
+
 /**
- * `POST /api/backfill`: 400 naming the field (nothing started), 409 when the same backfill (dataset, range,
- * mode) is running, 200 with the plan for a dry run (nothing started), else 202 with our own status URL.
+ * `POST /api/backfill`: 400 naming the field (nothing started); the range clipped to the dataset's dates, as
+ * the command line clips it; 409 when this backfill, or another backfill of the dataset over any of the same
+ * days, is running (a dry run still answers); 200 with the plan for a dry run (nothing started); else 202 with
+ * our own status URL. The plan is computed here, once, and handed to the orchestration as data.
  */
 export async function handleBackfill(
   request: HttpRequest,
@@ -32,44 +47,65 @@ export async function handleBackfill(
   deps: BackfillDeps,
 ): Promise<HttpResponseInit> {
   let backfill: BackfillRequest;
+  let clipping: ReturnType<typeof clipWindow>;
   try {
     backfill = parseBackfillRequest(await readJson(request));
+    clipping = clipWindow(backfill.window, findDataset(backfill.dataset).firstDate, utcDate(deps.now()), {
+      start: 'startDate',
+      stop: 'stopDate',
+    });
   } catch (error) {
     if (error instanceof InputError) return badRequest(error);
     throw error;
   }
-  const { dataset, window, mode, dryRun, maxConcurrency } = backfill;
+  const { dataset, mode, dryRun, maxConcurrency } = backfill;
+  const window = clipping.window;
   const instanceId = backfillInstanceId(dataset, window, mode);
   const link = { instanceId, statusUrl: statusUrl(request, instanceId) };
-  const running = await findInstance(client, instanceId);
-  if (running !== undefined && isActive(running.runtimeStatus)) {
-    return json(409, {
-      error: { message: `this backfill is already ${running.runtimeStatus.toLowerCase()}` },
-      ...link,
-    });
+  const asked = {
+    dataset,
+    window,
+    mode,
+    maxConcurrency,
+    ...(clipping.clipped
+      ? {
+          requested: clipping.requested,
+          clipped: `the range ${describeWindow(clipping.requested)} was clipped to ${describeWindow(window)}, the dates ${dataset} can have`,
+        }
+      : {}),
+  };
+
+  if (!dryRun) {
+    const conflict = await runningConflict(client, dataset, window, instanceId);
+    if (conflict) {
+      return json(409, {
+        error: { message: conflict.message },
+        ...link,
+        running: { instanceId: conflict.instanceId, statusUrl: statusUrl(request, conflict.instanceId) },
+      });
+    }
   }
 
-  const units = await unitsToRun(backfill, client, deps);
-  const plan = units && planBackfill(dataset, units, maxConcurrency);
-  const asked = { dataset, window, mode, maxConcurrency };
+  const plan = await unitsToRun(backfill.mode, dataset, window, dryRun, client, deps);
+  const estimate = plan && planBackfill(dataset, instanceId, plan, maxConcurrency);
 
   if (dryRun) {
-    const batches = batchWindows(units ?? [], plan?.batches ?? []);
+    const batches = batchWindows(plan?.units ?? [], plan?.batches ?? []);
     const statements = batches.length > 0 ? await deps.planLoads({ dataset, batches }) : [];
     return json(200, {
       dryRun: true,
       ...asked,
       instanceId,
-      units: plan?.units ?? [],
-      waves: plan?.waves ?? 0,
+      units: estimate?.units ?? [],
+      waves: estimate?.waves ?? 0,
       batches: batches.map((batch) => ({ start: batch[0]?.start, stop: batch.at(-1)?.stop, units: batch.length })),
-      estimatedRows: plan?.estimatedRows ?? 0,
-      estimatedRequests: plan?.estimatedRequests ?? 0,
-      merges: plan?.merges ?? 0,
+      estimatedRows: estimate?.estimatedRows ?? 0,
+      estimatedRequests: estimate?.estimatedRequests ?? 0,
+      merges: estimate?.merges ?? 0,
       statements,
     });
   }
-  if (units !== undefined && units.length === 0) {
+  if (plan !== undefined && plan.units.length === 0) {
     return json(200, {
       started: false,
       ...asked,
@@ -78,11 +114,11 @@ export async function handleBackfill(
     });
   }
 
-  const input: BackfillRunInput = { dataset, window, mode, maxConcurrency, ...(mode === 'failed' ? { units } : {}) };
+  const input: BackfillRunInput = { dataset, window, mode, maxConcurrency, ...(plan ? { plan } : {}) };
   const started = await startOnce(client, BACKFILL_ORCHESTRATOR, instanceId, input, true);
   if (!started.started) return json(409, { error: { message: `this backfill is ${started.reason}` }, ...link });
-  const plannedWork = plan
-    ? `${plan.units.length} units, ~${plan.estimatedRequests} source requests, ${plan.merges} MERGEs`
+  const plannedWork = estimate
+    ? `${estimate.units.length} units, ~${estimate.estimatedRequests} source requests, ${estimate.merges} MERGEs`
     : 'its units follow from the missing weeks';
   runLogger(deps.log, { dataset, window, instanceId })(`backfill started: ${plannedWork}`);
   return json(
@@ -90,49 +126,82 @@ export async function handleBackfill(
     {
       ...link,
       ...asked,
-      units: plan?.units.length ?? null,
-      estimatedRequests: plan?.estimatedRequests ?? null,
-      merges: plan?.merges ?? null,
+      units: estimate?.units.length ?? null,
+      estimatedRequests: estimate?.estimatedRequests ?? null,
+      merges: estimate?.merges ?? null,
     },
     { Location: link.statusUrl },
   );
 }
 
 /**
- * The units a request covers, known before anything starts: the range cut into units, or the failed ones.
- * In the missing mode the orchestration finds the gaps itself (one aggregate query, in an activity), so the
- * answer is undefined; only a dry run asks the table here.
+ * A running backfill this one may not run beside: the same id, or another backfill of the dataset over any
+ * of the same days. Each backfill's units have ids of their own, so two that did overlap would still never
+ * share a child; refusing keeps them from doing the same work twice. (Two requests in the same instant can
+ * both pass this look-up; their ids still differ, and the window and table locks keep them apart.)
+ */
+async function runningConflict(
+  client: RunsClient,
+  dataset: string,
+  window: Window,
+  instanceId: string,
+): Promise<{ instanceId: string; message: string } | undefined> {
+  const same = await findInstance(client, instanceId);
+  if (same !== undefined && isActive(same.runtimeStatus)) {
+    return { instanceId, message: `this backfill is already ${same.runtimeStatus.toLowerCase()}` };
+  }
+  const { instances } = await collectInstances(client, { runtimeStatus: ACTIVE_STATUSES }, { max: MAX_ACTIVE_LISTED });
+  const overlapping = instances.find((status) => {
+    const parsed = parseInstanceId(status.instanceId);
+    return (
+      parsed?.kind === 'backfill' &&
+      parsed.dataset === dataset &&
+      status.instanceId !== instanceId &&
+      isActive(status.runtimeStatus) &&
+      windowsOverlap(parsed.window, window)
+    );
+  });
+  if (!overlapping) return undefined;
+  const other = parseInstanceId(overlapping.instanceId);
+  return {
+    instanceId: overlapping.instanceId,
+    message:
+      `the backfill ${overlapping.instanceId} (${other ? describeWindow(other.window) : 'its range'}) overlaps this range ` +
+      `and is ${overlapping.runtimeStatus.toLowerCase()}; start this one when it is done, or terminate it`,
+  };
+}
+
+/**
+ * The plan a request runs, fixed before anything starts: the range cut into units, or the units to redo. In
+ * the `missing` mode the orchestration's first activity finds the gaps and plans them (one aggregate query),
+ * so the answer is undefined; only a dry run asks the table here.
  */
 async function unitsToRun(
-  backfill: BackfillRequest,
+  mode: BackfillRequest['mode'],
+  dataset: string,
+  window: Window,
+  dryRun: boolean,
   client: RunsClient,
   deps: BackfillDeps,
-): Promise<Window[] | undefined> {
-  const { dataset, window } = backfill;
-  switch (backfill.mode) {
+): Promise<UnitPlan | undefined> {
+  switch (mode) {
     case 'all':
-      return splitUnits(dataset, [window]);
+      return planUnits(dataset, [window]);
     case 'failed':
-      return failedUnits(client, dataset, window);
+      return planFailed(client, dataset, window);
     case 'missing':
-      return backfill.dryRun ? splitUnits(dataset, await deps.findMissing(dataset, window)) : undefined;
+      return dryRun ? planUnits(dataset, await deps.findMissing(dataset, window)) : undefined;
   }
 }
 
-/** Status look-ups the starter makes at once for the `failed` mode. */
-const LOOKUPS_AT_ONCE = 8;
-
 /**
- * The units whose last run failed, for the `failed` mode: each unit of the range (as the `all` mode cuts it)
- * whose own sub-orchestration failed, plus the units the range's latest backfill recorded as failed after
- * staging (a failed MERGE or verification), or left unfinished when the backfill itself stopped.
+ * The units to redo in the `failed` mode, from the range's latest backfill: those it recorded as failed
+ * (staging, loading or verifying), or, when it ended without finishing (terminated, failed), every unit of its
+ * plan, since none of them is known to be loaded.
  */
-export async function failedUnits(client: RunsClient, dataset: string, range: Window): Promise<Window[]> {
-  const candidates = splitUnits(dataset, [range]);
-  const [unitRuns, backfills] = await Promise.all([
-    mapLimited(candidates, LOOKUPS_AT_ONCE, (unit) => findInstance(client, unitInstanceId(dataset, unit))),
-    Promise.all(BACKFILL_MODES.map((mode) => findInstance(client, backfillInstanceId(dataset, range, mode)))),
-  ]);
-  const failedOnTheirOwn = candidates.filter((_, index) => unitRunFailed(unitRuns[index]));
-  return distinctWindows([...failedOnTheirOwn, ...unitsRecordedFailed(latestOf(backfills))]);
+export async function planFailed(client: RunsClient, dataset: string, range: Window): Promise<UnitPlan> {
+  const backfills = await Promise.all(
+    BACKFILL_MODES.map((mode) => findInstance(client, backfillInstanceId(dataset, range, mode), { showInput: true })),
+  );
+  return planUnits(dataset, unitsToRedo(backfills));
 }
