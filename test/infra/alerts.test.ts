@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { DATASETS } from '../../src/pipeline/datasets';
 import { type RunFinished, runFinishedLine } from '../../src/pipeline/summary';
 import { type Window, addDays } from '../../src/pipeline/window';
-import { occurrenceAtOrBefore, parseSchedule, windowForFire } from '../../src/schedule/occurrence';
+import { parseSchedule, previousOccurrence, windowForFire } from '../../src/schedule/occurrence';
 import {
   evaluateString,
   moduleParams,
@@ -144,7 +144,7 @@ function finished(dataset: string, window: Window, status: RunFinished['status']
  */
 function sixWeeks(schedule: string) {
   const parsed = parseSchedule(schedule);
-  const firstDue = occurrenceAtOrBefore(parsed, new Date('2025-06-02T12:00:00Z'));
+  const firstDue = previousOccurrence(parsed, new Date('2025-06-02T12:00:00Z'));
   const dues = [0, 1, 2, 3, 4, 5].map((week) => at(firstDue, week * 7 * 24 * HOUR));
   const weekly = (due: Date, firedAfterMs: number) => windowForFire(parsed, at(due, firedAfterMs)).window;
   const [w1, w2, w3, w4, w5, w6] = dues as [Date, Date, Date, Date, Date, Date];
