@@ -8,18 +8,11 @@ import { windowLayout } from './layout';
 import { type StageStore, type Warehouse, locationOf } from './ports';
 import type { QuarantineReason } from './records';
 import { type SocrataClient, windowQuery, windowWhere } from './source';
-import {
-  DEFAULT_CHUNK_DAYS,
-  type StageOutput,
-  type StepPorts,
-  type StepTuning,
-  type VerifyOutput,
-  loadWindows,
-  stageChunks,
-  checkWindow,
-  withTableLock,
-  withWindowLock,
-} from './steps';
+import { withTableLock, withWindowLock } from './locks';
+import { loadWindows } from './loading';
+import type { StepPorts, StepTuning } from './ports';
+import { DEFAULT_CHUNK_DAYS, type StageOutput, stageChunks } from './staging';
+import { type VerifyOutput, checkWindow } from './verdict';
 import { type Window, splitWindow } from './window';
 
 export interface RunSummary {

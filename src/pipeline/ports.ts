@@ -1,4 +1,5 @@
 import type { DatasetDefinition } from './datasets';
+import type { SocrataClient } from './source';
 import type { Window } from './window';
 
 /**
@@ -108,4 +109,29 @@ export interface Warehouse {
   /** Rows in the table for the window, after a load. */
   rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number>;
   close(): Promise<void>;
+}
+
+/** What a step works with; built by `src/run` from flags or app settings, and closed there. */
+export interface StepPorts {
+  readonly source: SocrataClient;
+  readonly stage: StageStore;
+  readonly warehouse: Warehouse;
+  /** Progress for people: stderr on the command line, the invocation log in Functions. */
+  readonly progress: (message: string) => void;
+  /** Abandons the step: requests in flight stop, and nothing more is written. */
+  readonly signal?: AbortSignal | undefined;
+  readonly tuning?: StepTuning;
+}
+
+/** Sizes and waits, with defaults that suit both datasets; tests make them small. */
+export interface StepTuning {
+  /** Days per chunk of a long window: each chunk is staged with its own manifest and loaded on its own. */
+  readonly chunkDays?: number;
+  /** Above this many rows a new part file is started (at a page boundary), keeping files a sane size. */
+  readonly rowsPerPart?: number;
+  /** How long a run waits for another run of the same window before it is refused. */
+  readonly windowLockWaitMs?: number;
+  /** How long a load waits for another load into the same table. */
+  readonly tableLockWaitMs?: number;
+  readonly now?: () => Date;
 }

@@ -1,0 +1,310 @@
+/**
+ * How a window is cut, checked and written: one source query for the whole window, cut into chunks at
+ * window-field boundaries, every record checked, each chunk written as JSON Lines with its quarantine and, last,
+ * its manifest.
+ */
+import { TransientError } from '../common/errors';
+import { formatCount as count } from '../common/format';
+import type { DatasetDefinition } from './datasets';
+import { type Manifest, type WindowLayout, windowLayout } from './layout';
+import type { StepPorts, StepTuning, TextSink } from './ports';
+import {
+  type QuarantineEntry,
+  type QuarantineReason,
+  type SourceRecord,
+  quarantineEntry,
+  recordChecker,
+} from './records';
+import { ROW_ID, windowQuery, windowWhere } from './source';
+import { type Window, describeWindow, splitWindow } from './window';
+
+export const DEFAULT_CHUNK_DAYS = 28;
+export const DEFAULT_ROWS_PER_PART = 1_000_000;
+
+/** A staged window: the manifest's counts, summed over its chunks. */
+export interface StageOutput {
+  readonly dataset: string;
+  readonly window: Window;
+  /** The chunk windows that were staged, in order; what `loadWindowsStep` takes. */
+  readonly chunks: readonly Window[];
+  readonly fetched: number;
+  readonly staged: number;
+  readonly quarantined: number;
+  readonly quarantineReasons: Readonly<Partial<Record<QuarantineReason, number>>>;
+  readonly parts: readonly string[];
+  readonly quarantineFiles: readonly string[];
+  /** Source requests made, retries not counted. */
+  readonly requests: number;
+}
+
+/**
+ * Fetches a window with one paged query ordered on the window field, checks every record, and writes each
+ * chunk (`DEFAULT_CHUNK_DAYS` days) as JSON Lines with its quarantine and its manifest, the manifest last.
+ * A chunk is restaged from scratch: its old manifest goes first, so a run that fails halfway leaves nothing a
+ * load would accept. Memory holds two pages at most whatever the window's length, and `onChunk` lets a driver
+ * load a chunk while the next is fetched. The source costs ceil(rows / page size) + 2 requests: the count,
+ * the pages and the empty page that ends them.
+ *
+ * Offset paging sees every row exactly once only if the result holds still; when it does not (a row on two
+ * pages, more rows than counted, fewer at the end), the window fails as transient rather than stage rows
+ * skipped or repeated. A rerun converges.
+ */
+export async function stageChunks(
+  ports: StepPorts,
+  dataset: DatasetDefinition,
+  window: Window,
+  onChunk?: (manifest: Manifest) => Promise<void> | void,
+  signal: AbortSignal | undefined = ports.signal,
+): Promise<StageOutput> {
+  const { source, progress } = ports;
+  const tuning = ports.tuning ?? {};
+  const chunks = splitWindow(window, tuning.chunkDays ?? DEFAULT_CHUNK_DAYS);
+  const requestsBefore = source.requests;
+  const started = Date.now();
+  const what = `${dataset.name} ${describeWindow(window)}`;
+  const shifted = (detail: string) =>
+    new TransientError(
+      `${what}: ${detail}; the source changed while paging, so the window was not staged; run it again`,
+    );
+
+  const sourceCount = await source.count(windowWhere(dataset, window), signal);
+  progress(
+    `${what}: the source has ${count(sourceCount)} rows${chunks.length > 1 ? `, staged in ${chunks.length} chunks` : ''}`,
+  );
+
+  const writer = new ChunkWriter(ports, dataset, tuning, onChunk, chunks[0] as Window);
+  let fetched = 0;
+  let lastRowId: unknown;
+  try {
+    let chunkIndex = 0;
+    await writer.begin(chunks[0] as Window);
+    for await (const page of source.pages(windowQuery(dataset, window), signal)) {
+      const firstRowId = page.records[0]?.[ROW_ID];
+      if (firstRowId !== undefined && firstRowId === lastRowId)
+        throw shifted(`row ${JSON.stringify(firstRowId)} came on two pages`);
+      lastRowId = page.records.at(-1)?.[ROW_ID];
+      if (fetched + page.records.length > sourceCount) {
+        throw shifted(`the source sent more than the ${count(sourceCount)} rows it counted`);
+      }
+      for (const record of page.records) {
+        // Pages are ordered on the window field, so a record past the chunk's end starts the next chunk.
+        const day = dayOf(record[dataset.windowField]);
+        while (day !== undefined && day >= writer.chunk.stop && day < window.stop && chunkIndex + 1 < chunks.length) {
+          await writer.finish();
+          chunkIndex += 1;
+          await writer.begin(chunks[chunkIndex] as Window);
+        }
+        writer.add(record);
+      }
+      await writer.flush();
+      fetched += page.records.length;
+      const seconds = (Date.now() - started) / 1000;
+      progress(
+        `page ${page.number}: ${count(fetched)}/${count(sourceCount)} rows fetched, ` +
+          `${count(writer.quarantinedSoFar)} quarantined, ${seconds.toFixed(1)}s ` +
+          `(${count(Math.round(fetched / Math.max(seconds, 0.001)))} rows/s)`,
+      );
+    }
+    if (fetched !== sourceCount) {
+      throw shifted(`the source counted ${count(sourceCount)} rows but paging returned ${count(fetched)}`);
+    }
+    await writer.finish();
+    // Chunks after the last record are staged empty, so every chunk of the window has a manifest.
+    for (chunkIndex += 1; chunkIndex < chunks.length; chunkIndex += 1) {
+      await writer.begin(chunks[chunkIndex] as Window);
+      await writer.finish();
+    }
+  } catch (error) {
+    await writer.abort(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+  await writer.settled();
+  const totals = writer.totals;
+  if (totals.fetched > 0 && totals.quarantined * 2 > totals.fetched) {
+    // Mostly rejected is rarely bad data and usually a definition that no longer matches the source.
+    progress(
+      `warning: ${totals.quarantined} of ${totals.fetched} records were quarantined (${Object.entries(totals.reasons)
+        .map(([reason, n]) => `${reason} ${n}`)
+        .join(', ')}); check ${writer.quarantineFiles.join(', ')} against the ${dataset.name} definition`,
+    );
+  }
+  return {
+    dataset: dataset.name,
+    window: { start: window.start, stop: window.stop },
+    chunks,
+    fetched: totals.fetched,
+    staged: totals.staged,
+    quarantined: totals.quarantined,
+    quarantineReasons: totals.reasons,
+    parts: writer.parts,
+    quarantineFiles: writer.quarantineFiles,
+    requests: source.requests - requestsBefore,
+  };
+}
+
+/** `2024-01-07` from `2024-01-07T00:00:00.000`; undefined for anything that is not a date (it is quarantined). */
+function dayOf(value: unknown): string | undefined {
+  return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value) ? value.slice(0, 10) : undefined;
+}
+
+/** Writes one chunk at a time: its parts, its quarantine and, last, its manifest. */
+class ChunkWriter {
+  readonly totals = { fetched: 0, staged: 0, quarantined: 0, reasons: {} as Partial<Record<QuarantineReason, number>> };
+  readonly parts: string[] = [];
+  readonly quarantineFiles: string[] = [];
+  /** The chunk being written, with its paths and its record checker; `begin` moves on to the next. */
+  chunk: Window;
+  private layout: WindowLayout;
+  private check: ReturnType<typeof recordChecker>;
+  private current = newChunkState();
+  private stagedText = '';
+  private quarantineText = '';
+  private previousKey: string | undefined;
+  /** Loads run behind the fetching; the chain keeps them in order and its failure is kept for `settled`. */
+  private loads: Promise<void> = Promise.resolve();
+  private loadFailure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly ports: StepPorts,
+    private readonly dataset: DatasetDefinition,
+    private readonly tuning: StepTuning,
+    private readonly onChunk: ((manifest: Manifest) => Promise<void> | void) | undefined,
+    first: Window,
+  ) {
+    this.chunk = first;
+    this.layout = windowLayout(dataset.name, first);
+    this.check = recordChecker(dataset, first);
+  }
+
+  /** For progress lines: the finished chunks' count and the current one's. */
+  get quarantinedSoFar(): number {
+    return this.totals.quarantined + this.current.quarantined;
+  }
+
+  async begin(chunk: Window): Promise<void> {
+    if (this.loadFailure) throw this.loadFailure.error;
+    this.chunk = chunk;
+    this.layout = windowLayout(this.dataset.name, chunk);
+    this.check = recordChecker(this.dataset, chunk);
+    this.current = newChunkState();
+    this.previousKey = undefined;
+    // From here until the new manifest is written the chunk is incomplete, and a load refuses it.
+    await this.ports.stage.remove(this.layout.manifest);
+    await this.ports.stage.deletePrefix(this.layout.prefix);
+  }
+
+  add(record: SourceRecord): void {
+    const state = this.current;
+    state.fetched += 1;
+    const checked = this.check(record);
+    if ('rejection' in checked) {
+      this.quarantine(quarantineEntry(this.dataset, checked.rejection, record));
+    } else if (checked.key === this.previousKey) {
+      const rejection = {
+        reason: 'duplicate_key',
+        field: this.dataset.key.join(','),
+        message: `another record with the same key (${this.dataset.key.join(', ')}) was staged first`,
+      } as const;
+      this.quarantine(quarantineEntry(this.dataset, rejection, record));
+    } else {
+      this.previousKey = checked.key;
+      this.stagedText += `${JSON.stringify(checked.row)}\n`;
+      state.staged += 1;
+      state.rowsInPart += 1;
+    }
+  }
+
+  /** Writes what the current page added; called at page boundaries and before a chunk ends. */
+  async flush(): Promise<void> {
+    const state = this.current;
+    if (this.stagedText) {
+      if (!state.part) {
+        state.parts.push(this.layout.part(state.parts.length));
+        state.part = await this.ports.stage.createSink(state.parts.at(-1) as string);
+      }
+      await state.part.write(this.stagedText);
+      this.stagedText = '';
+      if (state.rowsInPart >= (this.tuning.rowsPerPart ?? DEFAULT_ROWS_PER_PART)) {
+        await state.part.close();
+        state.part = undefined;
+        state.rowsInPart = 0;
+      }
+    }
+    if (this.quarantineText) {
+      state.quarantine ??= await this.ports.stage.createSink(this.layout.quarantine);
+      await state.quarantine.write(this.quarantineText);
+      this.quarantineText = '';
+    }
+  }
+
+  /** Closes the chunk's files and writes its manifest; a driver's `onChunk` then loads it behind the fetching. */
+  async finish(): Promise<void> {
+    await this.flush();
+    const state = this.current;
+    await state.part?.close();
+    await state.quarantine?.close();
+    state.part = undefined;
+    state.quarantine = undefined;
+    const manifest: Manifest = {
+      dataset: this.dataset.name,
+      window: { start: this.chunk.start, stop: this.chunk.stop },
+      source: this.ports.source.resourceUrl,
+      fetched: state.fetched,
+      staged: state.staged,
+      quarantined: state.quarantined,
+      quarantineReasons: state.reasons,
+      parts: state.parts,
+      quarantineFile: state.quarantined > 0 ? this.layout.quarantine : null,
+      stagedAt: (this.tuning.now ?? (() => new Date()))().toISOString(),
+    };
+    await this.ports.stage.writeText(this.layout.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+    this.totals.fetched += state.fetched;
+    this.totals.staged += state.staged;
+    this.totals.quarantined += state.quarantined;
+    for (const [reason, n] of Object.entries(state.reasons) as [QuarantineReason, number][]) {
+      this.totals.reasons[reason] = (this.totals.reasons[reason] ?? 0) + n;
+    }
+    this.parts.push(...state.parts);
+    if (manifest.quarantineFile) this.quarantineFiles.push(manifest.quarantineFile);
+    const onChunk = this.onChunk;
+    if (onChunk) {
+      this.loads = this.loads.then(() => onChunk(manifest));
+      // Kept, not thrown here: the next chunk's start or `settled` throws it, so fetching stops early.
+      this.loads.catch((error: unknown) => {
+        this.loadFailure ??= { error };
+      });
+    }
+  }
+
+  /** Waits for the loads behind the fetching; throws the first that failed. */
+  async settled(): Promise<void> {
+    await this.loads;
+  }
+
+  async abort(error: Error): Promise<void> {
+    const state = this.current;
+    await Promise.all([state.part?.abort(error), state.quarantine?.abort(error)]);
+    // Let a load in flight finish or fail before the caller moves on, so nothing runs behind the error.
+    await this.loads.catch(() => undefined);
+  }
+
+  private quarantine(entry: QuarantineEntry): void {
+    const state = this.current;
+    state.quarantined += 1;
+    state.reasons[entry.reason] = (state.reasons[entry.reason] ?? 0) + 1;
+    this.quarantineText += `${JSON.stringify(entry)}\n`;
+  }
+}
+
+function newChunkState() {
+  return {
+    fetched: 0,
+    staged: 0,
+    quarantined: 0,
+    rowsInPart: 0,
+    reasons: {} as Partial<Record<QuarantineReason, number>>,
+    parts: [] as string[],
+    part: undefined as TextSink | undefined,
+    quarantine: undefined as TextSink | undefined,
+  };
+}
