@@ -55,6 +55,8 @@ export const manifestSchema = z.object({
   parts: z.array(z.string()),
   quarantineFile: z.string().nullable(),
   stagedAt: z.string(),
+  /** Fields of the definition that no record of the chunk carried; empty for a chunk without records. */
+  missingFields: z.array(z.string()).default([]),
 });
 
 /** The record of a completely staged window. `fetched = staged + quarantined`, always. */

@@ -5,12 +5,14 @@
  */
 import { TransientError } from '../common/errors';
 import { formatCount as count } from '../common/format';
-import type { DatasetDefinition } from './datasets';
+import { type DatasetDefinition, pageOrder } from './datasets';
 import { type Manifest, type WindowLayout, windowLayout } from './layout';
 import type { StepPorts, StepTuning, TextSink } from './ports';
 import {
+  type Checked,
   type QuarantineEntry,
   type QuarantineReason,
+  type Rejection,
   type SourceRecord,
   quarantineEntry,
   recordChecker,
@@ -35,19 +37,30 @@ export interface StageOutput {
   readonly quarantineFiles: readonly string[];
   /** Source requests made, retries not counted. */
   readonly requests: number;
+  /** Fields of the definition that no fetched record carried (a renamed column loads as NULL otherwise). */
+  readonly missingFields: readonly string[];
+}
+
+/**
+ * The source broke a promise offset paging relies on (a stable result, in the order asked), so rows may have been
+ * skipped or placed in the wrong chunk: the window is not staged, and another try may well see a consistent answer.
+ */
+export class SourceInconsistentError extends TransientError {
+  override readonly name = 'SourceInconsistentError';
 }
 
 /**
  * Fetches a window with one paged query ordered on the window field, checks every record, and writes each
  * chunk (`DEFAULT_CHUNK_DAYS` days) as JSON Lines with its quarantine and its manifest, the manifest last.
  * A chunk is restaged from scratch: its old manifest goes first, so a run that fails halfway leaves nothing a
- * load would accept. Memory holds two pages at most whatever the window's length, and `onChunk` lets a driver
- * load a chunk while the next is fetched. The source costs ceil(rows / page size) + 2 requests: the count,
- * the pages and the empty page that ends them.
+ * load would accept. Memory holds two pages and one chunk's keys at most whatever the window's length, and
+ * `onChunk` lets a driver load a chunk while the next is fetched. The source costs ceil(rows / page size) + 2
+ * requests: the count, the pages and the empty page that ends them.
  *
- * Offset paging sees every row exactly once only if the result holds still; when it does not (a row on two
- * pages, more rows than counted, fewer at the end), the window fails as transient rather than stage rows
- * skipped or repeated. A rerun converges.
+ * Offset paging sees every row exactly once, each in its chunk, only if the result holds still and comes in the
+ * order asked; when it does not (a row on two pages, more rows than counted, fewer at the end, a record earlier
+ * than one already placed), the window fails as transient rather than stage rows skipped, repeated or misplaced,
+ * and the manifests this run wrote are taken back. A rerun converges.
  */
 export async function stageChunks(
   ports: StepPorts,
@@ -62,19 +75,21 @@ export async function stageChunks(
   const requestsBefore = source.requests;
   const started = Date.now();
   const what = `${dataset.name} ${describeWindow(window)}`;
-  const shifted = (detail: string) =>
-    new TransientError(
-      `${what}: ${detail}; the source changed while paging, so the window was not staged; run it again`,
-    );
+  const inconsistent = (detail: string) =>
+    new SourceInconsistentError(`${what}: ${detail}, so the window was not staged; run it again`);
+  const shifted = (detail: string) => inconsistent(`${detail}; the source changed while paging`);
 
   const sourceCount = await source.count(windowWhere(dataset, window), signal);
   progress(
     `${what}: the source has ${count(sourceCount)} rows${chunks.length > 1 ? `, staged in ${chunks.length} chunks` : ''}`,
   );
 
+  const check = recordChecker(dataset, window);
   const writer = new ChunkWriter(ports, dataset, tuning, onChunk, chunks[0] as Window);
   let fetched = 0;
   let lastRowId: unknown;
+  /** The latest window-field value placed so far: pages come in that order, so nothing may come before it. */
+  let highest: string | undefined;
   try {
     let chunkIndex = 0;
     await writer.begin(chunks[0] as Window);
@@ -87,14 +102,23 @@ export async function stageChunks(
         throw shifted(`the source sent more than the ${count(sourceCount)} rows it counted`);
       }
       for (const record of page.records) {
-        // Pages are ordered on the window field, so a record past the chunk's end starts the next chunk.
-        const day = dayOf(record[dataset.windowField]);
-        while (day !== undefined && day >= writer.chunk.stop && day < window.stop && chunkIndex + 1 < chunks.length) {
-          await writer.finish();
-          chunkIndex += 1;
-          await writer.begin(chunks[chunkIndex] as Window);
+        const checked = check(record);
+        const position = checked.position;
+        if (position !== undefined) {
+          if (highest !== undefined && position < highest) {
+            throw inconsistent(
+              `the source did not return rows in the order asked ($order=${pageOrder(dataset).join(',')}): ${dataset.windowField} ${position} came after ${highest}`,
+            );
+          }
+          highest = position;
+          // In order, so a record past the chunk's end starts the next chunk (inside the window, there is one).
+          while (position.slice(0, 10) >= writer.chunk.stop) {
+            await writer.finish();
+            chunkIndex += 1;
+            await writer.begin(chunks[chunkIndex] as Window);
+          }
         }
-        writer.add(record);
+        writer.add(record, checked);
       }
       await writer.flush();
       fetched += page.records.length;
@@ -115,11 +139,20 @@ export async function stageChunks(
       await writer.finish();
     }
   } catch (error) {
-    await writer.abort(error instanceof Error ? error : new Error(String(error)));
+    await writer.abort(error instanceof Error ? error : new Error(String(error)), {
+      // The chunks already written may lack rows that came late or were skipped: take their manifests back.
+      withdraw: error instanceof SourceInconsistentError && !signal?.aborted,
+    });
     throw error;
   }
   await writer.settled();
   const totals = writer.totals;
+  const missingFields = writer.missingFields;
+  if (missingFields.length > 0) {
+    progress(
+      `warning: no record of ${what} carries ${missingFields.join(', ')}; ${missingFields.length === 1 ? 'it loads' : 'they load'} as NULL. Has the source renamed ${missingFields.length === 1 ? 'it' : 'them'}? Check the ${dataset.name} definition`,
+    );
+  }
   if (totals.fetched > 0 && totals.quarantined * 2 > totals.fetched) {
     // Mostly rejected is rarely bad data and usually a definition that no longer matches the source.
     progress(
@@ -139,27 +172,28 @@ export async function stageChunks(
     parts: writer.parts,
     quarantineFiles: writer.quarantineFiles,
     requests: source.requests - requestsBefore,
+    missingFields,
   };
 }
 
-/** `2024-01-07` from `2024-01-07T00:00:00.000`; undefined for anything that is not a date (it is quarantined). */
-function dayOf(value: unknown): string | undefined {
-  return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value) ? value.slice(0, 10) : undefined;
-}
-
-/** Writes one chunk at a time: its parts, its quarantine and, last, its manifest. */
+/**
+ * Writes one chunk at a time: its parts, its quarantine and, last, its manifest. Within a chunk each typed key is
+ * staged once, the first in source order; the others are quarantined as `duplicate_key` wherever they come.
+ */
 class ChunkWriter {
   readonly totals = { fetched: 0, staged: 0, quarantined: 0, reasons: {} as Partial<Record<QuarantineReason, number>> };
   readonly parts: string[] = [];
   readonly quarantineFiles: string[] = [];
-  /** The chunk being written, with its paths and its record checker; `begin` moves on to the next. */
+  /** The chunk being written, with its paths; `begin` moves on to the next. */
   chunk: Window;
   private layout: WindowLayout;
-  private check: ReturnType<typeof recordChecker>;
-  private current = newChunkState();
+  private current: ChunkState;
   private stagedText = '';
   private quarantineText = '';
-  private previousKey: string | undefined;
+  /** Fields no fetched record of the window has carried yet, over the chunks with records. */
+  private unseenInWindow: Set<string> | undefined;
+  /** The manifests this run wrote, so a window that turns out inconsistent can take them back. */
+  private readonly written: string[] = [];
   /** Loads run behind the fetching; the chain keeps them in order and its failure is kept for `settled`. */
   private loads: Promise<void> = Promise.resolve();
   private loadFailure: { error: unknown } | undefined;
@@ -173,7 +207,7 @@ class ChunkWriter {
   ) {
     this.chunk = first;
     this.layout = windowLayout(dataset.name, first);
-    this.check = recordChecker(dataset, first);
+    this.current = newChunkState(dataset);
   }
 
   /** For progress lines: the finished chunks' count and the current one's. */
@@ -181,33 +215,41 @@ class ChunkWriter {
     return this.totals.quarantined + this.current.quarantined;
   }
 
+  /** The definition's fields absent from every record fetched for the window; none when nothing was fetched. */
+  get missingFields(): string[] {
+    const unseen = this.unseenInWindow;
+    return unseen ? this.dataset.fields.map((field) => field.name).filter((name) => unseen.has(name)) : [];
+  }
+
   async begin(chunk: Window): Promise<void> {
     if (this.loadFailure) throw this.loadFailure.error;
     this.chunk = chunk;
     this.layout = windowLayout(this.dataset.name, chunk);
-    this.check = recordChecker(this.dataset, chunk);
-    this.current = newChunkState();
-    this.previousKey = undefined;
+    this.current = newChunkState(this.dataset);
     // From here until the new manifest is written the chunk is incomplete, and a load refuses it.
     await this.ports.stage.remove(this.layout.manifest);
     await this.ports.stage.deletePrefix(this.layout.prefix);
   }
 
-  add(record: SourceRecord): void {
+  add(record: SourceRecord, checked: Checked): void {
     const state = this.current;
     state.fetched += 1;
-    const checked = this.check(record);
+    for (const name of state.unseen) {
+      if (record[name] !== undefined && record[name] !== null) state.unseen.delete(name);
+    }
     if ('rejection' in checked) {
-      this.quarantine(quarantineEntry(this.dataset, checked.rejection, record));
-    } else if (checked.key === this.previousKey) {
-      const rejection = {
-        reason: 'duplicate_key',
-        field: this.dataset.key.join(','),
-        message: `another record with the same key (${this.dataset.key.join(', ')}) was staged first`,
-      } as const;
-      this.quarantine(quarantineEntry(this.dataset, rejection, record));
+      this.quarantine(checked.rejection, record);
+    } else if (state.keys.has(checked.key)) {
+      this.quarantine(
+        {
+          reason: 'duplicate_key',
+          field: this.dataset.key.join(','),
+          message: `another record with the same key (${this.dataset.key.join(', ')}) was staged first`,
+        },
+        record,
+      );
     } else {
-      this.previousKey = checked.key;
+      state.keys.add(checked.key);
       this.stagedText += `${JSON.stringify(checked.row)}\n`;
       state.staged += 1;
       state.rowsInPart += 1;
@@ -245,6 +287,8 @@ class ChunkWriter {
     await state.quarantine?.close();
     state.part = undefined;
     state.quarantine = undefined;
+    const missingFields =
+      state.fetched > 0 ? this.dataset.fields.map((f) => f.name).filter((n) => state.unseen.has(n)) : [];
     const manifest: Manifest = {
       dataset: this.dataset.name,
       window: { start: this.chunk.start, stop: this.chunk.stop },
@@ -256,13 +300,21 @@ class ChunkWriter {
       parts: state.parts,
       quarantineFile: state.quarantined > 0 ? this.layout.quarantine : null,
       stagedAt: (this.tuning.now ?? (() => new Date()))().toISOString(),
+      missingFields,
     };
     await this.ports.stage.writeText(this.layout.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+    this.written.push(this.layout.manifest);
     this.totals.fetched += state.fetched;
     this.totals.staged += state.staged;
     this.totals.quarantined += state.quarantined;
     for (const [reason, n] of Object.entries(state.reasons) as [QuarantineReason, number][]) {
       this.totals.reasons[reason] = (this.totals.reasons[reason] ?? 0) + n;
+    }
+    if (state.fetched > 0) {
+      const unseen = new Set(missingFields);
+      this.unseenInWindow = this.unseenInWindow
+        ? new Set([...this.unseenInWindow].filter((name) => unseen.has(name)))
+        : unseen;
     }
     this.parts.push(...state.parts);
     if (manifest.quarantineFile) this.quarantineFiles.push(manifest.quarantineFile);
@@ -281,14 +333,19 @@ class ChunkWriter {
     await this.loads;
   }
 
-  async abort(error: Error): Promise<void> {
+  /** Gives up on the chunk being written; `withdraw` also removes the manifests written before it. */
+  async abort(error: Error, options: { withdraw: boolean }): Promise<void> {
     const state = this.current;
     await Promise.all([state.part?.abort(error), state.quarantine?.abort(error)]);
     // Let a load in flight finish or fail before the caller moves on, so nothing runs behind the error.
     await this.loads.catch(() => undefined);
+    if (options.withdraw) {
+      for (const manifest of this.written) await this.ports.stage.remove(manifest).catch(() => undefined);
+    }
   }
 
-  private quarantine(entry: QuarantineEntry): void {
+  private quarantine(rejection: Rejection, record: SourceRecord): void {
+    const entry: QuarantineEntry = quarantineEntry(this.dataset, rejection, record);
     const state = this.current;
     state.quarantined += 1;
     state.reasons[entry.reason] = (state.reasons[entry.reason] ?? 0) + 1;
@@ -296,7 +353,9 @@ class ChunkWriter {
   }
 }
 
-function newChunkState() {
+type ChunkState = ReturnType<typeof newChunkState>;
+
+function newChunkState(dataset: DatasetDefinition) {
   return {
     fetched: 0,
     staged: 0,
@@ -306,5 +365,9 @@ function newChunkState() {
     parts: [] as string[],
     part: undefined as TextSink | undefined,
     quarantine: undefined as TextSink | undefined,
+    /** The typed keys staged in this chunk: a chunk's keys fit in memory (about 150,000 for 28 days of crossings). */
+    keys: new Set<string>(),
+    /** The definition's fields no record of this chunk has carried yet. */
+    unseen: new Set(dataset.fields.map((field) => field.name)),
   };
 }

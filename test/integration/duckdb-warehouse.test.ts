@@ -37,6 +37,7 @@ async function stageByHand(stage: LocalStageStore, window: Window, rows: object[
     parts: [part],
     quarantineFile: null,
     stagedAt: new Date(0).toISOString(),
+    missingFields: [],
   };
   await stage.writeText(layout.manifest, JSON.stringify(manifest));
 }

@@ -21,6 +21,7 @@ function staged(unit: Window, rows: number): StageOutput {
     parts: [],
     quarantineFiles: [],
     requests: 3,
+    missingFields: [],
   };
 }
 

@@ -17,6 +17,7 @@ export function stageOutput(dataset: string, window: Window, rows = estimatedRow
     parts: [],
     quarantineFiles: [],
     requests: estimatedRequests(dataset, window),
+    missingFields: [],
   };
 }
 
