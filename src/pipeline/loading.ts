@@ -2,13 +2,18 @@
 import { TerminalError } from '../common/errors';
 import { formatCount as count } from '../common/format';
 import type { DatasetDefinition } from './datasets';
-import { type Manifest, parseManifest, windowLayout } from './layout';
+import { type Manifest, isPartFile, parseManifest, windowLayout } from './layout';
 import type { StageStore, StepPorts } from './ports';
 import { type Window, describeWindow } from './window';
 
-/** The manifest of a completely staged window; an error if the window was never staged or is incomplete. */
+/**
+ * The manifest of a completely staged window; an error if the window was never staged or is incomplete. Its paths end
+ * up in every engine's SQL, so they are trusted only as far as the layout: each part must be the layout's own name
+ * inside the window's own prefix, and the quarantine file the window's own. This is the one place that checks them.
+ */
 export async function readManifest(stage: StageStore, dataset: DatasetDefinition, window: Window): Promise<Manifest> {
-  const path = windowLayout(dataset.name, window).manifest;
+  const layout = windowLayout(dataset.name, window);
+  const path = layout.manifest;
   const text = await stage.readText(path);
   if (text === undefined) {
     throw new TerminalError(
@@ -23,6 +28,17 @@ export async function readManifest(stage: StageStore, dataset: DatasetDefinition
   ) {
     throw new TerminalError(
       `the manifest ${path} describes ${manifest.dataset} ${describeWindow(manifest.window)}, not this window`,
+    );
+  }
+  const stranger = [
+    ...manifest.parts.filter((part) => !isPartFile(layout, part)),
+    ...(manifest.quarantineFile !== null && manifest.quarantineFile !== layout.quarantine
+      ? [manifest.quarantineFile]
+      : []),
+  ];
+  if (stranger.length > 0) {
+    throw new TerminalError(
+      `the manifest ${path} lists ${JSON.stringify(stranger[0]).slice(0, 200)}, which is not a file of this window (only ${layout.prefix}/part-NNNNN.jsonl and ${layout.quarantine}); nothing was loaded; stage the window again`,
     );
   }
   return manifest;

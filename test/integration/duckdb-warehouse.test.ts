@@ -158,3 +158,42 @@ describe('loads into one table at once', () => {
     }
   });
 });
+
+describe('manifests are trusted only as far as the layout', () => {
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+  before(async () => {
+    directory = await temporaryDirectory();
+  });
+  after(() => directory.remove());
+
+  const week = { start: '2024-01-07', stop: '2024-01-14' };
+  const cases: [string, (layout: ReturnType<typeof windowLayout>) => Partial<Manifest>][] = [
+    ['a path that leaves the stage', () => ({ parts: ['../../../../etc/hostname'] })],
+    [
+      "another window's part",
+      () => ({ parts: [windowLayout(BNT_HOURLY_TRAFFIC.name, { start: '2024-01-14', stop: '2024-01-21' }).part(0)] }),
+    ],
+    ['a file of the window that is not a part', (layout) => ({ parts: [layout.manifest] })],
+    ['a part under a deeper folder', (layout) => ({ parts: [`${layout.prefix}/x/part-00000.jsonl`] })],
+    ['a quarantine file elsewhere', () => ({ quarantineFile: '../../secrets.jsonl', quarantined: 0, fetched: 1 })],
+  ];
+  for (const [name, change] of cases) {
+    test(`a manifest listing ${name} is refused, for every engine, before anything loads`, async () => {
+      const stage = new LocalStageStore(directory.path);
+      await stageByHand(stage, week, [row('2024-01-08', '1', 100)]);
+      const layout = windowLayout(BNT_HOURLY_TRAFFIC.name, week);
+      const manifest = JSON.parse((await stage.readText(layout.manifest)) ?? '{}') as Manifest;
+      await stage.writeText(layout.manifest, JSON.stringify({ ...manifest, ...change(layout) }));
+      const warehouse = new DuckDbWarehouse(join(directory.path, 'refused.duckdb'));
+      try {
+        await assert.rejects(
+          loadWindows({ stage, warehouse, progress: () => undefined }, BNT_HOURLY_TRAFFIC, [week]),
+          /the manifest stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/_manifest\.json lists .*, which is not a file of this window .*; nothing was loaded/,
+        );
+        assert.equal(await warehouse.rowsInWindow(BNT_HOURLY_TRAFFIC, week), 0);
+      } finally {
+        await warehouse.close();
+      }
+    });
+  }
+});
