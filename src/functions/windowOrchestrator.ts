@@ -19,6 +19,8 @@ export const windowOrchestrator: OrchestrationHandler = function* (context: Orch
   const run = { instanceId: context.df.instanceId, dataset, window };
   const startedAt = context.df.currentUtcDateTime.getTime();
   let counts: RunCounts = {};
+  let stagedLimit: number | undefined;
+  let missingFields: readonly string[] | undefined;
   const showStep = (step: WindowStep, error?: WindowCustomStatus['error']): void =>
     context.df.setCustomStatus({ step, counts, ...(error ? { error } : {}) } satisfies WindowCustomStatus);
 
@@ -46,6 +48,8 @@ export const windowOrchestrator: OrchestrationHandler = function* (context: Orch
       quarantined: counts.quarantined ?? 0,
       rowsInWindow: counts.rowsInWindow ?? 0,
       newestInSource: null,
+      maxQuarantinePercent: stagedLimit ?? null,
+      missingFields: missingFields ?? [],
     };
   }
 
@@ -54,6 +58,7 @@ export const windowOrchestrator: OrchestrationHandler = function* (context: Orch
   if (!staged.ok) return yield* fail('stage', staged.error);
   const { fetched, quarantined, chunks } = staged.value;
   counts = { fetched, staged: staged.value.staged, quarantined };
+  ({ maxQuarantinePercent: stagedLimit, missingFields } = staged.value);
 
   if (chunks.length > 0) {
     showStep('load');

@@ -120,6 +120,8 @@ export interface StepPorts {
   readonly progress: (message: string) => void;
   /** Abandons the step: requests in flight stop, and nothing more is written. */
   readonly signal?: AbortSignal | undefined;
+  /** The quarantine limit a flag or setting gave, in percent; it overrides the dataset's own (see `verdict.ts`). */
+  readonly maxQuarantinePercent?: number | undefined;
   readonly tuning?: StepTuning;
 }
 

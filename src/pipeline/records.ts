@@ -248,7 +248,11 @@ export function recordChecker(dataset: DatasetDefinition, window: Window): (reco
     const day = position.slice(0, 10);
     if (day < window.start || day >= window.stop) {
       return {
-        rejection: reject('outside_window', windowField.name, `${windowField.name} ${position} is outside ${requested}`),
+        rejection: reject(
+          'outside_window',
+          windowField.name,
+          `${windowField.name} ${position} is outside ${requested}`,
+        ),
       };
     }
     const row: StagedRow = {};

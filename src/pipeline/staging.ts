@@ -18,6 +18,7 @@ import {
   recordChecker,
 } from './records';
 import { ROW_ID, windowQuery, windowWhere } from './source';
+import { maxQuarantinePercent, overQuarantineLimit } from './verdict';
 import { type Window, describeWindow, splitWindow } from './window';
 
 export const DEFAULT_CHUNK_DAYS = 28;
@@ -39,6 +40,8 @@ export interface StageOutput {
   readonly requests: number;
   /** Fields of the definition that no fetched record carried (a renamed column loads as NULL otherwise). */
   readonly missingFields: readonly string[];
+  /** The quarantine limit that applies to the window, in percent of its fetched records. */
+  readonly maxQuarantinePercent: number;
 }
 
 /**
@@ -153,11 +156,14 @@ export async function stageChunks(
       `warning: no record of ${what} carries ${missingFields.join(', ')}; ${missingFields.length === 1 ? 'it loads' : 'they load'} as NULL. Has the source renamed ${missingFields.length === 1 ? 'it' : 'them'}? Check the ${dataset.name} definition`,
     );
   }
-  if (totals.fetched > 0 && totals.quarantined * 2 > totals.fetched) {
-    // Mostly rejected is rarely bad data and usually a definition that no longer matches the source.
+  const limit = maxQuarantinePercent(ports, dataset);
+  if (overQuarantineLimit(totals, limit)) {
+    // Told now, while the rows that passed are loaded; the verdict (verify) fails the window.
     progress(
-      `warning: ${totals.quarantined} of ${totals.fetched} records were quarantined (${Object.entries(totals.reasons)
-        .map(([reason, n]) => `${reason} ${n}`)
+      `warning: ${count(totals.quarantined)} of ${count(totals.fetched)} records were quarantined, over the ${limit}% limit (${Object.entries(
+        totals.reasons,
+      )
+        .map(([reason, n]) => `${reason} ${count(n)}`)
         .join(', ')}); check ${writer.quarantineFiles.join(', ')} against the ${dataset.name} definition`,
     );
   }
@@ -173,6 +179,7 @@ export async function stageChunks(
     quarantineFiles: writer.quarantineFiles,
     requests: source.requests - requestsBefore,
     missingFields,
+    maxQuarantinePercent: limit,
   };
 }
 

@@ -10,13 +10,13 @@ import { withTable, withWindowLock } from './locks';
 import { loadWindows } from './loading';
 import type { StepPorts } from './ports';
 import { type StageOutput, stageChunks } from './staging';
-import { type VerifyInput, type VerifyOutput, type WindowInput, checkWindow } from './verdict';
-import { type Window, splitWindow } from './window';
+import { type VerifyInput, type VerifyOutput, type WindowInput, judgeWindow, readWindowTotals } from './verdict';
+import { type Window, describeWindow, splitWindow } from './window';
 
 export type { StepPorts, StepTuning } from './ports';
 export { DEFAULT_CHUNK_DAYS, DEFAULT_ROWS_PER_PART, type StageOutput } from './staging';
 export { readManifest } from './loading';
-export type { VerifyInput, VerifyOutput, WindowInput } from './verdict';
+export { DEFAULT_MAX_QUARANTINE_PERCENT, type VerifyInput, type VerifyOutput, type WindowInput } from './verdict';
 
 export interface LoadInput {
   readonly dataset: string;
@@ -56,11 +56,21 @@ export async function loadWindowsStep(ports: StepPorts, input: LoadInput): Promi
   });
 }
 
-/** Counts the window in the table; fails (terminal) when it holds fewer rows than were staged. */
+/**
+ * The verdict on a loaded window: reads what was staged from the window's manifests (the source of truth, whoever
+ * staged it) and counts the window in the table. Fails (terminal) when the table holds fewer rows than were staged,
+ * or when more was quarantined than the limit allows, naming the top reasons and the quarantine files.
+ */
 export async function verifyWindowStep(ports: StepPorts, input: VerifyInput): Promise<VerifyOutput> {
   const dataset = findDataset(input.dataset);
+  const totals = await readWindowTotals(ports.stage, dataset, input.window, ports.tuning?.chunkDays);
+  if (input.staged !== undefined && input.staged !== totals.staged) {
+    ports.progress(
+      `${dataset.name} ${describeWindow(input.window)} was staged again since this run staged it (${input.staged} rows then, ${totals.staged} now); judging what is staged now`,
+    );
+  }
   const rowsInWindow = await withTable(ports, dataset, () => ports.warehouse.rowsInWindow(dataset, input.window));
-  return checkWindow(ports, dataset, input, rowsInWindow);
+  return judgeWindow(ports, dataset, input.window, totals, rowsInWindow);
 }
 
 /** The weeks of a window with no rows in the table, found with one aggregate query and merged into windows. */

@@ -17,6 +17,11 @@ export const SETTINGS = {
   stageConnectionString: 'BNT_STAGE_CONNECTION_STRING',
   /** Replaces the dataset's Socrata resource URL (a mirror, or a local stand-in in tests). */
   sourceUrl: 'BNT_SOURCE_URL',
+  /**
+   * The most of a window's fetched records that may be quarantined, in percent (0–100), before the window fails.
+   * Default: the dataset's own limit, else 1.
+   */
+  maxQuarantinePercent: 'BNT_MAX_QUARANTINE_PERCENT',
   /** The Socrata app token; otherwise the socrata-source block is read. */
   appToken: 'SOCRATA_APP_TOKEN',
   /** The weekly timer's NCRONTAB schedule (six fields, UTC). Default `0 0 12 * * 1`, Monday 12:00. */

@@ -58,6 +58,8 @@ describe('the window orchestration', () => {
         newestInSource: null,
         status: 'completed',
         durationMs: 3 * 60_000,
+        maxQuarantinePercent: 1,
+        missingFields: [],
       },
     ]);
     assert.equal(run.output.status, 'completed');

@@ -115,19 +115,42 @@ describe('pipeline command line', () => {
     });
   }
 
-  test('a window that is mostly quarantined warns that the definition may not match the source', async () => {
-    const result = await runCli(
-      ['run', '--source-url', server.resourceUrl('drifted'), '--start-date', '2024-01-07', '--stop-date', '2024-01-08'],
-      {
-        cwd: directory.path,
-      },
-    );
-    assert.equal(result.code, 0, result.stderr);
+  test('a window quarantined over its limit fails (exit 1) and says why, with its counts and the limit that applied', async () => {
+    const argv = [
+      'run',
+      '--source-url',
+      server.resourceUrl('drifted'),
+      '--start-date',
+      '2024-01-07',
+      '--stop-date',
+      '2024-01-08',
+    ];
+    const result = await runCli([...argv, '--json'], { cwd: directory.path });
+    assert.equal(result.code, 1, result.stderr);
     assert.match(
       result.stderr,
-      /warning: 480 of 480 records were quarantined \(not_allowed 480\); check stage\/bnt-hourly-traffic\/2024-01-07_2024-01-08\/_quarantine\.jsonl/,
+      /warning: 480 of 480 records were quarantined, over the 1% limit \(not_allowed 480\); check stage\/bnt-hourly-traffic\/2024-01-07_2024-01-08\/_quarantine\.jsonl/,
     );
-    assert.match(result.stdout, /quarantined {2}480/);
+    assert.match(
+      result.stderr,
+      /^error: bnt-hourly-traffic \[2024-01-07, 2024-01-08\): 480 of 480 records \(100%\) were quarantined, over the 1% limit \(top reasons: not_allowed 480; see stage\/bnt-hourly-traffic\/2024-01-07_2024-01-08\/_quarantine\.jsonl\)/m,
+    );
+    assert.doesNotMatch(result.stderr, /returned no rows/);
+    const summary = lastJsonLine(result.stdout);
+    assert.equal(summary.ok, false);
+    assert.equal(summary.status, 'failed');
+    assert.equal(summary.fetched, 480);
+    assert.equal(summary.quarantined, 480);
+    assert.equal(summary.maxQuarantinePercent, 1);
+    assert.deepEqual(summary.error, { kind: 'terminal', message: (summary.error as { message: string }).message });
+
+    const allowed = await runCli([...argv, '--max-quarantine-percent', '100', '--json'], { cwd: directory.path });
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal(lastJsonLine(allowed.stdout).maxQuarantinePercent, 100);
+    assert.match(
+      allowed.stderr,
+      /none of the 480 records the source returned for \[2024-01-07, 2024-01-08\) passed the checks/,
+    );
   });
 
   test('a failing run exits 1 with a one-line cause', async () => {

@@ -22,6 +22,7 @@ function staged(unit: Window, rows: number): StageOutput {
     quarantineFiles: [],
     requests: 3,
     missingFields: [],
+    maxQuarantinePercent: 1,
   };
 }
 
@@ -100,6 +101,8 @@ describe('backfill progress', () => {
       rowsInWindow: 10,
       newestInSource: null,
       durationMs: 30 * 60_000,
+      maxQuarantinePercent: 1,
+      missingFields: [],
     });
     assert.equal(second?.status, 'stale');
     const output = progress.output(123);

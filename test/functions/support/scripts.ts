@@ -18,6 +18,7 @@ export function stageOutput(dataset: string, window: Window, rows = estimatedRow
     quarantineFiles: [],
     requests: estimatedRequests(dataset, window),
     missingFields: [],
+    maxQuarantinePercent: 1,
   };
 }
 
