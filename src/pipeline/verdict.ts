@@ -135,7 +135,7 @@ export class QuarantineLimitError extends TerminalError {
   override readonly name = 'QuarantineLimitError';
 
   constructor(what: string, totals: WindowTotals, limitPercent: number) {
-    const reasons = (Object.entries(totals.quarantineReasons) as [string, number][])
+    const reasons = Object.entries<number>(totals.quarantineReasons)
       .sort(([, a], [, b]) => b - a)
       .slice(0, 3)
       .map(([reason, n]) => `${reason} ${count(n)}`)
