@@ -139,7 +139,10 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--dataset <name>', 'dataset definition').default(DEFAULT_DATASET))
     .option('--start-date <YYYY-MM-DD>', 'first day of the window (inclusive, UTC)')
     .option('--stop-date <YYYY-MM-DD>', 'day after the window (exclusive, UTC)')
-    .option('--source-url <url>', `replaces the dataset's Socrata resource URL (env ${SETTINGS.sourceUrl})`)
+    .option(
+      '--source-url <url>',
+      `a base the dataset's resource path is appended to, instead of https://data.ny.gov (env ${SETTINGS.sourceUrl})`,
+    )
     .option('--app-token <token>', `Socrata app token (env ${SETTINGS.appToken}, or the socrata-source block)`)
     .option(
       '--data-dir <dir>',

@@ -94,6 +94,23 @@ export function checkSourceUrl(resourceUrl: string, field: string): URL {
 }
 
 /**
+ * A dataset's resource URL under a base (a mirror, or a local stand-in): the base's origin and path, then the
+ * dataset's own resource path, so one base serves every dataset (`http://127.0.0.1:8080` →
+ * `http://127.0.0.1:8080/resource/qzve-kjga.json`). `field` names where the base came from, for its errors.
+ */
+export function resourceUrlUnder(base: string, dataset: DatasetDefinition, field: string): string {
+  const url = checkSourceUrl(base, field);
+  if (/\/resource\/[^/]+\.json$/.test(url.pathname)) {
+    throw new InputError(
+      field,
+      `${field} ${safeUrl(url)} names one dataset's resource; give the base each dataset's resource path is appended to (e.g. ${url.origin})`,
+    );
+  }
+  const resourcePath = new URL(dataset.resourceUrl).pathname;
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}${resourcePath}`;
+}
+
+/**
  * The request headers, built before anything is sent: an app token that is no valid header value is a
  * setting to fix, not a network fault to retry, and the platform's message would repeat the token.
  */

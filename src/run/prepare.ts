@@ -5,7 +5,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { checkHeaderSecret } from '../blocks/types';
 import { InputError, describeError } from '../common/errors';
 import { DEFAULT_DATASET, type DatasetDefinition, findDataset } from '../pipeline/datasets';
-import { SocrataClient } from '../pipeline/source';
+import { SocrataClient, resourceUrlUnder } from '../pipeline/source';
 import type { StepPorts, StepTuning } from '../pipeline/steps';
 import { type Window, clipWindow, resolveWindow, utcDate } from '../pipeline/window';
 import { SETTINGS, readSetting } from './settings';
@@ -109,7 +109,8 @@ export async function openPorts(
   if (request.appToken === undefined && envToken !== undefined) checkHeaderSecret(envToken, SETTINGS.appToken);
   const maxQuarantinePercent = quarantineLimit(request, context.env, names);
   const urlField = request.sourceUrl !== undefined ? names.sourceUrl : SETTINGS.sourceUrl;
-  const resourceUrl = request.sourceUrl ?? readSetting(context.env, 'sourceUrl') ?? dataset.resourceUrl;
+  const base = request.sourceUrl ?? readSetting(context.env, 'sourceUrl');
+  const resourceUrl = base === undefined ? dataset.resourceUrl : resourceUrlUnder(base, dataset, urlField);
   const makeSource = (appToken: string | undefined) =>
     new SocrataClient({
       resourceUrl,

@@ -15,7 +15,10 @@ export const SETTINGS = {
   vaultUrl: 'KEY_VAULT_URL',
   /** Development only (Azurite): a connection string for the azure stage instead of a credential. */
   stageConnectionString: 'BNT_STAGE_CONNECTION_STRING',
-  /** Replaces the dataset's Socrata resource URL (a mirror, or a local stand-in in tests). */
+  /**
+   * A base the datasets' resource paths are appended to, instead of https://data.ny.gov (a mirror, or a local
+   * stand-in): `http://127.0.0.1:8080` serves `/resource/qzve-kjga.json` and `/resource/ebfx-2m7v.json`.
+   */
   sourceUrl: 'BNT_SOURCE_URL',
   /**
    * The most of a window's fetched records that may be quarantined, in percent (0–100), before the window fails.

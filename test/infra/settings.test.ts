@@ -37,7 +37,7 @@ const HOST_SETTINGS: Readonly<Record<string, string>> = {
 const LOCAL_ONLY: Readonly<Record<string, string>> = {
   BNT_STAGE_CONNECTION_STRING: 'Azurite only; in Azure the stage signs in with the managed identity',
   BNT_DATA_DIR: 'the local stage, DuckDB file and blocks.json; Azure uses Blob Storage, Databricks and Key Vault',
-  BNT_SOURCE_URL: "a mirror or local stand-in; production reads each dataset's own Socrata URL",
+  BNT_SOURCE_URL: "the base of a mirror or local stand-in; production reads each dataset's own Socrata URL",
   SOCRATA_APP_TOKEN: 'production reads the token from the socrata-source block in Key Vault',
 };
 

@@ -36,7 +36,7 @@ describe('a run that cannot work fails before the first request', () => {
   afterEach(() => directory.remove());
 
   const run = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
-    runInProcess(main, ['run', ...WEEK, '--source-url', server.resourceUrl(TRAFFIC_ID), ...argv], {
+    runInProcess(main, ['run', ...WEEK, '--source-url', server.baseUrl, ...argv], {
       cwd: directory.path,
       env,
     });
@@ -202,7 +202,7 @@ describe('runs as processes', () => {
 
   test('two runs of one window at once: never both report success with rows missing', async () => {
     const args = [
-      ...['run', ...month, '--json', '--source-url', server.resourceUrl(TRAFFIC_ID)],
+      ...['run', ...month, '--json', '--source-url', server.baseUrl],
       ...['--data-dir', directory.path],
     ];
     const first = spawnPipeline(args);
@@ -228,7 +228,7 @@ describe('runs as processes', () => {
 
   test('SIGTERM stops a run within seconds, exits non-zero, and a rerun converges', async () => {
     const args = [
-      ...['run', ...month, '--source-url', server.resourceUrl(TRAFFIC_ID)],
+      ...['run', ...month, '--source-url', server.baseUrl],
       ...['--data-dir', directory.path],
     ];
     const child = spawnPipeline([...args, '--json']);
@@ -248,7 +248,7 @@ describe('runs as processes', () => {
   });
   test('killing the shell npm started (which does not pass the signal on) still stops the run', async () => {
     const args = [
-      ...['run', ...month, '--source-url', server.resourceUrl(TRAFFIC_ID)],
+      ...['run', ...month, '--source-url', server.baseUrl],
       ...['--data-dir', directory.path],
     ];
     // `; true` keeps the shell from exec-ing node, as npm's shell does: the shell is node's parent.
@@ -300,7 +300,7 @@ describe('windows and records out of bounds', () => {
       ['run', '--start-date', '1900-01-01', '--stop-date', '2100-01-01', '--json'],
       {
         cwd: directory.path,
-        env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+        env: { BNT_SOURCE_URL: server.baseUrl },
         now: new Date('2024-02-01T12:00:00Z'),
       },
     );
@@ -317,7 +317,7 @@ describe('windows and records out of bounds', () => {
     const result = await runInProcess(
       main,
       ['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-08', '--json'],
-      { cwd: directory.path, env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) } },
+      { cwd: directory.path, env: { BNT_SOURCE_URL: server.baseUrl } },
     );
     assert.equal(result.code, 0, result.stderr);
     const summary = lastJsonLine(result.stdout) as {
@@ -345,7 +345,7 @@ describe('windows and records out of bounds', () => {
     try {
       const result = await runInProcess(main, ['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-08'], {
         cwd: directory.path,
-        env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+        env: { BNT_SOURCE_URL: server.baseUrl },
       });
       assert.equal(result.code, 2, result.stderr);
       assert.match(result.stderr, /blocks\.json/);
