@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { main } from '../../src/cli/pipeline';
 import { TransientError } from '../../src/common/errors';
 import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
 import { type RunSummary, runWindow } from '../../src/pipeline/drive';
@@ -15,6 +16,7 @@ import { SocrataClient } from '../../src/pipeline/source';
 import { splitWindow, type Window } from '../../src/pipeline/window';
 import { LocalStageStore } from '../../src/stage/local';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
+import { lastJsonLine, runInProcess } from '../support/cli';
 import { FAST_RETRY, TRAFFIC_FIELDS, temporaryDirectory, trafficRows } from '../support/fixtures';
 import { type SocrataTestServer, type TestDataset, startSocrataServer } from '../support/socrata-server';
 
@@ -52,6 +54,14 @@ const served: Record<string, TestDataset> = {
       'nonchar\uffff',
       'tab\tquote"\\',
     ].map((plaza, hour) => ({ ...original, plaza_id: plaza, hour: String(hour), vehicles_e_zpass: '2147483647' })),
+  },
+  // A key column renamed upstream: every record lacks plaza_id.
+  'renamed-key/qzve-kjga': { fields: TRAFFIC_FIELDS, rows: clean, misbehave: { rename: { plaza_id: 'plaza' } } },
+  // An optional column renamed upstream: it would load as NULL everywhere without a word.
+  'renamed-count/qzve-kjga': {
+    fields: TRAFFIC_FIELDS,
+    rows: clean,
+    misbehave: { rename: { vehicles_vtoll: 'vehicles_cash' } },
   },
   'surrogate/qzve-kjga': {
     fields: TRAFFIC_FIELDS,
@@ -168,5 +178,75 @@ describe('a misbehaving source never costs a row or blocks a window', () => {
     assert.equal(summary.rowsInWindow, 3360);
     const manifest = await readManifest(new LocalStageStore(directory.path), BNT_HOURLY_TRAFFIC, WEEK);
     assert.equal(manifest.quarantined, 1);
+  });
+});
+
+describe('the verdict comes from invariants: mostly quarantined is a failure, missing columns are named', () => {
+  let server: SocrataTestServer;
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+
+  before(async () => {
+    server = await startSocrataServer(served);
+  });
+  after(() => server.close());
+  beforeEach(async () => {
+    directory = await temporaryDirectory();
+  });
+  afterEach(() => directory.remove());
+
+  const runCli = (prefix: string, argv: string[] = [], env: NodeJS.ProcessEnv = {}) =>
+    runInProcess(main, ['run', '--start-date', WEEK.start, '--stop-date', WEEK.stop, '--json', ...argv], {
+      cwd: directory.path,
+      env: { BNT_SOURCE_URL: server.baseFor(prefix), ...env },
+    });
+
+  test('a renamed key column sends every record to quarantine: the run fails (exit 1), naming the reason and the field', async () => {
+    const result = await runCli('renamed-key');
+    assert.equal(result.code, 1, result.stderr);
+    const summary = lastJsonLine(result.stdout);
+    assert.equal(summary.ok, false);
+    assert.equal(summary.status, 'failed');
+    assert.equal(summary.fetched, 3360);
+    assert.equal(summary.quarantined, 3360);
+    assert.deepEqual(summary.quarantineReasons, { missing_field: 3360 });
+    assert.equal(summary.maxQuarantinePercent, 1);
+    assert.deepEqual(summary.missingFields, ['plaza_id']);
+    assert.equal((summary.error as { kind: string }).kind, 'terminal');
+    assert.match(
+      result.stderr,
+      /^error: bnt-hourly-traffic \[2024-01-07, 2024-01-14\): 3,360 of 3,360 records \(100%\) were quarantined, over the 1% limit \(top reasons: missing_field 3,360; no record carries plaza_id; see stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/_quarantine\.jsonl\)/m,
+    );
+    assert.doesNotMatch(result.stderr, /returned no rows/, 'the source did return rows');
+  });
+
+  test('the limit comes from the setting or the flag (the flag wins); a limit that is no percentage exits 2', async () => {
+    const lenient = await runCli('renamed-key', [], { BNT_MAX_QUARANTINE_PERCENT: '100' });
+    assert.equal(lenient.code, 0, lenient.stderr);
+    assert.equal(lastJsonLine(lenient.stdout).maxQuarantinePercent, 100);
+    const strict = await runCli('renamed-key', ['--max-quarantine-percent', '5'], {
+      BNT_MAX_QUARANTINE_PERCENT: '100',
+    });
+    assert.equal(strict.code, 1);
+    assert.equal(lastJsonLine(strict.stdout).maxQuarantinePercent, 5);
+    for (const [argv, env, field] of [
+      [['--max-quarantine-percent', 'lots'], {}, '--max-quarantine-percent'],
+      [[], { BNT_MAX_QUARANTINE_PERCENT: '101' }, 'BNT_MAX_QUARANTINE_PERCENT'],
+    ] as const) {
+      const refused = await runCli('renamed-key', [...argv], env);
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, new RegExp(`^error: ${field} "\\w+" must be a percentage from 0 to 100`));
+    }
+  });
+
+  test('a column no record carries is named on stderr and in the summary; the window still completes', async () => {
+    const result = await runCli('renamed-count');
+    assert.equal(result.code, 0, result.stderr);
+    const summary = lastJsonLine(result.stdout);
+    assert.equal(summary.status, 'completed');
+    assert.deepEqual(summary.missingFields, ['vehicles_vtoll']);
+    assert.match(
+      result.stderr,
+      /warning: no record of bnt-hourly-traffic \[2024-01-07, 2024-01-14\) carries vehicles_vtoll; it loads as NULL/,
+    );
   });
 });
