@@ -9,7 +9,7 @@ import { findDataset } from './datasets';
 import { withTable, withWindowLock } from './locks';
 import { loadWindows } from './loading';
 import type { StepPorts } from './ports';
-import { type StageOutput, stageChunks } from './staging';
+import { DEFAULT_CHUNK_DAYS, type StageOutput, stageChunks } from './staging';
 import { type VerifyInput, type VerifyOutput, type WindowInput, judgeWindow, readWindowTotals } from './verdict';
 import { type Window, describeWindow, splitWindow } from './window';
 
@@ -63,7 +63,8 @@ export async function loadWindowsStep(ports: StepPorts, input: LoadInput): Promi
  */
 export async function verifyWindowStep(ports: StepPorts, input: VerifyInput): Promise<VerifyOutput> {
   const dataset = findDataset(input.dataset);
-  const totals = await readWindowTotals(ports.stage, dataset, input.window, ports.tuning?.chunkDays);
+  const chunkDays = ports.tuning?.chunkDays ?? DEFAULT_CHUNK_DAYS;
+  const totals = await readWindowTotals(ports.stage, dataset, input.window, chunkDays);
   if (input.staged !== undefined && input.staged !== totals.staged) {
     ports.progress(
       `${dataset.name} ${describeWindow(input.window)} was staged again since this run staged it (${input.staged} rows then, ${totals.staged} now); judging what is staged now`,

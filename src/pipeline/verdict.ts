@@ -9,7 +9,6 @@ import type { DatasetDefinition } from './datasets';
 import { readManifest } from './loading';
 import type { StageStore, StepPorts } from './ports';
 import type { QuarantineReason } from './records';
-import { DEFAULT_CHUNK_DAYS } from './staging';
 import { isStale } from './summary';
 import { type Window, describeWindow, splitWindow } from './window';
 
@@ -69,7 +68,7 @@ export async function readWindowTotals(
   stage: StageStore,
   dataset: DatasetDefinition,
   window: Window,
-  chunkDays: number = DEFAULT_CHUNK_DAYS,
+  chunkDays: number,
 ): Promise<WindowTotals> {
   const totals = { fetched: 0, staged: 0, quarantined: 0 };
   const reasons: Partial<Record<QuarantineReason, number>> = {};

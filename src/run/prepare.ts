@@ -126,6 +126,7 @@ export async function openPorts(
     ...context.deps,
     appToken: request.appToken,
     progress: context.progress,
+    signal: context.signal,
   });
   const source = makeSource(targets.appToken);
   // Last of the checks, so a run refused for any other reason creates nothing.
