@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -123,13 +124,21 @@ export class LocalStageStore implements StageStore {
     };
   }
 
-  /** Whole-file writes go through a temporary name and a rename, so readers never see half a file. */
+  /**
+   * Whole-file writes go through a temporary name and a rename, so readers never see half a file. The temporary
+   * name is unique per write: two writes of one file in one process (overlapping units) never share it.
+   */
   async writeText(path: string, text: string): Promise<void> {
     const file = this.pathOf(path);
     await mkdir(dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.tmp`;
-    await writeFile(temporary, text, 'utf8');
-    await rename(temporary, file);
+    const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
+    try {
+      await writeFile(temporary, text, 'utf8');
+      await rename(temporary, file);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
   }
 
   async readText(path: string): Promise<string | undefined> {
