@@ -1,15 +1,56 @@
 /**
  * The locks a step holds on the stage: one run of a window at a time, and loads into one table in turn. Both live
  * on the stage (a lock file, or a renewed blob lease), so they hold across processes and machines.
+ *
+ * A run killed with `kill -9` (or a machine that died) leaves its lock until it expires: a lock file goes stale, a
+ * lease runs out. A run waits for a window's lock longer than that, so a rerun right after a crash takes the lock
+ * over and succeeds without anyone running it again; while it waits it says who holds the lock and until when.
  */
 import { LockBusyError, TransientError } from '../common/errors';
 import type { DatasetDefinition } from './datasets';
-import type { StageLock, StepPorts } from './ports';
+import type { LockHolder, StageLock, StageStore, StepPorts } from './ports';
 import { type Window, describeWindow, windowKey } from './window';
 
 const DEFAULT_WINDOW_LOCK_WAIT_MS = 30_000;
+/** Beyond a crashed holder's lock expiry: a waiter's poll interval and clocks a little apart. */
+const LOCK_TAKEOVER_MARGIN_MS = 15_000;
 /** Loads into one table take turns; a MERGE of a few chunks takes minutes at most. */
 const DEFAULT_TABLE_LOCK_WAIT_MS = 10 * 60_000;
+
+/** How long a run waits for a window's lock: at least 30 s, and longer than a crashed holder's lock can last. */
+export function windowLockWaitMs(stage: Pick<StageStore, 'lockExpiryMs'>): number {
+  return Math.max(DEFAULT_WINDOW_LOCK_WAIT_MS, (stage.lockExpiryMs ?? 0) + LOCK_TAKEOVER_MARGIN_MS);
+}
+
+/** How long a load waits for another load into its table: ten minutes, longer than any lock of a crashed run. */
+export function tableLockWaitMs(stage: Pick<StageStore, 'lockExpiryMs'>): number {
+  return Math.max(DEFAULT_TABLE_LOCK_WAIT_MS, (stage.lockExpiryMs ?? 0) + LOCK_TAKEOVER_MARGIN_MS);
+}
+
+/**
+ * `held by PID 123 on host box (last renewed 2024-05-01T12:00:01Z, expires 2024-05-01T12:00:31Z unless renewed)`, and
+ * when that process is gone: the lock frees itself then, and the waiting run takes it.
+ */
+export function describeHolder(holder: LockHolder | undefined): string {
+  if (holder === undefined) return 'its holder is not recorded';
+  const who =
+    holder.pid !== undefined
+      ? `PID ${holder.pid}${holder.host !== undefined ? ` on host ${holder.host}` : ''}`
+      : 'a run that did not record itself';
+  const times = [
+    ...(holder.renewedAt ? [`last renewed ${seconds(holder.renewedAt)}`] : []),
+    ...(holder.expiresAt ? [`expires ${seconds(holder.expiresAt)} unless renewed`] : []),
+  ];
+  const gone =
+    holder.running === false
+      ? `; PID ${holder.pid} no longer runs (a crashed run), so the lock frees itself${holder.expiresAt ? ` at ${seconds(holder.expiresAt)}` : ''} and this run takes it`
+      : '';
+  return `held by ${who}${times.length > 0 ? ` (${times.join(', ')})` : ''}${gone}`;
+}
+
+function seconds(iso: string): string {
+  return iso.replace(/\.\d+Z$/, 'Z');
+}
 
 /** `locks/<dataset>/<start>_<stop>`: one run of a window at a time, whatever started it. */
 export function windowLockName(dataset: DatasetDefinition, window: Window): string {
@@ -31,7 +72,7 @@ export async function withWindowLock<T>(
   return withLock(
     ports,
     windowLockName(dataset, window),
-    ports.tuning?.windowLockWaitMs ?? DEFAULT_WINDOW_LOCK_WAIT_MS,
+    ports.tuning?.windowLockWaitMs ?? windowLockWaitMs(ports.stage),
     `another run is working on ${what}`,
     work,
   );
@@ -45,7 +86,7 @@ export async function withTableLock<T>(
   return withLock(
     ports,
     tableLockName(dataset),
-    ports.tuning?.tableLockWaitMs ?? DEFAULT_TABLE_LOCK_WAIT_MS,
+    ports.tuning?.tableLockWaitMs ?? tableLockWaitMs(ports.stage),
     `another load into ${ports.warehouse.tableName(dataset)} is running`,
     work,
   );
@@ -77,12 +118,18 @@ async function withLock<T>(
     lock = await ports.stage.acquireLock(name, {
       waitMs,
       signal: ports.signal,
-      onWait: (waited) =>
-        ports.progress(`${holder}; waiting (${Math.round(waited / 1000)} s of at most ${Math.round(waitMs / 1000)} s)`),
+      onWait: (waited, lockHolder) =>
+        ports.progress(
+          `${holder}: the lock is ${describeHolder(lockHolder)}; waiting (${Math.round(waited / 1000)} s of at most ${Math.round(waitMs / 1000)} s)`,
+        ),
     });
   } catch (error) {
     if (error instanceof LockBusyError) {
-      throw new LockBusyError(`${holder}; try again when it is done`, { cause: error });
+      const lockHolder = error.holder as LockHolder | undefined;
+      throw new LockBusyError(`${holder} (the lock is ${describeHolder(lockHolder)}); try again when it is done`, {
+        cause: error,
+        holder: lockHolder,
+      });
     }
     throw error;
   }

@@ -35,11 +35,23 @@ export interface StageLock {
   release(): Promise<void>;
 }
 
+/** Who holds a lock, as far as the lock records it: what a waiting person needs to judge it. */
+export interface LockHolder {
+  readonly pid?: number;
+  readonly host?: string;
+  /** When the holder last renewed the lock (ISO 8601). */
+  readonly renewedAt?: string;
+  /** When the lock expires unless renewed again (ISO 8601): a holder that died leaves it until then. */
+  readonly expiresAt?: string;
+  /** False when the holder is a process on this machine that no longer runs. */
+  readonly running?: boolean;
+}
+
 export interface LockOptions {
   /** How long to wait for a lock another run holds before giving up with `LockBusyError`. */
   readonly waitMs: number;
-  /** Called while waiting, at most every 15 s, so a person sees why nothing happens. */
-  readonly onWait?: (waitedMs: number) => void;
+  /** Called while waiting, at most every 15 s, so a person sees why nothing happens, and who holds the lock. */
+  readonly onWait?: (waitedMs: number, holder: LockHolder | undefined) => void;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -47,6 +59,12 @@ export interface StageStore {
   readonly location: StageLocation;
   /** For people: `local directory /home/me/.local` or `Azure container stage on account mtademo`. */
   readonly description: string;
+  /**
+   * The longest a lock whose holder died can still look held (a lock file's stale period, a lease's length): a
+   * run waiting longer than this for a crashed run's lock gets it without anyone running it again. Both adapters
+   * say; a stand-in that never leaves a lock behind may leave it out.
+   */
+  readonly lockExpiryMs?: number;
   createSink(path: string): Promise<TextSink>;
   writeText(path: string, text: string): Promise<void>;
   /** The whole file, or undefined when there is none. */

@@ -11,9 +11,17 @@ import {
   BlobServiceClient,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
-import type { LockOptions, StageLock, LocalFile, StageLocation, StageStore, TextSink } from '../pipeline/ports';
+import type {
+  LockHolder,
+  LockOptions,
+  StageLock,
+  LocalFile,
+  StageLocation,
+  StageStore,
+  TextSink,
+} from '../pipeline/ports';
 import { PipelineError, TerminalError, TransientError, httpStatusOf, messageOf } from '../common/errors';
-import { waitForLock } from './local';
+import { holderRunning, thisHolder, waitForLock } from './local';
 
 const UPLOAD_BUFFER_BYTES = 4 * 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
@@ -88,6 +96,7 @@ export interface BlobStageTarget {
 export class BlobStageStore implements StageStore {
   readonly location: StageLocation;
   readonly description: string;
+  readonly lockExpiryMs: number;
   private readonly container: ContainerClient;
   private readonly lockTiming: Required<BlobLockTiming>;
   private containerReady: Promise<unknown> | undefined;
@@ -95,6 +104,7 @@ export class BlobStageStore implements StageStore {
   private constructor(container: ContainerClient, target: BlobStageTarget, lockTiming: BlobLockTiming = {}) {
     this.container = container;
     this.lockTiming = checkedLockTiming(lockTiming);
+    this.lockExpiryMs = this.lockTiming.leaseSeconds * 1000;
     this.location = {
       kind: 'azure',
       accountName: target.accountName,
@@ -221,7 +231,8 @@ export class BlobStageStore implements StageStore {
   /**
    * A lease on the blob at `name` (created empty if missing). The lease expires by itself when its holder dies;
    * while held it is renewed in the background, and a renewal that fails aborts `lost`: by then another run may
-   * take the lease, so the holder must stop. The SDK retries a renewal's transient failures before that.
+   * take the lease, so the holder must stop. The SDK retries a renewal's transient failures before that. The
+   * blob's metadata records the holder (PID, host) and its last renewal, for a waiting person.
    */
   async acquireLock(name: string, options: LockOptions): Promise<StageLock> {
     await this.ensureContainer();
@@ -229,23 +240,70 @@ export class BlobStageStore implements StageStore {
     const lease = blob.getBlobLeaseClient();
     const { leaseSeconds, renewMs, pollMs } = this.lockTiming;
     let acquiredAt = 0;
-    await waitForLock(name, options, pollMs, async () => {
+    await waitForLock<true>(name, options, pollMs, async () => {
       for (let attempt = 0; ; attempt += 1) {
         const sentAt = Date.now();
         try {
           await lease.acquireLease(leaseSeconds, { abortSignal: options.signal });
           acquiredAt = sentAt;
-          return true;
+          return { taken: true };
         } catch (error) {
           // LeaseAlreadyPresent, or a lease being broken: another run holds it.
-          if (statusOf(error) === 409) return undefined;
+          if (statusOf(error) === 409) return { holder: await leaseHolder(blob) };
           if (statusOf(error) !== 404 || attempt > 0) throw error;
         }
         await createEmptyBlob(blob, options.signal);
       }
     });
-    return new RenewedLease(name, lease, leaseSeconds * 1000, renewMs, acquiredAt);
+    const record = new HolderRecord(blob, lease.leaseId, leaseSeconds);
+    await record.write(new Date(acquiredAt));
+    return new RenewedLease(name, lease, leaseSeconds * 1000, renewMs, acquiredAt, record);
   }
+}
+
+/** The holder of a lease, in the lock blob's metadata (names are lower case: Azure folds them). */
+class HolderRecord {
+  constructor(
+    private readonly blob: BlockBlobClient,
+    private readonly leaseId: string,
+    private readonly leaseSeconds: number,
+  ) {}
+
+  /** Best effort: a record that cannot be written costs a waiting person the details, never the lock. */
+  async write(renewedAt: Date): Promise<void> {
+    const { pid, host } = thisHolder();
+    await this.blob
+      .setMetadata(
+        {
+          holderpid: String(pid),
+          holderhost: host,
+          renewedat: renewedAt.toISOString(),
+          leaseseconds: String(this.leaseSeconds),
+        },
+        { conditions: { leaseId: this.leaseId } },
+      )
+      .catch(() => undefined);
+  }
+}
+
+/** Who holds the lease on `blob`, from its metadata; undefined when it cannot be read. */
+async function leaseHolder(blob: BlockBlobClient): Promise<LockHolder | undefined> {
+  const properties = await blob.getProperties().catch(() => undefined);
+  const metadata = properties?.metadata ?? {};
+  const pid = Number(metadata.holderpid);
+  const host = metadata.holderhost;
+  const renewedAt = Date.parse(metadata.renewedat ?? '');
+  const leaseSeconds = Number(metadata.leaseseconds);
+  const running = holderRunning(Number.isInteger(pid) ? pid : undefined, host);
+  return {
+    ...(Number.isInteger(pid) ? { pid } : {}),
+    ...(host !== undefined ? { host } : {}),
+    ...(Number.isFinite(renewedAt) ? { renewedAt: new Date(renewedAt).toISOString() } : {}),
+    ...(Number.isFinite(renewedAt) && leaseSeconds > 0
+      ? { expiresAt: new Date(renewedAt + leaseSeconds * 1000).toISOString() }
+      : {}),
+    ...(running !== undefined ? { running } : {}),
+  };
 }
 
 /** Creates the lock blob unless it exists; another run creating it (or holding a lease on it) first is no error. */
@@ -274,6 +332,7 @@ class RenewedLease implements StageLock {
     private readonly renewMs: number,
     /** When the request that last extended the lease was sent: the lease runs at least `leaseMs` from then. */
     private heldSince: number,
+    private readonly record: HolderRecord,
   ) {
     this.scheduleRenewal();
   }
@@ -298,6 +357,7 @@ class RenewedLease implements StageLock {
       const remainingMs = Math.max(this.heldSince + this.leaseMs - sentAt, 1_000);
       await this.lease.renewLease({ abortSignal: AbortSignal.timeout(remainingMs) });
       this.heldSince = sentAt;
+      await this.record.write(new Date(sentAt));
       if (!this.stopped) this.scheduleRenewal();
     } catch (error) {
       if (this.stopped) return;

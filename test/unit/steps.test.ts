@@ -60,6 +60,7 @@ function ports(
     acquireLock: async () => ({ lost: new AbortController().signal, release: async () => undefined }),
     readText: async (path: string) => files.get(path),
     description: 'memory',
+    lockExpiryMs: 0,
   };
   const stage = new Proxy(allowed, {
     get: (target, property) => (property in target ? target[property as keyof typeof target] : untouchable()),
