@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { checkHeaderSecret } from '../blocks/types';
+import { checkAppToken } from '../blocks/types';
 import { InputError, describeError } from '../common/errors';
 import { DEFAULT_DATASET, type DatasetDefinition, findDataset } from '../pipeline/datasets';
 import { SocrataClient, resourceUrlUnder } from '../pipeline/source';
@@ -104,9 +104,9 @@ export async function openPorts(
   await checkDataDir(choice, dataDirField, false);
   if (choice.stageConnectionString !== undefined) checkConnectionString(choice.stageConnectionString);
 
-  if (request.appToken !== undefined) checkHeaderSecret(request.appToken, names.appToken);
+  if (request.appToken !== undefined) checkAppToken(request.appToken, names.appToken);
   const envToken = readSetting(context.env, 'appToken');
-  if (request.appToken === undefined && envToken !== undefined) checkHeaderSecret(envToken, SETTINGS.appToken);
+  if (request.appToken === undefined && envToken !== undefined) checkAppToken(envToken, SETTINGS.appToken);
   const maxQuarantinePercent = quarantineLimit(request, context.env, names);
   const urlField = request.sourceUrl !== undefined ? names.sourceUrl : SETTINGS.sourceUrl;
   const base = request.sourceUrl ?? readSetting(context.env, 'sourceUrl');

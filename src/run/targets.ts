@@ -4,7 +4,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { checkVaultUrl, openBlockStore } from '../blocks/open';
 import { BlockError, BlockReader } from '../blocks/reader';
-import { blockNames } from '../blocks/types';
+import { BLOCK_NAME_SETTINGS, blockNames } from '../blocks/types';
 import { InputError, describeError } from '../common/errors';
 import { BlobStageStore } from '../stage/blob';
 import { LocalStageStore } from '../stage/local';
@@ -186,9 +186,16 @@ export async function openTargets(
   return { stage, warehouse, appToken: await appTokenFrom(blocks, env, names['socrata-source'], deps) };
 }
 
+/** A block-name setting's value; empty means not set, as for any app setting. */
+function readBlockSetting(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
 /**
  * The token is optional (without one, requests share a per-IP throttle pool), so the block is read only when no
- * token was given, and a store that cannot be reached costs a warning, not the run; an invalid block still fails it.
+ * token was given, and a store that cannot be reached costs a warning, not the run; an invalid block still fails it,
+ * and so does a block that a setting names on purpose but that is not there.
  */
 async function appTokenFrom(
   blocks: BlockReader,
@@ -198,6 +205,16 @@ async function appTokenFrom(
 ): Promise<string | undefined> {
   const given = deps.appToken ?? readSetting(env, 'appToken');
   if (given !== undefined) return given;
+  // A block named on purpose must be there: without it the run would go on without a token, silently.
+  const setting = BLOCK_NAME_SETTINGS['socrata-source'];
+  if (readBlockSetting(env, setting) !== undefined) {
+    try {
+      return (await blocks.read(blockName, 'socrata-source')).appToken;
+    } catch (error) {
+      if (error instanceof BlockError) throw new BlockError(`${setting} names ${error.message}`);
+      throw error;
+    }
+  }
   try {
     return (await blocks.readOptional(blockName, 'socrata-source'))?.appToken;
   } catch (error) {

@@ -85,6 +85,36 @@ describe('a run that cannot work fails before the first request', () => {
     assert.deepEqual(server.requests, []);
   });
 
+  test('a data directory that is only blanks is refused, as a flag or as BNT_DATA_DIR', async () => {
+    await expectRefused(['--data-dir', '   '], {}, /^error: --data-dir is only blanks; name a folder/);
+    await expectRefused([], { BNT_DATA_DIR: ' \t ' }, /^error: BNT_DATA_DIR is only blanks; name a folder/);
+  });
+
+  test('an app token longer than any real one is refused up front, never echoed', async () => {
+    const token = `SECRET${'x'.repeat(300)}`;
+    await expectRefused(
+      [],
+      { SOCRATA_APP_TOKEN: token },
+      /^error: SOCRATA_APP_TOKEN has 306 characters, more than any Socrata app token/,
+    );
+    await expectRefused(['--app-token', token], {}, /^error: --app-token has 306 characters/);
+    const result = await run([], { SOCRATA_APP_TOKEN: token });
+    assert.ok(!`${result.stdout}${result.stderr}`.includes('SECRET'), 'the token is not printed');
+  });
+
+  test('a BLOCK_SOCRATA_SOURCE that names a block that is not there fails before any request', async () => {
+    const result = await run([], { BLOCK_SOCRATA_SOURCE: 'my-socrata' });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      /^error: BLOCK_SOCRATA_SOURCE names block "my-socrata" in .*blocks\.json does not exist; create it with: npm run blocks -- put my-socrata --type socrata-source/,
+    );
+    assert.equal(result.stderr.trim().split('\n').length, 1);
+    assert.deepEqual(server.requests, [], 'the source was never asked');
+    // Not named on purpose, the default block may be missing: requests then share the anonymous pool.
+    assert.equal((await run([])).code, 0);
+  });
+
   test('a source URL setting is named as the setting', async () => {
     const result = await runInProcess(main, ['run', ...WEEK], { cwd: directory.path, env: { BNT_SOURCE_URL: 'nope' } });
     assert.equal(result.code, 2);

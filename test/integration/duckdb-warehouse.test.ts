@@ -197,3 +197,36 @@ describe('manifests are trusted only as far as the layout', () => {
     });
   }
 });
+
+describe('a load DuckDB refuses', () => {
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+  before(async () => {
+    directory = await temporaryDirectory();
+  });
+  after(() => directory.remove());
+
+  test('is one line naming the window, the staged file and what to do, without the statement DuckDB echoes', async () => {
+    const stage = new LocalStageStore(directory.path);
+    const week = { start: '2024-01-07', stop: '2024-01-14' };
+    await stageByHand(stage, week, [row('2024-01-08', '1', 100)]);
+    const part = windowLayout(BNT_HOURLY_TRAFFIC.name, week).part(0);
+    // A part file damaged after staging (a disk, a hand): DuckDB cannot read it.
+    await stage.writeText(part, '{"plaza_id": "21", "date": \n');
+    const warehouse = new DuckDbWarehouse(join(directory.path, 'refused.duckdb'));
+    try {
+      await assert.rejects(
+        loadWindows({ stage, warehouse, progress: () => undefined }, BNT_HOURLY_TRAFFIC, [week]),
+        (error: Error) => {
+          assert.doesNotMatch(error.message, /\n|LINE \d|read_json\(\[/);
+          assert.match(
+            error.message,
+            /^loading bnt-hourly-traffic \[2024-01-07, 2024-01-14\) into .*refused\.duckdb failed, reading stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/part-00000\.jsonl: .*JSON.*; run the window again to stage it afresh/,
+          );
+          return true;
+        },
+      );
+    } finally {
+      await warehouse.close();
+    }
+  });
+});
