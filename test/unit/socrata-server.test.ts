@@ -35,7 +35,7 @@ const TRAFFIC: TestDataset = {
 /** Runs `body` against a fresh server so queued faults and recorded requests never leak between tests. */
 async function withServer(
   body: (server: SocrataTestServer) => Promise<void>,
-  datasets = { [DATASET_ID]: TRAFFIC },
+  datasets: Record<string, TestDataset> = { [DATASET_ID]: TRAFFIC },
 ): Promise<void> {
   const server = await startSocrataServer(datasets);
   try {
@@ -524,11 +524,10 @@ test('a misbehaving dataset ignores $order as told, the same way on every page, 
       const shuffled = await rowsOf('shuffled/x');
       assert.deepEqual(byContent(shuffled), byContent(asked));
       assert.notDeepEqual(shuffled, asked);
-      const paged = [];
+      const paged: Record<string, string>[] = [];
       for (let offset = 0; offset < asked.length; offset += 5) {
-        paged.push(
-          ...((await getJson(server, { ...ordered, $limit: '5', $offset: String(offset) }, 'shuffled/x')).body as []),
-        );
+        const page = await getJson(server, { ...ordered, $limit: '5', $offset: String(offset) }, 'shuffled/x');
+        paged.push(...(page.body as Record<string, string>[]));
       }
       assert.deepEqual(paged, shuffled, 'pages of one query agree, so only the order is wrong');
       const dateOnly = await rowsOf('by-date/x');
@@ -539,7 +538,8 @@ test('a misbehaving dataset ignores $order as told, the same way on every page, 
       assert.notDeepEqual(dateOnly, asked, 'within a day, stored order instead of the rest of $order');
       const renamed = await rowsOf('renamed/x');
       assert.ok(renamed.every((row) => row.plaza !== undefined && row.plaza_id === undefined));
-      assert.equal((await getJson(server, { $select: 'count(*)' }, 'reversed/x')).body[0].count, String(asked.length));
+      const [counted] = (await getJson(server, { $select: 'count(*)' }, 'reversed/x')).body as { count: string }[];
+      assert.equal(counted?.count, String(asked.length));
     },
     {
       [DATASET_ID]: TRAFFIC,
