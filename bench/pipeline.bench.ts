@@ -36,12 +36,12 @@ const WINDOWS = [
 ];
 
 /** One run in a fresh process over a fresh data directory. */
-async function measure(resourceUrl: string, window: (typeof WINDOWS)[number]): Promise<Measurement> {
+async function measure(sourceUrl: string, window: (typeof WINDOWS)[number]): Promise<Measurement> {
   const directory = await temporaryDirectory();
   try {
     const { stdout } = await run(
       process.execPath,
-      ['--import', 'tsx', join(__dirname, 'run-window.ts'), resourceUrl, window.start, window.stop, directory.path],
+      ['--import', 'tsx', join(__dirname, 'run-window.ts'), sourceUrl, window.start, window.stop, directory.path],
       { maxBuffer: 1024 * 1024 },
     );
     const measurement = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Measurement;
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   try {
     for (const window of WINDOWS) {
       const runs: Measurement[] = [];
-      for (let run = 0; run < RUNS; run += 1) runs.push(await measure(server.resourceUrl(TRAFFIC_ID), window));
+      for (let run = 0; run < RUNS; run += 1) runs.push(await measure(server.baseUrl, window));
       const median = (values: number[]) =>
         [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
       results.push({

@@ -7,11 +7,11 @@ import { runWindow } from '../src/pipeline/drive';
 import { prepareRun, withRun } from '../src/run/prepare';
 
 async function measure(): Promise<void> {
-  const [resourceUrl, start, stop, dataDir] = process.argv.slice(2);
-  if (!resourceUrl || !start || !stop || !dataDir) throw new Error('usage: run-window.ts URL START STOP DATA_DIR');
+  const [sourceUrl, start, stop, dataDir] = process.argv.slice(2);
+  if (!sourceUrl || !start || !stop || !dataDir) throw new Error('usage: run-window.ts SOURCE_BASE_URL START STOP DATA_DIR');
   const started = process.hrtime.bigint();
   const prepared = await prepareRun(
-    { dataset: 'bnt-hourly-traffic', startDate: start, stopDate: stop, sourceUrl: resourceUrl, dataDir },
+    { dataset: 'bnt-hourly-traffic', startDate: start, stopDate: stop, sourceUrl, dataDir },
     { env: {}, cwd: process.cwd(), now: () => new Date(), progress: () => undefined },
   );
   const summary = await withRun(prepared, (run) => runWindow(run.ports, run.dataset, run.window));

@@ -151,9 +151,19 @@ export const databricksWarehouseSchema = z
   })
   .meta({ title: 'databricks-warehouse', description: 'The Databricks SQL warehouse that runs the load.' });
 
+/**
+ * Far above any real Socrata app token (about 25 characters), far below what a server refuses as too large a header
+ * (HTTP 431): a longer value is a paste gone wrong, refused before any request.
+ */
+export const MAX_APP_TOKEN_LENGTH = 200;
+
 export const socrataSourceSchema = z
   .strictObject({
-    appToken: secret('Socrata app token (X-App-Token); without one, requests share a per-IP throttle.').optional(),
+    appToken: secret('Socrata app token (X-App-Token); without one, requests share a per-IP throttle.')
+      .max(MAX_APP_TOKEN_LENGTH, {
+        error: `is longer than any Socrata app token (at most ${MAX_APP_TOKEN_LENGTH} characters; real ones have about 25)`,
+      })
+      .optional(),
   })
   .meta({ title: 'socrata-source', description: 'Settings for the Socrata SODA source.' });
 
@@ -281,6 +291,18 @@ export function checkHeaderSecret(value: string, field: string): string {
     throw new InputError(
       field,
       `${field} must be non-empty printable ASCII, without spaces, line breaks or control characters (it is sent in a request header)`,
+    );
+  }
+  return value;
+}
+
+/** The rule for an app token given as a flag or setting: a header-safe secret, and no longer than any real token. */
+export function checkAppToken(value: string, field: string): string {
+  checkHeaderSecret(value, field);
+  if (value.length > MAX_APP_TOKEN_LENGTH) {
+    throw new InputError(
+      field,
+      `${field} has ${value.length} characters, more than any Socrata app token (at most ${MAX_APP_TOKEN_LENGTH}; real ones have about 25); is it the right value?`,
     );
   }
   return value;

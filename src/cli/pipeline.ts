@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { summarizeError } from '../common/errors';
 import { DEFAULT_DATASET } from '../pipeline/datasets';
-import { type Plan, type RunSummary, planRun, runWindow } from '../pipeline/drive';
+import { type Plan, RunFailedError, type RunSummary, planRun, runWindow } from '../pipeline/drive';
 import type { StepTuning } from '../pipeline/steps';
 import { describeWindow } from '../pipeline/window';
 import { type RunContext, prepareRun, withRun } from '../run/prepare';
@@ -25,6 +25,7 @@ interface RunFlags {
   dataDir?: string;
   stage?: string;
   warehouse?: string;
+  maxQuarantinePercent?: string;
   json?: boolean;
 }
 
@@ -44,7 +45,11 @@ function formatSummary(summary: RunSummary): string {
     `  quarantined  ${count(summary.quarantined)}${reasons ? `  (${reasons}; see ${summary.quarantineFiles.join(', ')})` : ''}`,
     `  table        ${summary.table} in ${summary.warehouse}: ${count(summary.rowsInWindow)} rows in the window`,
     `  elapsed      ${(summary.elapsedMs / 1000).toFixed(1)}s`,
+    `  verdict      ${summary.status} (quarantine limit ${summary.maxQuarantinePercent}% of fetched)`,
   ];
+  if (summary.missingFields.length > 0) {
+    lines.push(`  missing      no record carries ${summary.missingFields.join(', ')} (loaded as NULL)`);
+  }
   if (summary.fetched === 0) {
     lines.push(`  no rows for this window; the newest date in the source is ${summary.newestInSource ?? '(none)'}`);
   }
@@ -106,8 +111,19 @@ function report(io: CliIo, json: boolean | undefined, text: string, value: unkno
 
 async function runCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps, signal: AbortSignal): Promise<void> {
   const prepared = await prepareRun(flags, { ...runContext(io, deps, signal), forWriting: true });
-  const ran = await withRun(prepared, (run) => runWindow(run.ports, run.dataset, run.window));
-  const summary = prepared.requestedWindow ? { ...ran, requestedWindow: prepared.requestedWindow } : ran;
+  const withRequest = (ran: RunSummary): RunSummary =>
+    prepared.requestedWindow ? { ...ran, requestedWindow: prepared.requestedWindow } : ran;
+  let summary: RunSummary;
+  try {
+    summary = withRequest(await withRun(prepared, (run) => runWindow(run.ports, run.dataset, run.window)));
+  } catch (error) {
+    if (!(error instanceof RunFailedError)) throw error;
+    // A failed verdict still shows what was fetched, staged and loaded; the JSON line follows from `onFailure`.
+    const failed = withRequest(error.summary);
+    if (flags.json) io.stderr(formatSummary(failed));
+    else io.stdout(formatSummary(failed));
+    throw new RunFailedError(failed, error.cause instanceof Error ? error.cause : error);
+  }
   report(io, flags.json, formatSummary(summary), summary);
 }
 
@@ -123,7 +139,10 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--dataset <name>', 'dataset definition').default(DEFAULT_DATASET))
     .option('--start-date <YYYY-MM-DD>', 'first day of the window (inclusive, UTC)')
     .option('--stop-date <YYYY-MM-DD>', 'day after the window (exclusive, UTC)')
-    .option('--source-url <url>', `replaces the dataset's Socrata resource URL (env ${SETTINGS.sourceUrl})`)
+    .option(
+      '--source-url <url>',
+      `a base the dataset's resource path is appended to, instead of https://data.ny.gov (env ${SETTINGS.sourceUrl})`,
+    )
     .option('--app-token <token>', `Socrata app token (env ${SETTINGS.appToken}, or the socrata-source block)`)
     .option(
       '--data-dir <dir>',
@@ -132,6 +151,10 @@ function addRunOptions(command: Command): Command {
     )
     .addOption(
       new Option('--stage <kind>', `where staged files go (env ${SETTINGS.stage}; default local)`).choices(STAGE_KINDS),
+    )
+    .option(
+      '--max-quarantine-percent <percent>',
+      `the most of a window's fetched records that may be quarantined before it fails (env ${SETTINGS.maxQuarantinePercent}; default the dataset's own, else 1)`,
     )
     .addOption(
       new Option(
@@ -171,7 +194,9 @@ export async function main(
   ).action((flags: RunFlags) => planCommand(flags, io, deps));
   return runProgram(program, argv, io, {
     onFailure: (error) => {
-      if (argv.includes('--json')) io.stdout(`${JSON.stringify({ ok: false, error: summarizeError(error) })}\n`);
+      if (!argv.includes('--json')) return;
+      const failed = error instanceof RunFailedError ? error.summary : { ok: false, error: summarizeError(error) };
+      io.stdout(`${JSON.stringify(failed)}\n`);
     },
   });
 }

@@ -54,6 +54,13 @@ export class TerminalError extends PipelineError {
 /** Another run holds the lock; it is transient because that run will finish (or its lock expire). */
 export class LockBusyError extends TransientError {
   override readonly name = 'LockBusyError';
+  /** Who holds it, as the lock records it (see `LockHolder` in the stage port). */
+  readonly holder: unknown;
+
+  constructor(message: string, options: { cause?: unknown; holder?: unknown } = {}) {
+    super(message, options);
+    this.holder = options.holder;
+  }
 }
 
 /** The kind of any thrown value: its own, or terminal for anything no adapter mapped. */

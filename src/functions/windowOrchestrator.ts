@@ -19,6 +19,8 @@ export const windowOrchestrator: OrchestrationHandler = function* (context: Orch
   const run = { instanceId: context.df.instanceId, dataset, window };
   const startedAt = context.df.currentUtcDateTime.getTime();
   let counts: RunCounts = {};
+  /** What the summary line adds from the stage step's output: the quarantine limit, the fields no record carried. */
+  const staging: { maxQuarantinePercent?: number; missingFields?: readonly string[] } = {};
   const showStep = (step: WindowStep, error?: WindowCustomStatus['error']): void =>
     context.df.setCustomStatus({ step, counts, ...(error ? { error } : {}) } satisfies WindowCustomStatus);
 
@@ -46,6 +48,8 @@ export const windowOrchestrator: OrchestrationHandler = function* (context: Orch
       quarantined: counts.quarantined ?? 0,
       rowsInWindow: counts.rowsInWindow ?? 0,
       newestInSource: null,
+      maxQuarantinePercent: staging.maxQuarantinePercent ?? null,
+      missingFields: staging.missingFields ?? [],
     };
   }
 
@@ -54,6 +58,8 @@ export const windowOrchestrator: OrchestrationHandler = function* (context: Orch
   if (!staged.ok) return yield* fail('stage', staged.error);
   const { fetched, quarantined, chunks } = staged.value;
   counts = { fetched, staged: staged.value.staged, quarantined };
+  staging.maxQuarantinePercent = staged.value.maxQuarantinePercent;
+  staging.missingFields = staged.value.missingFields;
 
   if (chunks.length > 0) {
     showStep('load');

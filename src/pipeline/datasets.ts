@@ -51,6 +51,11 @@ export interface DatasetDefinition {
   /** The first date (`YYYY-MM-DD`) the dataset has rows for: windows are clipped to start no earlier. */
   readonly firstDate: string;
   readonly table: { readonly schema: string; readonly name: string };
+  /**
+   * The most of a window's fetched records that may be quarantined, in percent, before the window fails; default 1.
+   * A flag or setting overrides it.
+   */
+  readonly maxQuarantinePercent?: number;
 }
 
 const COUNT = { min: 0, max: 2_147_483_647 } as const;
@@ -152,6 +157,10 @@ export function assertValidDefinition(dataset: DatasetDefinition): void {
   const windowField = dataset.fields.find((field) => field.name === dataset.windowField);
   if (!windowField || (windowField.type !== 'date' && windowField.type !== 'timestamp')) {
     problems.push(`window field "${dataset.windowField}" must be a date or timestamp field`);
+  }
+  const limit = dataset.maxQuarantinePercent;
+  if (limit !== undefined && !(limit >= 0 && limit <= 100)) {
+    problems.push(`maxQuarantinePercent ${limit} must be a number from 0 to 100`);
   }
   try {
     parseIsoDate(dataset.firstDate, 'firstDate');

@@ -3,27 +3,22 @@
  * do, touching nothing). Both follow the same sequence, chunk by chunk, so `plan` lists exactly what `run`
  * executes. The Functions app drives the same steps from an orchestration instead.
  */
+import { type ErrorSummary, TerminalError, summarizeError } from '../common/errors';
 import type { DatasetDefinition } from './datasets';
 import { windowLayout } from './layout';
-import { type StageStore, type Warehouse, locationOf } from './ports';
+import { withTable, withWindowLock } from './locks';
+import { loadWindows } from './loading';
+import { type StageStore, type StepPorts, type StepTuning, type Warehouse, locationOf } from './ports';
 import type { QuarantineReason } from './records';
 import { type SocrataClient, windowQuery, windowWhere } from './source';
-import {
-  DEFAULT_CHUNK_DAYS,
-  type StageOutput,
-  type StepPorts,
-  type StepTuning,
-  type VerifyOutput,
-  loadWindows,
-  stageChunks,
-  checkWindow,
-  withTableLock,
-  withWindowLock,
-} from './steps';
+import { DEFAULT_CHUNK_DAYS, type StageOutput, stageChunks } from './staging';
+import type { RunStatus } from './summary';
+import { type VerifyOutput, judgeWindow } from './verdict';
 import { type Window, splitWindow } from './window';
 
 export interface RunSummary {
-  readonly ok: true;
+  /** True for `completed` and `stale`; a `failed` verdict carries its `error`. */
+  readonly ok: boolean;
   readonly dataset: string;
   readonly window: Window;
   /** The window asked for, when it reached outside the dataset's dates and was clipped to them. */
@@ -43,10 +38,28 @@ export interface RunSummary {
   readonly warehouse: string;
   /** Rows in the table for the whole window after the load; at least `staged`, or the run fails. */
   readonly rowsInWindow: number;
-  readonly status: VerifyOutput['status'];
-  /** Only when nothing was fetched: the newest value of the window field the source has, so staleness is obvious. */
+  readonly status: RunStatus;
+  /** Only when nothing was staged: the newest value of the window field the source has, so staleness is obvious. */
   readonly newestInSource?: string | undefined;
   readonly elapsedMs: number;
+  /** The quarantine limit that applied, in percent of the fetched records. */
+  readonly maxQuarantinePercent: number;
+  /** Fields of the definition that no fetched record carried. */
+  readonly missingFields: readonly string[];
+  /** Only on a `failed` verdict: why. */
+  readonly error?: ErrorSummary;
+}
+
+/** A run whose verdict is `failed`: the cause, with the summary of what was fetched, staged and loaded. */
+export class RunFailedError extends TerminalError {
+  override readonly name = 'RunFailedError';
+
+  constructor(
+    readonly summary: RunSummary,
+    cause: Error,
+  ) {
+    super(cause.message, { cause });
+  }
 }
 
 /** The run's summary from the steps' outputs: JSON in, JSON out. */
@@ -54,11 +67,12 @@ export function summarizeRun(
   ports: Pick<StepPorts, 'source' | 'stage' | 'warehouse'>,
   dataset: DatasetDefinition,
   staged: StageOutput,
-  verified: VerifyOutput,
+  verdict: { readonly rowsInWindow: number; readonly newestInSource: string | null; readonly status: RunStatus },
   elapsedMs: number,
+  error?: unknown,
 ): RunSummary {
   return {
-    ok: true,
+    ok: verdict.status !== 'failed',
     dataset: dataset.name,
     window: staged.window,
     source: ports.source.resourceUrl,
@@ -73,17 +87,20 @@ export function summarizeRun(
     parts: staged.parts,
     table: ports.warehouse.tableName(dataset),
     warehouse: ports.warehouse.description,
-    rowsInWindow: verified.rowsInWindow,
-    status: verified.status,
-    ...(verified.newestInSource !== null ? { newestInSource: verified.newestInSource } : {}),
+    rowsInWindow: verdict.rowsInWindow,
+    status: verdict.status,
+    ...(verdict.newestInSource !== null ? { newestInSource: verdict.newestInSource } : {}),
     elapsedMs,
+    maxQuarantinePercent: staged.maxQuarantinePercent,
+    missingFields: staged.missingFields,
+    ...(error !== undefined ? { error: summarizeError(error) } : {}),
   };
 }
 
 /**
  * The whole flow for a window under its lock: stage it chunk by chunk from one source query, load each chunk
- * while the next is fetched, then verify the table holds what was staged. A failure stops the run; the chunks
- * before it stay loaded, and a rerun converges.
+ * while the next is fetched, then judge it (`verdict.ts`). A failure stops the run; the chunks before it stay
+ * loaded, and a rerun converges. A `failed` verdict throws `RunFailedError`, which carries the run's summary.
  */
 export async function runWindow(ports: StepPorts, dataset: DatasetDefinition, window: Window): Promise<RunSummary> {
   const started = Date.now();
@@ -94,17 +111,19 @@ export async function runWindow(ports: StepPorts, dataset: DatasetDefinition, wi
     const staged = await stageChunks(locked, dataset, window, async (manifest) => {
       // A chunk with no rows has nothing to load: a long, mostly empty window costs no statements.
       if (manifest.staged === 0) return;
-      await withTableLock(locked, dataset, (signal) => loadWindows({ ...locked, signal }, dataset, [manifest.window]));
+      await withTable(locked, dataset, (signal) => loadWindows({ ...locked, signal }, dataset, [manifest.window]));
     });
-    const rowsInWindow = await withTableLock(locked, dataset, (signal) =>
+    const rowsInWindow = await withTable(locked, dataset, (signal) =>
       ports.warehouse.rowsInWindow(dataset, window, signal),
     );
-    const verified = await checkWindow(
-      locked,
-      dataset,
-      { dataset: dataset.name, window, staged: staged.staged },
-      rowsInWindow,
-    );
+    let verified: VerifyOutput;
+    try {
+      verified = await judgeWindow(locked, dataset, window, staged, rowsInWindow);
+    } catch (error) {
+      if (!(error instanceof TerminalError)) throw error;
+      const verdict = { rowsInWindow, newestInSource: null, status: 'failed' } as const;
+      throw new RunFailedError(summarizeRun(ports, dataset, staged, verdict, Date.now() - started, error), error);
+    }
     return summarizeRun(ports, dataset, staged, verified, Date.now() - started);
   });
 }

@@ -19,14 +19,18 @@ export interface WindowLayout {
 /** A part file's name inside its window's folder: the one place the pattern is spelled. */
 export const PART_FILE = /^part-\d{5}\.jsonl$/;
 
+/** True when `path` is one of the window's part files: the layout's own name, directly inside its prefix. */
+export function isPartFile(layout: WindowLayout, path: string): boolean {
+  return path.startsWith(`${layout.prefix}/`) && PART_FILE.test(path.slice(layout.prefix.length + 1));
+}
+
 /**
  * The part's file name when `path` is one of the window's part files (`<prefix>/part-NNNNN.jsonl`); an
  * error otherwise, since a manifest's paths end up in SQL.
  */
 export function partFileName(layout: WindowLayout, path: string): string {
-  const name = path.startsWith(`${layout.prefix}/`) ? path.slice(layout.prefix.length + 1) : '';
-  if (!PART_FILE.test(name)) throw new Error(`"${path}" is not a part file of ${layout.prefix}`);
-  return name;
+  if (!isPartFile(layout, path)) throw new Error(`"${path}" is not a part file of ${layout.prefix}`);
+  return path.slice(layout.prefix.length + 1);
 }
 
 export function windowLayout(datasetName: string, window: Window): WindowLayout {
@@ -55,6 +59,8 @@ export const manifestSchema = z.object({
   parts: z.array(z.string()),
   quarantineFile: z.string().nullable(),
   stagedAt: z.string(),
+  /** Fields of the definition that no record of the chunk carried; empty for a chunk without records. */
+  missingFields: z.array(z.string()).default([]),
 });
 
 /** The record of a completely staged window. `fetched = staged + quarantined`, always. */

@@ -1,4 +1,5 @@
 import type { DatasetDefinition } from './datasets';
+import type { SocrataClient } from './source';
 import type { Window } from './window';
 
 /**
@@ -34,11 +35,23 @@ export interface StageLock {
   release(): Promise<void>;
 }
 
+/** Who holds a lock, as far as the lock records it: what a waiting person needs to judge it. */
+export interface LockHolder {
+  readonly pid?: number;
+  readonly host?: string;
+  /** When the holder last renewed the lock (ISO 8601). */
+  readonly renewedAt?: string;
+  /** When the lock expires unless renewed again (ISO 8601): a holder that died leaves it until then. */
+  readonly expiresAt?: string;
+  /** False when the holder is a process on this machine that no longer runs. */
+  readonly running?: boolean;
+}
+
 export interface LockOptions {
   /** How long to wait for a lock another run holds before giving up with `LockBusyError`. */
   readonly waitMs: number;
-  /** Called while waiting, at most every 15 s, so a person sees why nothing happens. */
-  readonly onWait?: (waitedMs: number) => void;
+  /** Called while waiting, at most every 15 s, so a person sees why nothing happens, and who holds the lock. */
+  readonly onWait?: (waitedMs: number, holder: LockHolder | undefined) => void;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -46,6 +59,12 @@ export interface StageStore {
   readonly location: StageLocation;
   /** For people: `local directory /home/me/.local` or `Azure container stage on account mtademo`. */
   readonly description: string;
+  /**
+   * The longest a lock whose holder died can still look held (a lock file's stale period, a lease's length): a
+   * run waiting longer than this for a crashed run's lock gets it without anyone running it again. Both adapters
+   * say; a stand-in that never leaves a lock behind may leave it out.
+   */
+  readonly lockExpiryMs?: number;
   createSink(path: string): Promise<TextSink>;
   writeText(path: string, text: string): Promise<void>;
   /** The whole file, or undefined when there is none. */
@@ -116,4 +135,31 @@ export interface Warehouse {
   /** Rows in the table for the window, after a load. */
   rowsInWindow(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<number>;
   close(): Promise<void>;
+}
+
+/** What a step works with; built by `src/run` from flags or app settings, and closed there. */
+export interface StepPorts {
+  readonly source: SocrataClient;
+  readonly stage: StageStore;
+  readonly warehouse: Warehouse;
+  /** Progress for people: stderr on the command line, the invocation log in Functions. */
+  readonly progress: (message: string) => void;
+  /** Abandons the step: requests in flight stop, and nothing more is written. */
+  readonly signal?: AbortSignal | undefined;
+  /** The quarantine limit a flag or setting gave, in percent; it overrides the dataset's own (see `verdict.ts`). */
+  readonly maxQuarantinePercent?: number | undefined;
+  readonly tuning?: StepTuning;
+}
+
+/** Sizes and waits, with defaults that suit both datasets; tests make them small. */
+export interface StepTuning {
+  /** Days per chunk of a long window: each chunk is staged with its own manifest and loaded on its own. */
+  readonly chunkDays?: number;
+  /** Above this many rows a new part file is started (at a page boundary), keeping files a sane size. */
+  readonly rowsPerPart?: number;
+  /** How long a run waits for another run of the same window before it is refused. */
+  readonly windowLockWaitMs?: number;
+  /** How long a load waits for another load into the same table. */
+  readonly tableLockWaitMs?: number;
+  readonly now?: () => Date;
 }

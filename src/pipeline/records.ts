@@ -24,6 +24,7 @@ export type QuarantineReason =
   | 'out_of_range'
   | 'not_a_date'
   | 'not_a_timestamp'
+  | 'malformed_text'
   | 'outside_window'
   | 'duplicate_key';
 
@@ -79,7 +80,17 @@ export function quarantineEntry(
   return { ...rejection, record: bounded ?? record };
 }
 
-export type Checked = { readonly row: StagedRow; readonly key: string } | { readonly rejection: Rejection };
+/**
+ * A checked record: its typed row and key, or the first rule it breaks. `position` is its window field, typed, when
+ * that is valid and inside the window: it places the record in its chunk and in the source's order even when
+ * another field has it quarantined.
+ */
+export type Checked =
+  | { readonly row: StagedRow; readonly key: string; readonly position: string }
+  | { readonly rejection: Rejection; readonly position?: string };
+
+/** What an `int` column holds (a 32-bit INTEGER in DuckDB and Databricks): a loader refuses anything outside. */
+export const INTEGER_RANGE = { min: -2_147_483_648, max: 2_147_483_647 } as const;
 
 /** Checks one value and returns its typed form, or a rejection. */
 type FieldCheck = (raw: string) => string | number | Rejection;
@@ -115,6 +126,10 @@ function parseInteger(field: FieldDefinition, raw: string): number | Rejection {
       field.name,
       `${field.name} ${value} is outside ${field.range.min}–${field.range.max}`,
     );
+  }
+  // Whatever the definition's range, an INTEGER column refuses more: DuckDB and Databricks would fail the whole file.
+  if (value < INTEGER_RANGE.min || value > INTEGER_RANGE.max) {
+    return reject('out_of_range', field.name, `${field.name} ${raw} does not fit a 32-bit integer column`);
   }
   return value;
 }
@@ -165,6 +180,14 @@ function compileField(field: FieldDefinition): FieldCheck {
     case 'string': {
       const allowed = field.allowed ? new Set(field.allowed) : undefined;
       return (raw) => {
+        // A lone UTF-16 surrogate is valid JSON but no text: DuckDB's read_json refuses the whole file holding it.
+        if (!raw.isWellFormed()) {
+          return reject(
+            'malformed_text',
+            field.name,
+            `${field.name} holds a lone UTF-16 surrogate (not well-formed Unicode); no loader accepts it`,
+          );
+        }
         if (raw.trim() === '') return reject('empty_text', field.name, `${field.name} is empty`);
         if (allowed && !allowed.has(raw)) {
           return reject('not_allowed', field.name, `${field.name} "${raw}" is not one of ${[...allowed].join(', ')}`);
@@ -181,8 +204,9 @@ function compileField(field: FieldDefinition): FieldCheck {
 }
 
 /**
- * Builds the checker for one dataset and window. It types every field, applies the dataset's rules and the
- * window, and returns the staged row with its key, or the first rule the record breaks.
+ * Builds the checker for one dataset and the window asked for. It types every field, applies the dataset's rules and
+ * the window, and returns the staged row with its key, or the first rule the record breaks. The window field is
+ * checked first, so a record's position is known whatever else is wrong with it.
  */
 export function recordChecker(dataset: DatasetDefinition, window: Window): (record: SourceRecord) => Checked {
   const fields = dataset.fields.map((field) => ({
@@ -191,49 +215,55 @@ export function recordChecker(dataset: DatasetDefinition, window: Window): (reco
     maxLength: maxLengthOf(field),
     check: compileField(field),
   }));
-  const windowField = dataset.windowField;
+  const windowField = fields.find((field) => field.name === dataset.windowField);
+  if (!windowField) throw new Error(`dataset ${dataset.name}: the window field ${dataset.windowField} is not a field`);
   const keyFields = dataset.key;
+  const requested = `the requested window [${window.start}, ${window.stop})`;
+
+  /** The typed value of one field of a record, or why it is refused; null for an absent optional field. */
+  const typed = (field: (typeof fields)[number], raw: unknown): string | number | null | Rejection => {
+    if (raw === undefined || raw === null) {
+      return field.required ? reject('missing_field', field.name, `${field.name} is missing`) : null;
+    }
+    // First, before any other work on the value: a 200 MB string must not reach a regex, a message or the stage.
+    if (typeof raw === 'string' && raw.length > field.maxLength) {
+      return reject(
+        'too_long',
+        field.name,
+        `${field.name} has ${raw.length} characters, more than the ${field.maxLength} allowed`,
+      );
+    }
+    if (typeof raw !== 'string' && typeof raw !== 'number') {
+      return reject('wrong_type', field.name, `${field.name} is a JSON ${typeof raw}, expected a string`);
+    }
+    return field.check(String(raw));
+  };
 
   return (record) => {
-    const row: StagedRow = {};
-    for (const field of fields) {
-      const raw = record[field.name];
-      if (raw === undefined || raw === null) {
-        if (field.required) return { rejection: reject('missing_field', field.name, `${field.name} is missing`) };
-        row[field.name] = null;
-        continue;
-      }
-      // First, before any other work on the value: a 200 MB string must not reach a regex, a message or the stage.
-      if (typeof raw === 'string' && raw.length > field.maxLength) {
-        return {
-          rejection: reject(
-            'too_long',
-            field.name,
-            `${field.name} has ${raw.length} characters, more than the ${field.maxLength} allowed`,
-          ),
-        };
-      }
-      if (typeof raw !== 'string' && typeof raw !== 'number') {
-        return {
-          rejection: reject('wrong_type', field.name, `${field.name} is a JSON ${typeof raw}, expected a string`),
-        };
-      }
-      const value = field.check(String(raw));
-      if (isRejection(value)) return { rejection: value };
-      row[field.name] = value;
+    const windowValue = typed(windowField, record[windowField.name]);
+    if (windowValue === null || isRejection(windowValue)) {
+      return { rejection: windowValue ?? reject('missing_field', windowField.name, `${windowField.name} is missing`) };
     }
-    const day = String(row[windowField]).slice(0, 10);
+    const position = String(windowValue);
+    const day = position.slice(0, 10);
     if (day < window.start || day >= window.stop) {
       return {
         rejection: reject(
           'outside_window',
-          windowField,
-          `${windowField} ${String(row[windowField])} is outside the window [${window.start}, ${window.stop})`,
+          windowField.name,
+          `${windowField.name} ${position} is outside ${requested}`,
         ),
       };
     }
-    let key = '';
-    for (const name of keyFields) key += `${String(row[name])}\u001f`;
-    return { row, key };
+    const row: StagedRow = {};
+    for (const field of fields) {
+      const value = field === windowField ? windowValue : typed(field, record[field.name]);
+      if (value !== null && isRejection(value)) return { rejection: value, position };
+      row[field.name] = value;
+    }
+    // Joined, not concatenated: a flat string that holds no reference to the values it was made of (a chunk keeps
+    // its keys; ropes over the page's strings would keep far more).
+    const key = keyFields.map((name) => String(row[name])).join('\u001f');
+    return { row, key, position };
   };
 }

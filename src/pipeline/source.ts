@@ -21,6 +21,9 @@ export const SOURCE_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 1_000, maxD
 export const REQUEST_TIMEOUT_MS = 120_000;
 /** No byte for this long while a request is open counts as a stall. */
 export const IDLE_TIMEOUT_MS = 30_000;
+/** Redirects followed within the source's origin, at most; one to another origin is never followed. */
+export const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** A page's rows are a few hundred bytes each; far more than that for a page is not a page, and is not parsed. */
 export const BODY_BYTES_PER_ROW = 2_048;
 const MIN_BODY_CAP_BYTES = 32 * 1024 * 1024;
@@ -91,6 +94,23 @@ export function checkSourceUrl(resourceUrl: string, field: string): URL {
     );
   }
   return url;
+}
+
+/**
+ * A dataset's resource URL under a base (a mirror, or a local stand-in): the base's origin and path, then the
+ * dataset's own resource path, so one base serves every dataset (`http://127.0.0.1:8080` →
+ * `http://127.0.0.1:8080/resource/qzve-kjga.json`). `field` names where the base came from, for its errors.
+ */
+export function resourceUrlUnder(base: string, dataset: DatasetDefinition, field: string): string {
+  const url = checkSourceUrl(base, field);
+  if (/\/resource\/[^/]+\.json$/.test(url.pathname)) {
+    throw new InputError(
+      field,
+      `${field} ${safeUrl(url)} names one dataset's resource; give the base each dataset's resource path is appended to (e.g. ${url.origin})`,
+    );
+  }
+  const resourcePath = new URL(dataset.resourceUrl).pathname;
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}${resourcePath}`;
 }
 
 /**
@@ -279,14 +299,14 @@ export class SocrataClient {
     let text: string;
     try {
       resetIdle();
-      const response = await fetch(url, { headers: this.headers, signal: requestSignal });
+      const response = await this.fetchWithinOrigin(url, requestSignal);
       status = response.status;
       retryAfter = response.headers.get('retry-after');
       text = await this.readBody(response, resetIdle);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (limits.signal.aborted) throw limits.signal.reason;
-      if (error instanceof TransientError) throw error;
+      if (error instanceof TransientError || error instanceof TerminalError) throw error;
       throw new TransientError(`request failed (${describeFetchFailure(error)})`, { cause: error });
     } finally {
       clearTimeout(total);
@@ -319,6 +339,37 @@ export class SocrataClient {
     if (!Array.isArray(body))
       throw new TransientError(`the source sent a JSON ${typeof body} where an array of rows was expected`);
     return body as SourceRecord[];
+  }
+
+  /**
+   * A GET that follows redirects only within the source's origin, at most `MAX_REDIRECTS`: the app token travels
+   * in a header, and fetch would carry it to whatever host a redirect names. A redirect to another origin is a
+   * terminal error naming the new host and the setting to change, so the token never leaves the source.
+   */
+  private async fetchWithinOrigin(url: URL, signal: AbortSignal): Promise<Response> {
+    let current = url;
+    for (let redirects = 0; ; redirects += 1) {
+      const response = await fetch(current, { headers: this.headers, signal, redirect: 'manual' });
+      if (!REDIRECT_STATUSES.has(response.status)) return response;
+      await response.body?.cancel().catch(() => undefined);
+      const location = response.headers.get('location');
+      if (location === null) {
+        throw new TerminalError(`the source answered HTTP ${response.status} (a redirect) without saying where to`);
+      }
+      const next = new URL(location, current);
+      if (next.origin !== url.origin) {
+        const field = this.options.urlField ?? 'the source URL';
+        const resourceAt = next.pathname.indexOf('/resource/');
+        const base = `${next.origin}${resourceAt > 0 ? next.pathname.slice(0, resourceAt) : ''}`;
+        throw new TerminalError(
+          `the source ${url.origin} redirected (HTTP ${response.status}) to ${safeUrl(next)}, another origin; it was not followed, so the app token stays with ${url.origin}. If the data now lives at ${next.host}, set ${field} to ${base}`,
+        );
+      }
+      if (redirects >= MAX_REDIRECTS) {
+        throw new TerminalError(`the source redirected more than ${MAX_REDIRECTS} times (last to ${safeUrl(next)})`);
+      }
+      current = next;
+    }
   }
 
   /** The body as text, refusing more than a page can hold; every chunk that arrives resets the idle timer. */

@@ -7,7 +7,11 @@ import type { Window } from './window';
  */
 export const RUN_FINISHED = 'bnt.run.finished';
 
-/** `stale`: the run completed, loaded nothing, and the source's newest date is older than the window. */
+/**
+ * `completed`: the table holds what was staged for the window, and the quarantined share is within its limit.
+ * `stale`: the same, with nothing staged, and the source's newest date older than the window.
+ * `failed`: anything else (a step failed, the table holds less than was staged, too much was quarantined).
+ */
 export type RunStatus = 'completed' | 'failed' | 'stale';
 
 export interface RunFinished {
@@ -25,6 +29,10 @@ export interface RunFinished {
   readonly durationMs: number;
   /** Only on failed runs: the error's kind and one-line message. */
   readonly error?: { readonly kind: string; readonly message: string };
+  /** The quarantine limit that applied, in percent of the fetched records; null when staging never got that far. */
+  readonly maxQuarantinePercent?: number | null;
+  /** Fields of the dataset's definition that no fetched record carried (a renamed column loads as NULL). */
+  readonly missingFields?: readonly string[];
 }
 
 /** The summary line, fields in their documented order whatever order the object was built in. */
@@ -42,6 +50,8 @@ export function runFinishedLine(event: RunFinished): string {
     newestInSource: event.newestInSource,
     durationMs: event.durationMs,
     ...(event.error ? { error: event.error } : {}),
+    maxQuarantinePercent: event.maxQuarantinePercent ?? null,
+    missingFields: event.missingFields ?? [],
   };
   return `${RUN_FINISHED} ${JSON.stringify(ordered)}`;
 }

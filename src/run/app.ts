@@ -25,6 +25,7 @@ export const APP_FIELD_NAMES: RequestFieldNames = {
   dataDir: SETTINGS.dataDir,
   stage: SETTINGS.stage,
   warehouse: SETTINGS.warehouse,
+  maxQuarantinePercent: SETTINGS.maxQuarantinePercent,
 };
 
 let credential: TokenCredential | undefined;

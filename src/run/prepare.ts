@@ -2,10 +2,10 @@ import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { checkHeaderSecret } from '../blocks/types';
+import { checkAppToken } from '../blocks/types';
 import { InputError, describeError } from '../common/errors';
 import { DEFAULT_DATASET, type DatasetDefinition, findDataset } from '../pipeline/datasets';
-import { SocrataClient } from '../pipeline/source';
+import { SocrataClient, resourceUrlUnder } from '../pipeline/source';
 import type { StepPorts, StepTuning } from '../pipeline/steps';
 import { type Window, clipWindow, resolveWindow, utcDate } from '../pipeline/window';
 import { SETTINGS, readSetting } from './settings';
@@ -27,6 +27,8 @@ export interface RunRequest {
   readonly dataDir?: string | undefined;
   readonly stage?: string | undefined;
   readonly warehouse?: string | undefined;
+  /** The quarantine limit in percent, as typed; it overrides the dataset's own. */
+  readonly maxQuarantinePercent?: string | undefined;
 }
 
 /** How the caller spells each request field, so an error names what the user typed. */
@@ -41,6 +43,7 @@ export const CLI_FIELD_NAMES: RequestFieldNames = {
   dataDir: '--data-dir',
   stage: '--stage',
   warehouse: '--warehouse',
+  maxQuarantinePercent: '--max-quarantine-percent',
 };
 
 export interface RunContext {
@@ -101,11 +104,13 @@ export async function openPorts(
   await checkDataDir(choice, dataDirField, false);
   if (choice.stageConnectionString !== undefined) checkConnectionString(choice.stageConnectionString);
 
-  if (request.appToken !== undefined) checkHeaderSecret(request.appToken, names.appToken);
+  if (request.appToken !== undefined) checkAppToken(request.appToken, names.appToken);
   const envToken = readSetting(context.env, 'appToken');
-  if (request.appToken === undefined && envToken !== undefined) checkHeaderSecret(envToken, SETTINGS.appToken);
+  if (request.appToken === undefined && envToken !== undefined) checkAppToken(envToken, SETTINGS.appToken);
+  const maxQuarantinePercent = quarantineLimit(request, context.env, names);
   const urlField = request.sourceUrl !== undefined ? names.sourceUrl : SETTINGS.sourceUrl;
-  const resourceUrl = request.sourceUrl ?? readSetting(context.env, 'sourceUrl') ?? dataset.resourceUrl;
+  const base = request.sourceUrl ?? readSetting(context.env, 'sourceUrl');
+  const resourceUrl = base === undefined ? dataset.resourceUrl : resourceUrlUnder(base, dataset, urlField);
   const makeSource = (appToken: string | undefined) =>
     new SocrataClient({
       resourceUrl,
@@ -121,6 +126,7 @@ export async function openPorts(
     ...context.deps,
     appToken: request.appToken,
     progress: context.progress,
+    signal: context.signal,
   });
   const source = makeSource(targets.appToken);
   // Last of the checks, so a run refused for any other reason creates nothing.
@@ -133,6 +139,7 @@ export async function openPorts(
       warehouse: targets.warehouse,
       progress: context.progress,
       signal: context.signal,
+      ...(maxQuarantinePercent !== undefined ? { maxQuarantinePercent } : {}),
       ...(context.tuning ? { tuning: context.tuning } : {}),
     },
     close: () => targets.warehouse.close(),
@@ -207,6 +214,22 @@ async function checkDataDir(choice: TargetChoice, field: string, create: boolean
       );
     });
   }
+}
+
+/** The quarantine limit a flag or setting gives, in percent; undefined leaves the dataset's own (or 1 %). */
+function quarantineLimit(
+  request: Pick<RunRequest, 'maxQuarantinePercent'>,
+  env: RunContext['env'],
+  names: RequestFieldNames,
+): number | undefined {
+  const field = request.maxQuarantinePercent !== undefined ? names.maxQuarantinePercent : SETTINGS.maxQuarantinePercent;
+  const text = request.maxQuarantinePercent ?? readSetting(env, 'maxQuarantinePercent');
+  if (text === undefined) return undefined;
+  const value = text.trim() === '' ? Number.NaN : Number(text.trim().replace(/%$/, ''));
+  if (!(value >= 0 && value <= 100)) {
+    throw new InputError(field, `${field} "${text}" must be a percentage from 0 to 100, e.g. 1 or 0.5`);
+  }
+  return value;
 }
 
 /** A development connection string (Azurite) that the storage SDK cannot read is named, never echoed. */

@@ -15,8 +15,16 @@ export const SETTINGS = {
   vaultUrl: 'KEY_VAULT_URL',
   /** Development only (Azurite): a connection string for the azure stage instead of a credential. */
   stageConnectionString: 'BNT_STAGE_CONNECTION_STRING',
-  /** Replaces the dataset's Socrata resource URL (a mirror, or a local stand-in in tests). */
+  /**
+   * A base the datasets' resource paths are appended to, instead of https://data.ny.gov (a mirror, or a local
+   * stand-in): `http://127.0.0.1:8080` serves `/resource/qzve-kjga.json` and `/resource/ebfx-2m7v.json`.
+   */
   sourceUrl: 'BNT_SOURCE_URL',
+  /**
+   * The most of a window's fetched records that may be quarantined, in percent (0–100), before the window fails.
+   * Default: the dataset's own limit, else 1.
+   */
+  maxQuarantinePercent: 'BNT_MAX_QUARANTINE_PERCENT',
   /** The Socrata app token; otherwise the socrata-source block is read. */
   appToken: 'SOCRATA_APP_TOKEN',
   /** The weekly timer's NCRONTAB schedule (six fields, UTC). Default `0 0 12 * * 1`, Monday 12:00. */

@@ -4,7 +4,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { checkVaultUrl, openBlockStore } from '../blocks/open';
 import { BlockError, BlockReader } from '../blocks/reader';
-import { blockNames } from '../blocks/types';
+import { BLOCK_NAME_SETTINGS, blockNames } from '../blocks/types';
 import { InputError, describeError } from '../common/errors';
 import { BlobStageStore } from '../stage/blob';
 import { LocalStageStore } from '../stage/local';
@@ -38,10 +38,27 @@ function oneOf<T extends string>(allowed: readonly T[], value: string, field: st
   throw new InputError(field, `${field} "${value}" must be one of ${allowed.join(', ')}`);
 }
 
-/** A flag given as "" is a mistake (a shell variable that was not set), not "the current folder". */
-function nonEmpty(value: string | undefined, field: string): string | undefined {
-  if (value === '') throw new InputError(field, `${field} is empty; name a folder, or leave it out for the default`);
-  return value;
+/**
+ * The data directory, absolute: a flag (which wins), `BNT_DATA_DIR`, or `.local` under `cwd`. A flag given as "" is a
+ * mistake (a shell variable that was not set), not "the current folder", and a value that is only blanks names no
+ * folder anyone meant.
+ */
+export function resolveDataDir(
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+  flagName = '--data-dir',
+): { readonly dataDir: string; readonly field: string } {
+  const field = flag !== undefined ? flagName : SETTINGS.dataDir;
+  const value = flag ?? readSetting(env, 'dataDir');
+  if (flag === '') throw new InputError(field, `${field} is empty; name a folder, or leave it out for the default`);
+  if (value !== undefined && value.trim() === '') {
+    throw new InputError(
+      field,
+      `${field} is only blanks; name a folder, or leave it unset for the default ${DEFAULT_DATA_DIR}`,
+    );
+  }
+  return { dataDir: resolve(cwd, value ?? DEFAULT_DATA_DIR), field };
 }
 
 /**
@@ -76,10 +93,7 @@ export function chooseTargets(
   return {
     stage,
     warehouse,
-    dataDir: resolve(
-      cwd,
-      nonEmpty(flags.dataDir, flagNames.dataDir) ?? readSetting(env, 'dataDir') ?? DEFAULT_DATA_DIR,
-    ),
+    dataDir: resolveDataDir(flags.dataDir, env, cwd, flagNames.dataDir).dataDir,
     vaultUrl: vaultUrl === undefined ? undefined : checkVaultUrl(vaultUrl, SETTINGS.vaultUrl),
     stageConnectionString: readSetting(env, 'stageConnectionString'),
   };
@@ -93,6 +107,10 @@ export interface TargetDeps {
   readonly blocks?: BlockReader;
   readonly databricksConnect?: DatabricksConnector;
   readonly progress?: (message: string) => void;
+  /** Stops a wait for the DuckDB file (a signal, a shutdown). */
+  readonly signal?: AbortSignal | undefined;
+  /** How long a step waits for the DuckDB file another run holds; tests make it short. */
+  readonly duckDbWaitMs?: number;
   /** An app token given on the command line; when there is one, no block is read for it. */
   readonly appToken?: string | undefined;
 }
@@ -143,7 +161,11 @@ export async function openTargets(
   if (choice.warehouse === 'duckdb') {
     // Loaded only when chosen: Azure runs on Databricks never load the embedded engine's native binary.
     const { DuckDbWarehouse } = await import('../warehouse/duckdb.js');
-    warehouse = new DuckDbWarehouse(join(choice.dataDir, 'warehouse.duckdb'));
+    warehouse = new DuckDbWarehouse(join(choice.dataDir, 'warehouse.duckdb'), {
+      ...(deps.progress ? { onWait: deps.progress } : {}),
+      signal: deps.signal,
+      ...(deps.duckDbWaitMs !== undefined ? { waitMs: deps.duckDbWaitMs } : {}),
+    });
   } else {
     const [connection, table] = await Promise.all([
       blocks.read(names['databricks-warehouse'], 'databricks-warehouse'),
@@ -164,9 +186,16 @@ export async function openTargets(
   return { stage, warehouse, appToken: await appTokenFrom(blocks, env, names['socrata-source'], deps) };
 }
 
+/** A block-name setting's value; empty means not set, as for any app setting. */
+function readBlockSetting(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
 /**
  * The token is optional (without one, requests share a per-IP throttle pool), so the block is read only when no
- * token was given, and a store that cannot be reached costs a warning, not the run; an invalid block still fails it.
+ * token was given, and a store that cannot be reached costs a warning, not the run; an invalid block still fails it,
+ * and so does a block that a setting names on purpose but that is not there.
  */
 async function appTokenFrom(
   blocks: BlockReader,
@@ -176,6 +205,16 @@ async function appTokenFrom(
 ): Promise<string | undefined> {
   const given = deps.appToken ?? readSetting(env, 'appToken');
   if (given !== undefined) return given;
+  // A block named on purpose must be there: without it the run would go on without a token, silently.
+  const setting = BLOCK_NAME_SETTINGS['socrata-source'];
+  if (readBlockSetting(env, setting) !== undefined) {
+    try {
+      return (await blocks.read(blockName, 'socrata-source')).appToken;
+    } catch (error) {
+      if (error instanceof BlockError) throw new BlockError(`${setting} names ${error.message}`);
+      throw error;
+    }
+  }
   try {
     return (await blocks.readOptional(blockName, 'socrata-source'))?.appToken;
   } catch (error) {

@@ -244,6 +244,8 @@ export class BackfillProgress {
       newestInSource: unit.newestInSource,
       durationMs: Math.max(0, at.getTime() - (unit.startedAt ?? at.getTime())),
       ...(unit.failure ? { error: { kind: unit.failure.kind, message: unit.failure.message } } : {}),
+      maxQuarantinePercent: unit.stage?.maxQuarantinePercent ?? null,
+      missingFields: unit.stage?.missingFields ?? [],
     };
   }
 

@@ -11,9 +11,17 @@ import {
   BlobServiceClient,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
-import type { LockOptions, StageLock, LocalFile, StageLocation, StageStore, TextSink } from '../pipeline/ports';
+import type {
+  LockHolder,
+  LockOptions,
+  StageLock,
+  LocalFile,
+  StageLocation,
+  StageStore,
+  TextSink,
+} from '../pipeline/ports';
 import { PipelineError, TerminalError, TransientError, httpStatusOf, messageOf } from '../common/errors';
-import { waitForLock } from './local';
+import { holderRunning, thisHolder, waitForLock } from './local';
 
 const UPLOAD_BUFFER_BYTES = 4 * 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
@@ -21,18 +29,19 @@ const UPLOAD_CONCURRENCY = 4;
 /** How a run holds a lock on the Azure stage: a blob lease, renewed while the run works. */
 export interface BlobLockTiming {
   /**
-   * The lease's length in seconds, 15 to 60 (Azure's bounds). Default 60: a lease whose holder died is free again
-   * within a minute, with no one having to break it.
+   * The lease's length in seconds, 15 to 60 (Azure's bounds). Default 30: a lease whose holder died is free again
+   * within half a minute, with no one having to break it, and a rerun that waits it out still fits a stage step's
+   * bounded worst case (test/functions/retry-budget.test.ts).
    */
   readonly leaseSeconds?: number;
-  /** How often the holder renews. Default 20 s, so a lease survives one slow or failed-and-retried renewal. */
+  /** How often the holder renews. Default 10 s, so a lease survives one slow or failed-and-retried renewal. */
   readonly renewMs?: number;
   /** How often a waiting run asks again for a lease another run holds. Default 5 s. */
   readonly pollMs?: number;
 }
 
-export const DEFAULT_LEASE_SECONDS = 60;
-export const DEFAULT_LEASE_RENEW_MS = 20_000;
+export const DEFAULT_LEASE_SECONDS = 30;
+export const DEFAULT_LEASE_RENEW_MS = 10_000;
 const DEFAULT_BLOB_LOCK_POLL_MS = 5_000;
 
 function checkedLockTiming(timing: BlobLockTiming): Required<BlobLockTiming> {
@@ -88,6 +97,7 @@ export interface BlobStageTarget {
 export class BlobStageStore implements StageStore {
   readonly location: StageLocation;
   readonly description: string;
+  readonly lockExpiryMs: number;
   private readonly container: ContainerClient;
   private readonly lockTiming: Required<BlobLockTiming>;
   private containerReady: Promise<unknown> | undefined;
@@ -95,6 +105,7 @@ export class BlobStageStore implements StageStore {
   private constructor(container: ContainerClient, target: BlobStageTarget, lockTiming: BlobLockTiming = {}) {
     this.container = container;
     this.lockTiming = checkedLockTiming(lockTiming);
+    this.lockExpiryMs = this.lockTiming.leaseSeconds * 1000;
     this.location = {
       kind: 'azure',
       accountName: target.accountName,
@@ -221,7 +232,8 @@ export class BlobStageStore implements StageStore {
   /**
    * A lease on the blob at `name` (created empty if missing). The lease expires by itself when its holder dies;
    * while held it is renewed in the background, and a renewal that fails aborts `lost`: by then another run may
-   * take the lease, so the holder must stop. The SDK retries a renewal's transient failures before that.
+   * take the lease, so the holder must stop. The SDK retries a renewal's transient failures before that. The
+   * blob's metadata records the holder (PID, host) and its last renewal, for a waiting person.
    */
   async acquireLock(name: string, options: LockOptions): Promise<StageLock> {
     await this.ensureContainer();
@@ -229,23 +241,70 @@ export class BlobStageStore implements StageStore {
     const lease = blob.getBlobLeaseClient();
     const { leaseSeconds, renewMs, pollMs } = this.lockTiming;
     let acquiredAt = 0;
-    await waitForLock(name, options, pollMs, async () => {
+    await waitForLock<true>(name, options, pollMs, async () => {
       for (let attempt = 0; ; attempt += 1) {
         const sentAt = Date.now();
         try {
           await lease.acquireLease(leaseSeconds, { abortSignal: options.signal });
           acquiredAt = sentAt;
-          return true;
+          return { taken: true };
         } catch (error) {
           // LeaseAlreadyPresent, or a lease being broken: another run holds it.
-          if (statusOf(error) === 409) return undefined;
+          if (statusOf(error) === 409) return { holder: await leaseHolder(blob) };
           if (statusOf(error) !== 404 || attempt > 0) throw error;
         }
         await createEmptyBlob(blob, options.signal);
       }
     });
-    return new RenewedLease(name, lease, leaseSeconds * 1000, renewMs, acquiredAt);
+    const record = new HolderRecord(blob, lease.leaseId, leaseSeconds);
+    await record.write(new Date(acquiredAt));
+    return new RenewedLease(name, lease, leaseSeconds * 1000, renewMs, acquiredAt, record);
   }
+}
+
+/** The holder of a lease, in the lock blob's metadata (names are lower case: Azure folds them). */
+class HolderRecord {
+  constructor(
+    private readonly blob: BlockBlobClient,
+    private readonly leaseId: string,
+    private readonly leaseSeconds: number,
+  ) {}
+
+  /** Best effort: a record that cannot be written costs a waiting person the details, never the lock. */
+  async write(renewedAt: Date): Promise<void> {
+    const { pid, host } = thisHolder();
+    await this.blob
+      .setMetadata(
+        {
+          holderpid: String(pid),
+          holderhost: host,
+          renewedat: renewedAt.toISOString(),
+          leaseseconds: String(this.leaseSeconds),
+        },
+        { conditions: { leaseId: this.leaseId } },
+      )
+      .catch(() => undefined);
+  }
+}
+
+/** Who holds the lease on `blob`, from its metadata; undefined when it cannot be read. */
+async function leaseHolder(blob: BlockBlobClient): Promise<LockHolder | undefined> {
+  const properties = await blob.getProperties().catch(() => undefined);
+  const metadata = properties?.metadata ?? {};
+  const pid = Number(metadata.holderpid);
+  const host = metadata.holderhost;
+  const renewedAt = Date.parse(metadata.renewedat ?? '');
+  const leaseSeconds = Number(metadata.leaseseconds);
+  const running = holderRunning(Number.isInteger(pid) ? pid : undefined, host);
+  return {
+    ...(Number.isInteger(pid) ? { pid } : {}),
+    ...(host !== undefined ? { host } : {}),
+    ...(Number.isFinite(renewedAt) ? { renewedAt: new Date(renewedAt).toISOString() } : {}),
+    ...(Number.isFinite(renewedAt) && leaseSeconds > 0
+      ? { expiresAt: new Date(renewedAt + leaseSeconds * 1000).toISOString() }
+      : {}),
+    ...(running !== undefined ? { running } : {}),
+  };
 }
 
 /** Creates the lock blob unless it exists; another run creating it (or holding a lease on it) first is no error. */
@@ -274,6 +333,7 @@ class RenewedLease implements StageLock {
     private readonly renewMs: number,
     /** When the request that last extended the lease was sent: the lease runs at least `leaseMs` from then. */
     private heldSince: number,
+    private readonly record: HolderRecord,
   ) {
     this.scheduleRenewal();
   }
@@ -298,6 +358,7 @@ class RenewedLease implements StageLock {
       const remainingMs = Math.max(this.heldSince + this.leaseMs - sentAt, 1_000);
       await this.lease.renewLease({ abortSignal: AbortSignal.timeout(remainingMs) });
       this.heldSince = sentAt;
+      await this.record.write(new Date(sentAt));
       if (!this.stopped) this.scheduleRenewal();
     } catch (error) {
       if (this.stopped) return;

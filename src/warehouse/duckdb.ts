@@ -1,10 +1,18 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { InputError, TerminalError, describeError, messageOf } from '../common/errors';
+import { join, resolve, sep } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { TerminalError, messageOf } from '../common/errors';
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
 import type { LocalFile, StageLocation, StageStore } from '../pipeline/ports';
-import type { Window } from '../pipeline/window';
+import { type Window, describeWindow } from '../pipeline/window';
+import {
+  type FileTurn,
+  type FileWait,
+  condenseDuckDbError,
+  heldInThisProcess,
+  missingCatalogEntry,
+  takeFileTurn,
+  tryOpen,
+} from './duckdb-file';
 import {
   type SourceRelation,
   type SqlDialect,
@@ -54,17 +62,20 @@ export const duckdbDialect: SqlDialect = {
 
 /**
  * The embedded warehouse: one DuckDB file (`<data-dir>/warehouse.duckdb`). It reads the staged JSON Lines
- * itself with `read_json`, straight from a local stage, or from temporary copies of blobs. The file is opened
- * on first use (so planning touches nothing) and held until `close`; DuckDB allows one writing process.
+ * itself with `read_json`, straight from a local stage, or from temporary copies of blobs. The file is taken on
+ * first use (so planning touches nothing) and held until `close`, which each step calls when its work on the table
+ * is done: every user of the file, in this process or another, takes turns on it (`duckdb-file.ts`).
  */
 export class DuckDbWarehouse implements Warehouse {
   readonly description: string;
   private readonly file: string;
-  private opened: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | undefined;
+  private readonly wait: FileWait;
+  private opened: Promise<{ turn: FileTurn; connection: DuckDBConnection }> | undefined;
 
-  constructor(file: string) {
+  constructor(file: string, wait: FileWait = {}) {
     this.file = resolve(file);
     this.description = `DuckDB ${this.file}`;
+    this.wait = wait;
   }
 
   tableName(dataset: DatasetDefinition): string {
@@ -93,17 +104,35 @@ export class DuckDbWarehouse implements Warehouse {
 
   readonly sessionStatements = { open: SESSION_SETUP, close: [CLOSE_CHECKPOINT] };
 
+  /**
+   * Before the source is asked: a file that cannot be a DuckDB database is refused now. One held by another process
+   * is only reported: this run waits its turn when it loads. Nothing stays open.
+   */
   async open(): Promise<void> {
-    await this.connection();
+    if (this.opened || heldInThisProcess(this.file)) return;
+    const tried = await tryOpen(this.file);
+    if ('heldBy' in tried) {
+      this.wait.onWait?.(
+        `the DuckDB file ${this.file} is in use by ${tried.heldBy} now; this run waits its turn when it loads`,
+      );
+      return;
+    }
+    tried.instance.closeSync();
   }
 
   async ensureTable(dataset: DatasetDefinition): Promise<void> {
     const connection = await this.connection();
-    for (const statement of this.ddl(dataset)) await connection.run(statement);
+    for (const statement of this.ddl(dataset)) {
+      await connection.run(statement).catch((error: unknown) => {
+        throw statementError(`creating ${this.tableName(dataset)} in ${this.file}`, error);
+      });
+    }
   }
 
   async loadWindows(dataset: DatasetDefinition, windows: readonly StagedWindow[], stage: StageStore): Promise<void> {
     const copies: LocalFile[] = [];
+    /** Each file DuckDB reads, with the staged part and window it is, for an error that names them. */
+    const origins = new Map<string, { part: string; window: Window }>();
     try {
       const sources: SourceRelation[] = [];
       for (const staged of windows) {
@@ -117,11 +146,18 @@ export class DuckDbWarehouse implements Warehouse {
           for (const part of staged.parts) copies.push(await stage.localFile(part));
           files = copies.slice(-staged.parts.length).map((copy) => copy.path);
         }
+        files.forEach((file, index) =>
+          origins.set(duckdbPath(file), { part: staged.parts[index] as string, window: staged.window }),
+        );
         sources.push({ window: staged.window, relation: readJson(dataset, files) });
       }
       if (sources.length === 0) return;
       const connection = await this.connection();
-      await connection.run(mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources));
+      await connection
+        .run(mergeStatement(duckdbDialect, this.tableName(dataset), dataset, sources))
+        .catch((error: unknown) => {
+          throw loadError(dataset, windows, origins, this.file, error);
+        });
     } finally {
       await Promise.all(copies.map((copy) => copy.release()));
     }
@@ -143,17 +179,19 @@ export class DuckDbWarehouse implements Warehouse {
     return Number(row?.row_count ?? 0);
   }
 
-  /** Checkpoints and releases the file; the next operation opens it again. */
+  /** Checkpoints and gives the file up for the next user; the next operation takes it again. */
   async close(): Promise<void> {
     const opened = this.opened;
     this.opened = undefined;
     if (!opened) return;
-    const { instance, connection } = await opened;
+    const { turn, connection } = await opened.catch(() => ({ turn: undefined, connection: undefined }));
+    if (!turn || !connection) return;
     try {
       await connection.run(CLOSE_CHECKPOINT);
     } finally {
       connection.closeSync();
-      instance.closeSync();
+      turn.instance.closeSync();
+      turn.release();
     }
   }
 
@@ -164,16 +202,19 @@ export class DuckDbWarehouse implements Warehouse {
     ];
   }
 
-  /** Opened on first use, so planning touches no file; a failed open is retried by the next call. */
+  /** Taken on first use, so planning touches no file; a failed take is retried by the next call. */
   private async connection(): Promise<DuckDBConnection> {
     this.opened ??= (async () => {
-      await mkdir(dirname(this.file), { recursive: true });
-      const instance = await DuckDBInstance.create(this.file).catch((error: unknown) => {
-        throw openError(this.file, error);
-      });
-      const connection = await instance.connect();
-      for (const statement of SESSION_SETUP) await connection.run(statement);
-      return { instance, connection };
+      const turn = await takeFileTurn(this.file, this.wait);
+      try {
+        const connection = await turn.instance.connect();
+        for (const statement of SESSION_SETUP) await connection.run(statement);
+        return { turn, connection };
+      } catch (error) {
+        turn.instance.closeSync();
+        turn.release();
+        throw error;
+      }
     })().catch((error: unknown) => {
       this.opened = undefined;
       throw error;
@@ -201,26 +242,40 @@ function plannedPartPath(part: string, stage: StageLocation): string {
   return `<temporary copy of ${stage.container}/${part}>`;
 }
 
+/** A statement that failed, in one line: what was being done, DuckDB's words without the statement echo. */
+function statementError(what: string, error: unknown): TerminalError {
+  return new TerminalError(`${what} failed: ${condenseDuckDbError(messageOf(error))}`);
+}
+
 /**
- * DuckDB allows one writing process per file; its own message spans several lines and names the lock's
- * holder. One line says what to do instead.
+ * A MERGE that DuckDB refused, in one line naming the window and the staged file it could not read (from DuckDB's
+ * `in file "…"`), and what to do: staging again writes the file afresh.
  */
-function openError(file: string, error: unknown): Error {
+function loadError(
+  dataset: DatasetDefinition,
+  windows: readonly StagedWindow[],
+  origins: ReadonlyMap<string, { part: string; window: Window }>,
+  file: string,
+  error: unknown,
+): TerminalError {
   const message = messageOf(error);
-  const holder = /PID (\d+)/.exec(message)?.[1];
-  if (/Could not set lock|Conflicting lock/i.test(message)) {
-    return new InputError(
-      'warehouse',
-      `the DuckDB file ${file} is in use by another process${holder ? ` (PID ${holder})` : ''}; DuckDB allows one writer at a time: close it or wait for that run, then try again`,
-    );
-  }
-  return new TerminalError(`the DuckDB file ${file} cannot be opened: ${describeError(error)}`, { cause: error });
+  const read = /in file "([^"]+)"/.exec(message)?.[1];
+  const origin = read === undefined ? undefined : origins.get(read);
+  const span =
+    origin?.window ??
+    (windows.length === 1
+      ? windows[0]?.window
+      : { start: windows[0]?.window.start ?? '', stop: windows.at(-1)?.window.stop ?? '' });
+  const where = origin ? `, reading ${origin.part}` : '';
+  return new TerminalError(
+    `loading ${dataset.name} ${span ? describeWindow(span) : ''} into ${file} failed${where}: ${condenseDuckDbError(message)}; run the window again to stage it afresh, and if it fails the same way, report the staged file`,
+  );
 }
 
 /** A table that was never loaded holds no rows: asking about it answers `value`, not an error. */
 function noTableMeans<T>(value: T): (error: unknown) => T {
   return (error) => {
-    if (/Table with name \S+ does not exist/.test(messageOf(error))) return value;
-    throw error;
+    if (missingCatalogEntry(error) !== undefined) return value;
+    throw statementError('counting the window', error);
   };
 }

@@ -26,6 +26,8 @@ const run: RunFinished = {
   rowsInWindow: 3_360,
   newestInSource: null,
   durationMs: 180_000,
+  maxQuarantinePercent: 1,
+  missingFields: [],
 };
 
 describe('the reportRun activity', () => {
@@ -35,7 +37,7 @@ describe('the reportRun activity', () => {
     assert.deepEqual(lines, [
       [
         'information',
-        'bnt.run.finished {"dataset":"bnt-hourly-traffic","start":"2026-11-15","stop":"2026-11-22","instanceId":"bnt-hourly-traffic_2026-11-15_2026-11-22","status":"completed","fetched":3360,"staged":3360,"quarantined":0,"rowsInWindow":3360,"newestInSource":null,"durationMs":180000}',
+        'bnt.run.finished {"dataset":"bnt-hourly-traffic","start":"2026-11-15","stop":"2026-11-22","instanceId":"bnt-hourly-traffic_2026-11-15_2026-11-22","status":"completed","fetched":3360,"staged":3360,"quarantined":0,"rowsInWindow":3360,"newestInSource":null,"durationMs":180000,"maxQuarantinePercent":1,"missingFields":[]}',
       ],
     ]);
   });
@@ -58,6 +60,9 @@ describe('the reportRun activity', () => {
         ['error', 'failed'],
       ],
     );
-    assert.match(lines[1]?.[1] ?? '', /"error":\{"kind":"terminal","message":"MERGE failed"\}\}$/);
+    assert.match(
+      lines[1]?.[1] ?? '',
+      /"error":\{"kind":"terminal","message":"MERGE failed"\},"maxQuarantinePercent":1,/,
+    );
   });
 });

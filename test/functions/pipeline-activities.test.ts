@@ -66,7 +66,7 @@ describe('pipeline activities against Azurite and DuckDB, configured by app sett
       BNT_STAGE_CONNECTION_STRING: azurite.connectionString,
       BNT_WAREHOUSE: 'duckdb',
       BNT_DATA_DIR: directory.path,
-      BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID),
+      BNT_SOURCE_URL: server.baseUrl,
     });
     delete process.env.KEY_VAULT_URL;
   });

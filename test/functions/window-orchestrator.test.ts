@@ -61,6 +61,8 @@ describe('the window orchestration', () => {
         newestInSource: null,
         status: 'completed',
         durationMs: summary?.durationMs,
+        maxQuarantinePercent: 1,
+        missingFields: [],
       },
     ]);
     assert.equal(run.output.status, 'completed');

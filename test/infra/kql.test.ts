@@ -27,6 +27,8 @@ const base: RunFinished = {
   rowsInWindow: 3358,
   newestInSource: null,
   durationMs: 41234,
+  maxQuarantinePercent: 1,
+  missingFields: [],
 };
 const samples: Record<string, RunFinished> = {
   completed: base,

@@ -115,7 +115,7 @@ describe('local blocks file: corrupt, unreadable and unsafe contents', () => {
         '2024-01-14',
         // Nothing listens here: the run must stop before it would ask.
         '--source-url',
-        'http://127.0.0.1:9/resource/qzve-kjga.json',
+        'http://127.0.0.1:9',
       ],
       { cwd: dir },
     );

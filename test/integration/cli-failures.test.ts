@@ -36,7 +36,7 @@ describe('a run that cannot work fails before the first request', () => {
   afterEach(() => directory.remove());
 
   const run = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
-    runInProcess(main, ['run', ...WEEK, '--source-url', server.resourceUrl(TRAFFIC_ID), ...argv], {
+    runInProcess(main, ['run', ...WEEK, '--source-url', server.baseUrl, ...argv], {
       cwd: directory.path,
       env,
     });
@@ -85,6 +85,36 @@ describe('a run that cannot work fails before the first request', () => {
     assert.deepEqual(server.requests, []);
   });
 
+  test('a data directory that is only blanks is refused, as a flag or as BNT_DATA_DIR', async () => {
+    await expectRefused(['--data-dir', '   '], {}, /^error: --data-dir is only blanks; name a folder/);
+    await expectRefused([], { BNT_DATA_DIR: ' \t ' }, /^error: BNT_DATA_DIR is only blanks; name a folder/);
+  });
+
+  test('an app token longer than any real one is refused up front, never echoed', async () => {
+    const token = `SECRET${'x'.repeat(300)}`;
+    await expectRefused(
+      [],
+      { SOCRATA_APP_TOKEN: token },
+      /^error: SOCRATA_APP_TOKEN has 306 characters, more than any Socrata app token/,
+    );
+    await expectRefused(['--app-token', token], {}, /^error: --app-token has 306 characters/);
+    const result = await run([], { SOCRATA_APP_TOKEN: token });
+    assert.ok(!`${result.stdout}${result.stderr}`.includes('SECRET'), 'the token is not printed');
+  });
+
+  test('a BLOCK_SOCRATA_SOURCE that names a block that is not there fails before any request', async () => {
+    const result = await run([], { BLOCK_SOCRATA_SOURCE: 'my-socrata' });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      /^error: BLOCK_SOCRATA_SOURCE names block "my-socrata" in .*blocks\.json does not exist; create it with: npm run blocks -- put my-socrata --type socrata-source/,
+    );
+    assert.equal(result.stderr.trim().split('\n').length, 1);
+    assert.deepEqual(server.requests, [], 'the source was never asked');
+    // Not named on purpose, the default block may be missing: requests then share the anonymous pool.
+    assert.equal((await run([])).code, 0);
+  });
+
   test('a source URL setting is named as the setting', async () => {
     const result = await runInProcess(main, ['run', ...WEEK], { cwd: directory.path, env: { BNT_SOURCE_URL: 'nope' } });
     assert.equal(result.code, 2);
@@ -99,24 +129,61 @@ describe('a run that cannot work fails before the first request', () => {
     assert.deepEqual(server.requests, []);
   });
 
-  test('a DuckDB file another process holds is refused in one line before the source is asked', async () => {
+  /** A child process holding the DuckDB file open for writing, for `holdMs` (DuckDB's lock is per process). */
+  async function holdDuckDbFile(holdMs: number) {
     const file = join(directory.path, '.local', 'warehouse.duckdb');
-    await mkdir(join(directory.path, '.local'));
-    // Another process holds the file: DuckDB's lock is per process, so the holder is a child.
+    await mkdir(join(directory.path, '.local'), { recursive: true });
     const holder = spawn(
       process.execPath,
       [
         '-e',
-        `require('@duckdb/node-api').DuckDBInstance.create(${JSON.stringify(file)}).then(() => { console.log('open'); setInterval(() => {}, 1000); });`,
+        `require('@duckdb/node-api').DuckDBInstance.create(${JSON.stringify(file)}).then((db) => { console.log('open'); setTimeout(() => db.closeSync(), ${holdMs}); setInterval(() => {}, 1000); });`,
       ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    await once(holder.stdout as NodeJS.ReadableStream, 'data');
+    return {
+      async stop() {
+        holder.kill('SIGKILL');
+        await once(holder, 'exit');
+      },
+    };
+  }
+
+  test('a DuckDB file another process holds is reported up front, and the run waits its turn and succeeds', async () => {
+    const holder = await holdDuckDbFile(2_500);
     try {
-      await once(holder.stdout as NodeJS.ReadableStream, 'data');
-      await expectRefused([], {}, /the DuckDB file .*warehouse\.duckdb is in use by another process \(PID \d+\)/);
+      const result = await run(['--json']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(lastJsonLine(result.stdout).rowsInWindow, 7 * 480);
+      assert.match(
+        result.stderr,
+        /the DuckDB file .*warehouse\.duckdb is in use by another process \(PID \d+\) now; this run waits its turn when it loads/,
+      );
+      assert.match(
+        result.stderr,
+        /the DuckDB file .*warehouse\.duckdb is in use by another process \(PID \d+\); waiting its turn/,
+      );
     } finally {
-      holder.kill('SIGKILL');
-      await once(holder, 'exit');
+      await holder.stop();
+    }
+  });
+
+  test('a wait for the DuckDB file that runs out is transient (exit 1), never a usage error', async () => {
+    const holder = await holdDuckDbFile(60_000);
+    try {
+      const result = await runInProcess(main, ['run', ...WEEK, '--source-url', server.baseUrl, '--json'], {
+        cwd: directory.path,
+        deps: { duckDbWaitMs: 1_000 },
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /^error: the DuckDB file .*warehouse\.duckdb was still in use by another process \(PID \d+\) after 1 s/m,
+      );
+      assert.equal((lastJsonLine(result.stdout).error as { kind: string }).kind, 'transient');
+    } finally {
+      await holder.stop();
     }
   });
 
@@ -201,10 +268,7 @@ describe('runs as processes', () => {
   afterEach(() => directory.remove());
 
   test('two runs of one window at once: never both report success with rows missing', async () => {
-    const args = [
-      ...['run', ...month, '--json', '--source-url', server.resourceUrl(TRAFFIC_ID)],
-      ...['--data-dir', directory.path],
-    ];
+    const args = [...['run', ...month, '--json', '--source-url', server.baseUrl], ...['--data-dir', directory.path]];
     const first = spawnPipeline(args);
     const second = spawnPipeline(args);
     const codes = await Promise.all([exitOf(first), exitOf(second)]);
@@ -226,11 +290,25 @@ describe('runs as processes', () => {
     assert.equal(rows, 31 * 480, 'the table holds the whole window exactly once');
   });
 
-  test('SIGTERM stops a run within seconds, exits non-zero, and a rerun converges', async () => {
-    const args = [
-      ...['run', ...month, '--source-url', server.resourceUrl(TRAFFIC_ID)],
+  test('two runs of different, overlapping windows into one data dir take turns and both succeed', async () => {
+    const first = spawnPipeline([
+      ...['run', '--start-date', '2024-01-01', '--stop-date', '2024-01-22', '--json', '--source-url', server.baseUrl],
       ...['--data-dir', directory.path],
-    ];
+    ]);
+    const second = spawnPipeline([
+      ...['run', '--start-date', '2024-01-15', '--stop-date', '2024-02-01', '--json', '--source-url', server.baseUrl],
+      ...['--data-dir', directory.path],
+    ]);
+    const codes = await Promise.all([exitOf(first), exitOf(second)]);
+    assert.deepEqual(codes, [0, 0], JSON.stringify([first.output(), second.output()]));
+    assert.equal(lastJsonLine(first.output().stdout).rowsInWindow, 21 * 480);
+    assert.equal(lastJsonLine(second.output().stdout).rowsInWindow, 17 * 480);
+    const rows = await countRows(join(directory.path, 'warehouse.duckdb'), "date >= DATE '2024-01-01'");
+    assert.equal(rows, 31 * 480, 'the table holds the union of both windows, each row once');
+  });
+
+  test('SIGTERM stops a run within seconds, exits non-zero, and a rerun converges', async () => {
+    const args = [...['run', ...month, '--source-url', server.baseUrl], ...['--data-dir', directory.path]];
     const child = spawnPipeline([...args, '--json']);
     // Stop it once it is paging: the count has been answered. (Bounded by the child's own life.)
     while (!child.output().stderr.includes('the source has') && child.exitCode === null) {
@@ -247,10 +325,7 @@ describe('runs as processes', () => {
     assert.equal(lastJsonLine(rerun.output().stdout).rowsInWindow, 31 * 480);
   });
   test('killing the shell npm started (which does not pass the signal on) still stops the run', async () => {
-    const args = [
-      ...['run', ...month, '--source-url', server.resourceUrl(TRAFFIC_ID)],
-      ...['--data-dir', directory.path],
-    ];
+    const args = [...['run', ...month, '--source-url', server.baseUrl], ...['--data-dir', directory.path]];
     // `; true` keeps the shell from exec-ing node, as npm's shell does: the shell is node's parent.
     const command = `"${process.execPath}" --import tsx src/cli/pipeline.ts ${args.map((arg) => `'${arg}'`).join(' ')}; true`;
     const shell = spawn('/bin/sh', ['-c', command], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -300,7 +375,7 @@ describe('windows and records out of bounds', () => {
       ['run', '--start-date', '1900-01-01', '--stop-date', '2100-01-01', '--json'],
       {
         cwd: directory.path,
-        env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+        env: { BNT_SOURCE_URL: server.baseUrl },
         now: new Date('2024-02-01T12:00:00Z'),
       },
     );
@@ -317,7 +392,7 @@ describe('windows and records out of bounds', () => {
     const result = await runInProcess(
       main,
       ['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-08', '--json'],
-      { cwd: directory.path, env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) } },
+      { cwd: directory.path, env: { BNT_SOURCE_URL: server.baseUrl } },
     );
     assert.equal(result.code, 0, result.stderr);
     const summary = lastJsonLine(result.stdout) as {
@@ -345,7 +420,7 @@ describe('windows and records out of bounds', () => {
     try {
       const result = await runInProcess(main, ['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-08'], {
         cwd: directory.path,
-        env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+        env: { BNT_SOURCE_URL: server.baseUrl },
       });
       assert.equal(result.code, 2, result.stderr);
       assert.match(result.stderr, /blocks\.json/);

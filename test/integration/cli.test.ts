@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { main } from '../../src/cli/pipeline';
 import { lastJsonLine, runInProcess } from '../support/cli';
-import { TRAFFIC_FIELDS, TRAFFIC_ID, temporaryDirectory, trafficRows } from '../support/fixtures';
+import {
+  CROSSINGS_FIELDS,
+  CROSSINGS_ID,
+  TRAFFIC_FIELDS,
+  TRAFFIC_ID,
+  crossingsRows,
+  temporaryDirectory,
+  trafficRows,
+} from '../support/fixtures';
 import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
 
 const ROOT = join(__dirname, '..', '..');
@@ -21,8 +29,9 @@ describe('pipeline command line', () => {
   before(async () => {
     server = await startSocrataServer({
       [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows: trafficRows('2024-01-07', '2024-01-14') },
+      [CROSSINGS_ID]: { fields: CROSSINGS_FIELDS, rows: crossingsRows('2024-01-07', '2024-01-09') },
       // A source that drifted from the definition: every direction is spelled out.
-      drifted: {
+      [`drifted/${TRAFFIC_ID}`]: {
         fields: TRAFFIC_FIELDS,
         rows: trafficRows('2024-01-07', '2024-01-08').map((row) => ({ ...row, direction: 'Inbound' })),
       },
@@ -36,16 +45,7 @@ describe('pipeline command line', () => {
 
   test('run --json ends stdout with one JSON summary whose counts add up', async () => {
     const result = await runCli(
-      [
-        'run',
-        '--start-date',
-        '2024-01-07',
-        '--stop-date',
-        '2024-01-14',
-        '--source-url',
-        server.resourceUrl(TRAFFIC_ID),
-        '--json',
-      ],
+      ['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-14', '--source-url', server.baseUrl, '--json'],
       { cwd: directory.path },
     );
     assert.equal(result.code, 0, result.stderr);
@@ -68,10 +68,10 @@ describe('pipeline command line', () => {
     );
   });
 
-  test('without dates it runs the previous Sunday–Saturday week; BNT_SOURCE_URL replaces the source', async () => {
+  test('without dates it runs the previous Sunday–Saturday week; BNT_SOURCE_URL is the base of the source', async () => {
     const result = await runCli(['run', '--data-dir', 'other'], {
       cwd: directory.path,
-      env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID), SOCRATA_APP_TOKEN: 'from-env' },
+      env: { BNT_SOURCE_URL: server.baseUrl, SOCRATA_APP_TOKEN: 'from-env' },
       now: new Date('2024-01-15T12:00:00Z'),
     });
     assert.equal(result.code, 0, result.stderr);
@@ -79,6 +79,33 @@ describe('pipeline command line', () => {
     assert.match(result.stdout, /3,360 rows in the window/);
     assert.equal(server.requests.at(-1)?.headers['x-app-token'], 'from-env');
     assert.ok(!result.stdout.includes('from-env') && !result.stderr.includes('from-env'), 'the token is never printed');
+  });
+
+  test("one BNT_SOURCE_URL base serves every dataset: each dataset's resource path is appended to it", async () => {
+    const env = { BNT_SOURCE_URL: `${server.baseUrl}/` };
+    for (const [dataset, rows, path] of [
+      ['bnt-hourly-traffic', 2 * 480, `/resource/${TRAFFIC_ID}.json`],
+      ['bnt-hourly-crossings', 2 * 24 * 16, `/resource/${CROSSINGS_ID}.json`],
+    ] as const) {
+      const argv = ['run', '--dataset', dataset, '--start-date', '2024-01-07', '--stop-date', '2024-01-09'];
+      const result = await runCli([...argv, '--data-dir', 'one-base', '--json'], { cwd: directory.path, env });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(lastJsonLine(result.stdout).rowsInWindow, rows);
+      assert.equal(lastJsonLine(result.stdout).source, `${server.baseUrl}${path}`);
+      assert.equal(server.requests.at(-1)?.path, path);
+    }
+  });
+
+  test("a source URL naming one dataset's resource is refused: the setting is a base now", async () => {
+    const result = await runCli(['run', '--data-dir', 'untouched'], {
+      cwd: directory.path,
+      env: { BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+    });
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /BNT_SOURCE_URL http:\/\/127\.0\.0\.1:\d+\/resource\/qzve-kjga\.json names one dataset's resource; give the base each dataset's resource path is appended to \(e\.g\. http:\/\/127\.0\.0\.1:\d+\)/,
+    );
   });
 
   const badInput: [string, string[], RegExp][] = [
@@ -115,19 +142,42 @@ describe('pipeline command line', () => {
     });
   }
 
-  test('a window that is mostly quarantined warns that the definition may not match the source', async () => {
-    const result = await runCli(
-      ['run', '--source-url', server.resourceUrl('drifted'), '--start-date', '2024-01-07', '--stop-date', '2024-01-08'],
-      {
-        cwd: directory.path,
-      },
-    );
-    assert.equal(result.code, 0, result.stderr);
+  test('a window quarantined over its limit fails (exit 1) and says why, with its counts and the limit that applied', async () => {
+    const argv = [
+      'run',
+      '--source-url',
+      server.baseFor('drifted'),
+      '--start-date',
+      '2024-01-07',
+      '--stop-date',
+      '2024-01-08',
+    ];
+    const result = await runCli([...argv, '--json'], { cwd: directory.path });
+    assert.equal(result.code, 1, result.stderr);
     assert.match(
       result.stderr,
-      /warning: 480 of 480 records were quarantined \(not_allowed 480\); check stage\/bnt-hourly-traffic\/2024-01-07_2024-01-08\/_quarantine\.jsonl/,
+      /warning: 480 of 480 records were quarantined, over the 1% limit \(not_allowed 480\); check stage\/bnt-hourly-traffic\/2024-01-07_2024-01-08\/_quarantine\.jsonl/,
     );
-    assert.match(result.stdout, /quarantined {2}480/);
+    assert.match(
+      result.stderr,
+      /^error: bnt-hourly-traffic \[2024-01-07, 2024-01-08\): 480 of 480 records \(100%\) were quarantined, over the 1% limit \(top reasons: not_allowed 480; see stage\/bnt-hourly-traffic\/2024-01-07_2024-01-08\/_quarantine\.jsonl\)/m,
+    );
+    assert.doesNotMatch(result.stderr, /returned no rows/);
+    const summary = lastJsonLine(result.stdout);
+    assert.equal(summary.ok, false);
+    assert.equal(summary.status, 'failed');
+    assert.equal(summary.fetched, 480);
+    assert.equal(summary.quarantined, 480);
+    assert.equal(summary.maxQuarantinePercent, 1);
+    assert.deepEqual(summary.error, { kind: 'terminal', message: (summary.error as { message: string }).message });
+
+    const allowed = await runCli([...argv, '--max-quarantine-percent', '100', '--json'], { cwd: directory.path });
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal(lastJsonLine(allowed.stdout).maxQuarantinePercent, 100);
+    assert.match(
+      allowed.stderr,
+      /none of the 480 records the source returned for \[2024-01-07, 2024-01-08\) passed the checks/,
+    );
   });
 
   test('a failing run exits 1 with a one-line cause', async () => {
@@ -137,15 +187,7 @@ describe('pipeline command line', () => {
       body: { code: 'not_found', error: true, message: 'Dataset not found' },
     });
     const result = await runCli(
-      [
-        'run',
-        '--source-url',
-        server.resourceUrl(TRAFFIC_ID),
-        '--start-date',
-        '2024-01-07',
-        '--stop-date',
-        '2024-01-14',
-      ],
+      ['run', '--source-url', server.baseUrl, '--start-date', '2024-01-07', '--stop-date', '2024-01-14'],
       {
         cwd: directory.path,
       },
@@ -174,7 +216,7 @@ describe('pipeline command line', () => {
   test('npm run pipeline works as a process: exit code, stderr and the JSON last line', async () => {
     const good = await spawnCli([
       ...['run', '--start-date', '2024-01-07', '--stop-date', '2024-01-09', '--json'],
-      ...['--source-url', server.resourceUrl(TRAFFIC_ID), '--data-dir', join(directory.path, 'spawned')],
+      ...['--source-url', server.baseUrl, '--data-dir', join(directory.path, 'spawned')],
     ]);
     assert.equal(good.code, 0, good.stderr);
     assert.equal(lastJsonLine(good.stdout).rowsInWindow, 960);

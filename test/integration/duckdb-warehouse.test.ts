@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
 import type { SocrataClient } from '../../src/pipeline/source';
-import { type StepPorts, loadWindows, loadWindowsStep } from '../../src/pipeline/steps';
+import { loadWindows } from '../../src/pipeline/loading';
+import { type StepPorts, loadWindowsStep } from '../../src/pipeline/steps';
 import { type Manifest, windowLayout } from '../../src/pipeline/layout';
 import { LocalStageStore } from '../../src/stage/local';
 import { type Window, addDays } from '../../src/pipeline/window';
@@ -36,6 +37,7 @@ async function stageByHand(stage: LocalStageStore, window: Window, rows: object[
     parts: [part],
     quarantineFile: null,
     stagedAt: new Date(0).toISOString(),
+    missingFields: [],
   };
   await stage.writeText(layout.manifest, JSON.stringify(manifest));
 }
@@ -153,6 +155,78 @@ describe('loads into one table at once', () => {
       assert.deepEqual(counts, { n: 14 * 24, keys: 14 * 24, total: 7 * 24 * 1 + 7 * 24 * 2 });
     } finally {
       instance.closeSync();
+    }
+  });
+});
+
+describe('manifests are trusted only as far as the layout', () => {
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+  before(async () => {
+    directory = await temporaryDirectory();
+  });
+  after(() => directory.remove());
+
+  const week = { start: '2024-01-07', stop: '2024-01-14' };
+  const cases: [string, (layout: ReturnType<typeof windowLayout>) => Partial<Manifest>][] = [
+    ['a path that leaves the stage', () => ({ parts: ['../../../../etc/hostname'] })],
+    [
+      "another window's part",
+      () => ({ parts: [windowLayout(BNT_HOURLY_TRAFFIC.name, { start: '2024-01-14', stop: '2024-01-21' }).part(0)] }),
+    ],
+    ['a file of the window that is not a part', (layout) => ({ parts: [layout.manifest] })],
+    ['a part under a deeper folder', (layout) => ({ parts: [`${layout.prefix}/x/part-00000.jsonl`] })],
+    ['a quarantine file elsewhere', () => ({ quarantineFile: '../../secrets.jsonl', quarantined: 0, fetched: 1 })],
+  ];
+  for (const [name, change] of cases) {
+    test(`a manifest listing ${name} is refused, for every engine, before anything loads`, async () => {
+      const stage = new LocalStageStore(directory.path);
+      await stageByHand(stage, week, [row('2024-01-08', '1', 100)]);
+      const layout = windowLayout(BNT_HOURLY_TRAFFIC.name, week);
+      const manifest = JSON.parse((await stage.readText(layout.manifest)) ?? '{}') as Manifest;
+      await stage.writeText(layout.manifest, JSON.stringify({ ...manifest, ...change(layout) }));
+      const warehouse = new DuckDbWarehouse(join(directory.path, 'refused.duckdb'));
+      try {
+        await assert.rejects(
+          loadWindows({ stage, warehouse, progress: () => undefined }, BNT_HOURLY_TRAFFIC, [week]),
+          /the manifest stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/_manifest\.json lists .*, which is not a file of this window .*; nothing was loaded/,
+        );
+        assert.equal(await warehouse.rowsInWindow(BNT_HOURLY_TRAFFIC, week), 0);
+      } finally {
+        await warehouse.close();
+      }
+    });
+  }
+});
+
+describe('a load DuckDB refuses', () => {
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+  before(async () => {
+    directory = await temporaryDirectory();
+  });
+  after(() => directory.remove());
+
+  test('is one line naming the window, the staged file and what to do, without the statement DuckDB echoes', async () => {
+    const stage = new LocalStageStore(directory.path);
+    const week = { start: '2024-01-07', stop: '2024-01-14' };
+    await stageByHand(stage, week, [row('2024-01-08', '1', 100)]);
+    const part = windowLayout(BNT_HOURLY_TRAFFIC.name, week).part(0);
+    // A part file damaged after staging (a disk, a hand): DuckDB cannot read it.
+    await stage.writeText(part, '{"plaza_id": "21", "date": \n');
+    const warehouse = new DuckDbWarehouse(join(directory.path, 'refused.duckdb'));
+    try {
+      await assert.rejects(
+        loadWindows({ stage, warehouse, progress: () => undefined }, BNT_HOURLY_TRAFFIC, [week]),
+        (error: Error) => {
+          assert.doesNotMatch(error.message, /\n|LINE \d|read_json\(\[/);
+          assert.match(
+            error.message,
+            /^loading bnt-hourly-traffic \[2024-01-07, 2024-01-14\) into .*refused\.duckdb failed, reading stage\/bnt-hourly-traffic\/2024-01-07_2024-01-14\/part-00000\.jsonl: .*JSON.*; run the window again to stage it afresh/,
+          );
+          return true;
+        },
+      );
+    } finally {
+      await warehouse.close();
     }
   });
 });

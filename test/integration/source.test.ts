@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
-import { InputError, TransientError } from '../../src/common/errors';
+import { InputError, TerminalError, TransientError } from '../../src/common/errors';
 import { SocrataClient, SourceRequestError, windowQuery } from '../../src/pipeline/source';
 import { FAST_RETRY, TRAFFIC_FIELDS, TRAFFIC_ID, trafficRows } from '../support/fixtures';
 import { type SocrataTestServer, startSocrataServer } from '../support/socrata-server';
@@ -261,5 +261,60 @@ describe('Socrata client against a misbehaving source', () => {
       ...Array.from({ length: 4 }, () => ({ kind: 'status' as const, status: 200, body: '<html>maintenance</html>' })),
     );
     await assert.rejects(client().count('hour = 1'), /failed after 4 attempts .*truncated or invalid JSON body/);
+  });
+});
+
+describe('redirects: the app token stays with the source', () => {
+  let source: SocrataTestServer;
+  let elsewhere: SocrataTestServer;
+  before(async () => {
+    [source, elsewhere] = await Promise.all([
+      startSocrataServer({ [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows } }),
+      startSocrataServer({ [TRAFFIC_ID]: { fields: TRAFFIC_FIELDS, rows } }),
+    ]);
+  });
+  after(() => Promise.all([source.close(), elsewhere.close()]));
+  beforeEach(() => {
+    source.requests.length = 0;
+    elsewhere.requests.length = 0;
+  });
+
+  const client = () =>
+    new SocrataClient({
+      resourceUrl: source.resourceUrl(TRAFFIC_ID),
+      appToken: 'SECRET-TOKEN',
+      urlField: 'BNT_SOURCE_URL',
+      retry: FAST_RETRY,
+    });
+  const where = "date >= '2024-01-07T00:00:00' AND date < '2024-01-09T00:00:00'";
+
+  test('a redirect within the source’s origin is followed, the token with it', async () => {
+    source.failNext({ kind: 'redirect', status: 301, toBase: source.baseUrl });
+    assert.equal(await client().count(where), 960);
+    assert.equal(source.requests.length, 2);
+    assert.equal(source.requests[1]?.headers['x-app-token'], 'SECRET-TOKEN');
+  });
+
+  test('a redirect to another origin is refused (terminal), naming the host and what to set; the token never goes', async () => {
+    source.failNext({ kind: 'redirect', status: 302, toBase: elsewhere.baseUrl });
+    const host = new URL(elsewhere.baseUrl).host;
+    await assert.rejects(
+      client().count(where),
+      (error: Error) =>
+        error instanceof TerminalError &&
+        error.message.includes(`redirected (HTTP 302) to http://${host}/resource/${TRAFFIC_ID}.json, another origin`) &&
+        error.message.includes(`If the data now lives at ${host}, set BNT_SOURCE_URL to http://${host}`) &&
+        !error.message.includes('SECRET-TOKEN'),
+    );
+    assert.equal(source.requests.length, 1, 'not retried: another try would be redirected the same way');
+    assert.deepEqual(elsewhere.requests, [], 'nothing, and so no token, reached the other origin');
+  });
+
+  test('a redirect loop within the origin ends after a bounded number of hops', async () => {
+    const loop = { kind: 'redirect', status: 307, toBase: source.baseUrl } as const;
+    source.failNext(loop, loop, loop, loop, loop, loop);
+    await assert.rejects(client().count(where), /the source redirected more than 5 times/);
+    assert.equal(source.requests.length, 6);
+    assert.equal(source.pendingFaults, 0);
   });
 });

@@ -5,7 +5,8 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { condenseDuckDbError, main } from '../../src/cli/sql';
+import { main } from '../../src/cli/sql';
+import { condenseDuckDbError } from '../../src/warehouse/duckdb-file';
 import { runInProcess } from '../support/cli';
 import { temporaryDirectory } from '../support/fixtures';
 
@@ -153,35 +154,88 @@ describe('sql command line', () => {
     assert.equal(bad.code, 2);
   });
 
-  test('a file another process holds open for writing exits 1 with one line that says why', async () => {
+  /** A child process that holds the file open for writing until it has held it `holdMs` (or is killed). */
+  async function holdForWriting(holdMs: number) {
     const writer = spawn(
       process.execPath,
       [
         '-e',
         `const { DuckDBInstance } = require('@duckdb/node-api');
          DuckDBInstance.create(${JSON.stringify(join(dataDir, 'warehouse.duckdb'))}).then(async (instance) => {
-           await instance.connect();
+           const connection = await instance.connect();
            process.stdout.write('open\\n');
-           setInterval(() => undefined, 1000);
+           setTimeout(() => { connection.closeSync(); instance.closeSync(); }, ${holdMs});
          });`,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(__dirname, '..', '..') },
     );
     const exited = once(writer, 'exit');
-    try {
-      let output = '';
-      for await (const chunk of writer.stdout) {
-        output += String(chunk);
-        if (output.includes('open')) break;
-      }
-      const result = await sql(['SELECT 1', '--data-dir', dataDir], { cwd: directory.path });
-      assert.equal(result.code, 1);
-      assertOneLine(result.stderr);
-      assert.match(result.stderr, /Could not set lock on file .*a pipeline run is probably writing to it/);
-    } finally {
-      writer.kill();
-      await exited;
+    let output = '';
+    for await (const chunk of writer.stdout) {
+      output += String(chunk);
+      if (output.includes('open')) break;
     }
+    return {
+      async stop() {
+        writer.kill();
+        await exited;
+      },
+    };
+  }
+
+  test('while a run writes the file a query waits its turn, saying so, then answers', async () => {
+    const holder = await holdForWriting(1_500);
+    try {
+      const result = await sql(
+        ['SELECT count(*) AS n FROM bronze.bnt_traffic_hourly', '--json', '--data-dir', dataDir],
+        {
+          cwd: directory.path,
+        },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(JSON.parse(result.stdout), [{ n: 3 }]);
+      assert.match(
+        result.stderr,
+        /the DuckDB file .*warehouse\.duckdb is in use by another process \(PID \d+\); waiting its turn/,
+      );
+    } finally {
+      await holder.stop();
+    }
+  });
+
+  test('a wait that runs out exits 1 (transient) with one line naming the holder, never 2', async () => {
+    const holder = await holdForWriting(60_000);
+    try {
+      const result = await sql(['SELECT 1', '--wait', '1', '--data-dir', dataDir], { cwd: directory.path });
+      assert.equal(result.code, 1);
+      const lines = result.stderr.trim().split('\n');
+      assert.match(
+        lines.at(-1) ?? '',
+        /^error: the DuckDB file .*warehouse\.duckdb was still in use by another process \(PID \d+\) after 1 s .*; run again when it is done$/,
+      );
+    } finally {
+      await holder.stop();
+    }
+  });
+
+  test('a table that does not exist yet says which tables there are, or that a run loads one', async () => {
+    const result = await sql(['SELECT * FROM bronze.bnt_crossings_hourly', '--data-dir', dataDir], {
+      cwd: directory.path,
+    });
+    assert.equal(result.code, 1);
+    assertOneLine(result.stderr);
+    assert.match(result.stderr, /does not exist!.*; the tables in .*warehouse\.duckdb: bronze\.bnt_traffic_hourly$/m);
+
+    const fresh = join(directory.path, 'fresh');
+    await mkdir(fresh);
+    const empty = await DuckDBInstance.create(join(fresh, 'warehouse.duckdb'));
+    empty.closeSync();
+    const none = await sql(['SELECT count(*) FROM bronze.bnt_traffic_hourly', '--data-dir', fresh], {
+      cwd: directory.path,
+    });
+    assert.equal(none.code, 1);
+    assertOneLine(none.stderr);
+    assert.match(none.stderr, /holds no table yet: a run loads one \(npm run pipeline -- run \[--dataset …\]\)$/m);
   });
 });
 

@@ -239,7 +239,7 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     });
     const env = {
       BNT_STAGE_CONNECTION_STRING: azurite.connectionString,
-      BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID),
+      BNT_SOURCE_URL: server.baseUrl,
     };
     const flags = [...WEEK, '--stage', 'azure', '--warehouse', 'databricks', '--json'];
     warehouse.onStatement(/^SELECT COUNT/, { rows: [{ row_count: 3360 }] });

@@ -63,7 +63,7 @@ describe('live: Socrata stand-in → Azure Blob stage → Databricks', () => {
   const run = () =>
     runInProcess(main, ['run', ...window, '--stage', 'azure', '--warehouse', 'databricks', '--json'], {
       cwd: cwd.path,
-      env: { ...process.env, BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+      env: { ...process.env, BNT_SOURCE_URL: server.baseUrl },
       now: new Date(),
     });
 

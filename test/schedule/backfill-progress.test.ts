@@ -26,6 +26,8 @@ function staged(unit: Window, rows: number): StageOutput {
     parts: [],
     quarantineFiles: [],
     requests: 3,
+    missingFields: [],
+    maxQuarantinePercent: 1,
   };
 }
 
@@ -104,6 +106,8 @@ describe('backfill progress', () => {
       rowsInWindow: 10,
       newestInSource: null,
       durationMs: 30 * 60_000,
+      maxQuarantinePercent: 1,
+      missingFields: [],
     });
     assert.equal(second?.status, 'stale');
     const output = progress.output(123);

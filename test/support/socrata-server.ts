@@ -11,7 +11,10 @@
  *  - SoQL error bodies (`query.soql.*` codes) and the `X-SODA2-Fields`/`X-SODA2-Types`/`Last-Modified`
  *    response headers.
  * On top of that a test can queue faults (HTTP errors, truncated bodies, connection resets,
- * delays) and inspect every request that arrived.
+ * delays, redirects) and inspect every request that arrived, and a dataset can misbehave the way a real
+ * API sometimes does: pages that ignore `$order` (shuffled, reversed, a few rows sent last) or a column
+ * renamed upstream. A dataset id may carry a path prefix (`mirror/qzve-kjga` is served at
+ * `/mirror/resource/qzve-kjga.json`), so one server can stand for several bases.
  *
  * Speed matters because the benchmark pages through ~350k rows: the sorted row order is computed
  * once per `$order`, the filtered row list once per (`$where`, `$order`), and both are cached, so
@@ -36,6 +39,19 @@ export interface TestDataset {
   rows: ReadonlyArray<Record<string, string>>;
   /** Sent as `Last-Modified`; defaults to the moment the server started. */
   lastModified?: Date;
+  /** How the dataset's answers misbehave; every page of a query misbehaves the same way, so paging stays stable. */
+  misbehave?: Misbehaviour;
+}
+
+export interface Misbehaviour {
+  /**
+   * `$order` not honoured: `shuffled` (a fixed pseudo-random order), `reversed`, `{ late }` (the first `late`
+   * rows of the order asked come last, as from a replica that caught up), or `{ sortedOn }` (sorted on these
+   * columns only, ties in stored order: a key's twins need not be adjacent).
+   */
+  order?: 'shuffled' | 'reversed' | { late: number } | { sortedOn: string[] };
+  /** Columns sent under another name (`{ plaza_id: 'plaza' }`), as after a rename upstream. */
+  rename?: Record<string, string>;
 }
 
 export type Fault =
@@ -52,7 +68,9 @@ export type Fault =
   /** Send 200 and the real body one byte every `intervalMs`: a source that is alive but useless. */
   | { kind: 'drip'; intervalMs: number }
   /** Send 200 and a JSON array of `bytes` bytes (one huge string row): more than any page can hold. */
-  | { kind: 'huge'; bytes: number };
+  | { kind: 'huge'; bytes: number }
+  /** Answer `status` (301, 302, 307, 308) with `Location: <toBase><path>?<query>` of the request. */
+  | { kind: 'redirect'; status: number; toBase: string };
 
 export interface RecordedRequest {
   /** URL path without the query string, e.g. `/resource/abcd-1234.json`. */
@@ -65,6 +83,8 @@ export interface RecordedRequest {
 
 export interface SocrataTestServer {
   readonly baseUrl: string;
+  /** The base under a path prefix: `${baseUrl}/${prefix}`, where datasets `<prefix>/<id>` are served. */
+  baseFor(prefix: string): string;
   /**
    * How many filtered row lists were found by binary search on a sorted order (the range search)
    * rather than by checking every row; cached answers are not counted again.
@@ -463,10 +483,48 @@ class ServedDataset implements ColumnTypes {
     // count() is the same over the matching rows in any order; max()/min() return the first row
     // holding the extreme key (stored strings can differ for equal keys), so they need row order.
     const anyOrder = query.selection.kind === 'aggregate' && query.selection.items.every((item) => item.fn === 'count');
-    const matching = this.rowsMatching(query.where, query.order, anyOrder);
-    return query.selection.kind === 'aggregate'
-      ? this.aggregateAnswer(query.selection.items, matching, query)
-      : this.rowsAnswer(query.selection.columns, matching.subarray(query.offset, query.offset + query.limit));
+    const misorder = this.data.misbehave?.order;
+    const order =
+      query.selection.kind === 'rows' && typeof misorder === 'object' && 'sortedOn' in misorder
+        ? misorder.sortedOn.map((column) => ({ column, descending: false }))
+        : query.order;
+    const matching = this.rowsMatching(query.where, order, anyOrder);
+    if (query.selection.kind === 'aggregate') return this.aggregateAnswer(query.selection.items, matching, query);
+    const ordered = this.misordered(matching);
+    const answer = this.rowsAnswer(query.selection.columns, ordered.subarray(query.offset, query.offset + query.limit));
+    return this.renamed(answer);
+  }
+
+  /** The rows in the order the misbehaving dataset sends them instead of the order asked. */
+  private misordered(matching: Uint32Array): Uint32Array {
+    const order = this.data.misbehave?.order;
+    if (order === undefined || (typeof order === 'object' && 'sortedOn' in order)) return matching;
+    if (order === 'reversed') return matching.slice().reverse();
+    if (order === 'shuffled') {
+      // A fixed permutation (Fisher–Yates over a small LCG), so every page of one query agrees.
+      const shuffled = matching.slice();
+      let seed = 12345;
+      for (let at = shuffled.length - 1; at > 0; at -= 1) {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        const other = seed % (at + 1);
+        [shuffled[at], shuffled[other]] = [shuffled[other] ?? 0, shuffled[at] ?? 0];
+      }
+      return shuffled;
+    }
+    const late = Math.min(order.late, matching.length);
+    const result = new Uint32Array(matching.length);
+    result.set(matching.subarray(late), 0);
+    result.set(matching.subarray(0, late), matching.length - late);
+    return result;
+  }
+
+  private renamed(answer: Answer): Answer {
+    const rename = this.data.misbehave?.rename;
+    if (rename === undefined) return answer;
+    const rows = (JSON.parse(answer.body) as Record<string, string>[]).map((row) =>
+      Object.fromEntries(Object.entries(row).map(([name, value]) => [rename[name] ?? name, value])),
+    );
+    return { ...answer, body: JSON.stringify(rows), fields: answer.fields.map((name) => rename[name] ?? name) };
   }
 
   private raw(index: number, column: string): string | undefined {
@@ -734,7 +792,8 @@ interface Reply {
   body: string;
 }
 
-const RESOURCE_PATH = /^\/resource\/([^/]+)\.json$/;
+/** `/resource/<id>.json`, or `/<prefix>/resource/<id>.json` for a dataset registered as `<prefix>/<id>`. */
+const RESOURCE_PATH = /^\/(?:(.+)\/)?resource\/([^/]+)\.json$/;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 function errorReply(error: SodaError): Reply {
@@ -800,8 +859,14 @@ class SocrataServer implements SocrataTestServer {
     return this.faults.length;
   }
 
+  baseFor(prefix: string): string {
+    return `${this.baseUrl}/${prefix}`;
+  }
+
   resourceUrl(datasetId: string): string {
-    return `${this.baseUrl}/resource/${datasetId}.json`;
+    const slash = datasetId.lastIndexOf('/');
+    const prefix = slash < 0 ? '' : `/${datasetId.slice(0, slash)}`;
+    return `${this.baseUrl}${prefix}/resource/${datasetId.slice(slash + 1)}.json`;
   }
 
   failNext(...faults: Fault[]): void {
@@ -841,12 +906,13 @@ class SocrataServer implements SocrataTestServer {
         errorReply(new SodaError(405, 'method_not_allowed', `Method ${request.method} not allowed`)),
       );
     }
-    const answer = () => this.reply(match[1] ?? '', url.searchParams);
+    const id = match[1] === undefined ? (match[2] ?? '') : `${match[1]}/${match[2] ?? ''}`;
+    const answer = () => this.reply(id, url.searchParams);
     const fault = this.faults.shift();
     if (fault === undefined && this.latencyMs > 0)
       return this.later(this.latencyMs, () => send(response, answer()), response);
     if (fault === undefined) return send(response, answer());
-    this.applyFault(fault, request, response, answer);
+    this.applyFault(fault, request, response, answer, url);
   }
 
   /** Runs `then` after `ms` unless the client went away or the server closed. */
@@ -863,6 +929,7 @@ class SocrataServer implements SocrataTestServer {
     request: http.IncomingMessage,
     response: http.ServerResponse,
     answer: () => Reply,
+    url: URL,
   ): void {
     switch (fault.kind) {
       case 'status':
@@ -893,6 +960,12 @@ class SocrataServer implements SocrataTestServer {
         };
         return next();
       }
+      case 'redirect':
+        return send(response, {
+          status: fault.status,
+          headers: { Location: `${fault.toBase}${url.pathname}${url.search}` },
+          body: '',
+        });
       case 'huge': {
         response.writeHead(200, { 'Content-Type': JSON_TYPE });
         const chunk = 'x'.repeat(64 * 1024);

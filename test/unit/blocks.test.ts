@@ -160,6 +160,13 @@ describe('block schemas', () => {
     assert.match(refusal('socrata-source', { apptoken: 'x' }).message, /^apptoken: unknown field/);
   });
 
+  it('refuses an app token longer than any real one, without repeating it', () => {
+    const refused = refusal('socrata-source', { appToken: `SECRET${'x'.repeat(300)}` });
+    assert.equal(refused.field, 'appToken');
+    assert.match(refused.message, /^appToken: is longer than any Socrata app token/);
+    assert.ok(!refused.message.includes('SECRET'));
+  });
+
   it('names a missing field, a wrong JSON type and a wrong enum value by path', () => {
     const missing = refusal('databricks-warehouse', { ...BASE['databricks-warehouse'], auth: { type: 'pat' } });
     assert.equal(missing.message, 'auth.token: is required');

@@ -66,6 +66,8 @@ describe('traffic records', () => {
     ],
     ['empty plaza id', { ...valid, plaza_id: ' ' }, 'empty_text', 'plaza_id'],
     ['count sent as a JSON object', { ...valid, vehicles_vtoll: { value: 3 } }, 'wrong_type', 'vehicles_vtoll'],
+    ['lone UTF-16 surrogate in a text value', { ...valid, plaza_id: '2\ud8001' }, 'malformed_text', 'plaza_id'],
+    ['lone low surrogate', { ...valid, plaza_id: '\udc00' }, 'malformed_text', 'plaza_id'],
   ];
   for (const [name, record, reason, field] of rules) {
     test(`quarantines a record with a ${name} as ${reason}`, () => {
@@ -75,6 +77,36 @@ describe('traffic records', () => {
       assert.match(found.message, new RegExp(field));
     });
   }
+
+  test('outside_window names the requested window; a record inside it carries its position', () => {
+    const found = rejection(checkTraffic({ ...valid, date: '2024-06-02T00:00:00.000' }));
+    assert.match(found.message, /date 2024-06-02 is outside the requested window \[2024-05-26, 2024-06-02\)/);
+    assert.equal(checkTraffic({ ...valid, date: '2024-06-02T00:00:00.000' }).position, undefined);
+    const broken = checkTraffic({ ...valid, vehicles_vtoll: '-3' });
+    assert.ok('rejection' in broken);
+    assert.equal(broken.position, '2024-05-30', 'a record refused for another field is still placed by its date');
+  });
+
+  test('text with characters outside the BMP, or escaped controls, is well formed and staged', () => {
+    const checked = checkTraffic({ ...valid, plaza_id: '21 \u{1F600} \u0001' });
+    assert.ok('row' in checked);
+  });
+
+  test('a count that fits no 32-bit integer column is out of range, whatever the definition allows', () => {
+    const unbounded = {
+      ...BNT_HOURLY_TRAFFIC,
+      fields: BNT_HOURLY_TRAFFIC.fields.map((field) =>
+        field.name === 'vehicles_vtoll' ? { name: field.name, type: field.type } : field,
+      ),
+    };
+    const check = recordChecker(unbounded, window);
+    for (const raw of ['2147483648', '-2147483649', '99999999999999999999999']) {
+      const found = rejection(check({ ...valid, vehicles_vtoll: raw }));
+      assert.equal(found.reason, 'out_of_range', raw);
+      assert.match(found.message, /does not fit a 32-bit integer column/);
+    }
+    assert.ok('row' in check({ ...valid, vehicles_vtoll: '-2147483648' }));
+  });
 
   test('the first and last day of the window are inside it', () => {
     assert.ok('row' in checkTraffic({ ...valid, date: '2024-05-26T00:00:00.000' }));

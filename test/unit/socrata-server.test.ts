@@ -35,7 +35,7 @@ const TRAFFIC: TestDataset = {
 /** Runs `body` against a fresh server so queued faults and recorded requests never leak between tests. */
 async function withServer(
   body: (server: SocrataTestServer) => Promise<void>,
-  datasets = { [DATASET_ID]: TRAFFIC },
+  datasets: Record<string, TestDataset> = { [DATASET_ID]: TRAFFIC },
 ): Promise<void> {
   const server = await startSocrataServer(datasets);
   try {
@@ -512,3 +512,54 @@ function generatedTrafficRows(start: string, stop: string): Record<string, strin
   }
   return rows;
 }
+
+test('a misbehaving dataset ignores $order as told, the same way on every page, and can rename a column', async () => {
+  const ordered = { $order: 'date, hour, plaza_id, :id' };
+  await withServer(
+    async (server) => {
+      const asked = await getRows(server, ordered);
+      const rowsOf = async (id: string) => (await getJson(server, ordered, id)).body as Record<string, string>[];
+      assert.deepEqual(await rowsOf('reversed/x'), [...asked].reverse());
+      assert.deepEqual(await rowsOf('late/x'), [...asked.slice(2), ...asked.slice(0, 2)]);
+      const shuffled = await rowsOf('shuffled/x');
+      assert.deepEqual(byContent(shuffled), byContent(asked));
+      assert.notDeepEqual(shuffled, asked);
+      const paged: Record<string, string>[] = [];
+      for (let offset = 0; offset < asked.length; offset += 5) {
+        const page = await getJson(server, { ...ordered, $limit: '5', $offset: String(offset) }, 'shuffled/x');
+        paged.push(...(page.body as Record<string, string>[]));
+      }
+      assert.deepEqual(paged, shuffled, 'pages of one query agree, so only the order is wrong');
+      const dateOnly = await rowsOf('by-date/x');
+      assert.deepEqual(
+        dateOnly.map((row) => row.date),
+        asked.map((row) => row.date),
+      );
+      assert.notDeepEqual(dateOnly, asked, 'within a day, stored order instead of the rest of $order');
+      const renamed = await rowsOf('renamed/x');
+      assert.ok(renamed.every((row) => row.plaza !== undefined && row.plaza_id === undefined));
+      const [counted] = (await getJson(server, { $select: 'count(*)' }, 'reversed/x')).body as { count: string }[];
+      assert.equal(counted?.count, String(asked.length));
+    },
+    {
+      [DATASET_ID]: TRAFFIC,
+      'reversed/x': { ...TRAFFIC, misbehave: { order: 'reversed' } },
+      'late/x': { ...TRAFFIC, misbehave: { order: { late: 2 } } },
+      'shuffled/x': { ...TRAFFIC, misbehave: { order: 'shuffled' } },
+      'by-date/x': { ...TRAFFIC, misbehave: { order: { sortedOn: ['date'] } } },
+      'renamed/x': { ...TRAFFIC, misbehave: { rename: { plaza_id: 'plaza' } } },
+    },
+  );
+});
+
+test('a redirect fault answers its status with the request’s path and query under another base', async () => {
+  await withServer(async (server) => {
+    server.failNext({ kind: 'redirect', status: 308, toBase: 'http://elsewhere.invalid/mirror' });
+    const response = await fetch(queryUrl(server, { $limit: '1' }), { redirect: 'manual' });
+    assert.equal(response.status, 308);
+    assert.equal(
+      response.headers.get('location'),
+      `http://elsewhere.invalid/mirror/resource/${DATASET_ID}.json?%24limit=1`,
+    );
+  });
+});

@@ -17,6 +17,8 @@ export function stageOutput(dataset: string, window: Window, rows = estimatedRow
     parts: [],
     quarantineFiles: [],
     requests: estimatedRequests(dataset, window),
+    missingFields: [],
+    maxQuarantinePercent: 1,
   };
 }
 
