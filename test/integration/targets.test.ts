@@ -305,7 +305,7 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
       {
         stdout: () => undefined,
         stderr: (text) => void (stderr += text),
-        env: { BNT_STAGE_CONNECTION_STRING: azurite.connectionString, BNT_SOURCE_URL: server.resourceUrl(TRAFFIC_ID) },
+        env: { BNT_STAGE_CONNECTION_STRING: azurite.connectionString, BNT_SOURCE_URL: server.baseUrl },
         cwd,
         now: () => new Date('2024-01-15T12:00:00Z'),
       },
@@ -316,11 +316,17 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
       controller.signal,
     );
     // Polled: the CREATE session's SET and CREATE, then the MERGE session's SET and the MERGE, which runs on.
-    await warehouse.until(
-      () =>
-        warehouse.statements.some((recorded) => recorded.statement.startsWith('MERGE')) &&
-        warehouse.callsOf('GetOperationStatus').length >= 4,
-    );
+    // A run that ends before its MERGE runs fails the test at once instead of leaving it waiting.
+    await Promise.race([
+      warehouse.until(
+        () =>
+          warehouse.statements.some((recorded) => recorded.statement.startsWith('MERGE')) &&
+          warehouse.callsOf('GetOperationStatus').length >= 4,
+      ),
+      running.then((code) => {
+        throw new Error(`the run ended (exit ${code}) before its MERGE ran: ${stderr}`);
+      }),
+    ]);
     controller.abort(new Error('stopped by SIGTERM'));
     assert.equal(await running, 1, stderr);
     assert.match(stderr, /stopped by SIGTERM/);
