@@ -3,6 +3,7 @@ import { type AttemptContext, type RetryEvent, type RetryPolicy, reportWhileWait
 import { carriesCredentials, safeUrl } from '../common/urls';
 import type { DatasetDefinition } from './datasets';
 import { pageOrder } from './datasets';
+import { InFlightLimit, type Slot } from './in-flight';
 import type { SourceRecord } from './records';
 import { type Window, checkedDate } from './window';
 
@@ -12,11 +13,22 @@ export const ROW_ID = ':id';
 /** Some Socrata deployments refuse larger pages with HTTP 400; 50,000 is safe everywhere. */
 export const MAX_PAGE_SIZE = 50_000;
 
+/** Page requests in flight at once by default, and at most (the `BNT_PAGES_IN_FLIGHT` setting, `--pages-in-flight`). */
+export const DEFAULT_PAGES_IN_FLIGHT = 4;
+export const MAX_PAGES_IN_FLIGHT = 8;
+
 /**
  * How long one source request may take and how long the source is retried, together: a stalled or dripping
- * source is given up on about three minutes after the first try, not after six two-minute timeouts.
+ * source is given up on about three minutes after the first try, not after six two-minute timeouts. A 429's
+ * Retry-After is waited out up to a minute; a longer one is cut to that, and the retry line says so.
  */
-export const SOURCE_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 1_000, maxDelayMs: 15_000, budgetMs: 180_000 };
+export const SOURCE_RETRY: RetryPolicy = {
+  attempts: 6,
+  baseDelayMs: 1_000,
+  maxDelayMs: 15_000,
+  budgetMs: 180_000,
+  maxServerDelayMs: 60_000,
+};
 /** A whole request, body included. A page of 50,000 rows takes seconds; two minutes is a stall. */
 export const REQUEST_TIMEOUT_MS = 120_000;
 /** No byte for this long while a request is open counts as a stall. */
@@ -34,6 +46,8 @@ export interface SourceOptions {
   /** Socrata app token, sent as `X-App-Token`; without one, requests share a per-IP throttle pool. */
   readonly appToken?: string | undefined;
   readonly pageSize?: number;
+  /** Page requests in flight at once, at most (1–8, default 4); a 429 lowers it for a while. */
+  readonly pagesInFlight?: number;
   readonly retry?: RetryPolicy;
   readonly timeoutMs?: number;
   readonly idleTimeoutMs?: number;
@@ -42,6 +56,8 @@ export interface SourceOptions {
   readonly onRetry?: (event: RetryEvent) => void;
   /** Told every 15 s while a request is open, so a slow source never looks like a hang. */
   readonly onWait?: (message: string) => void;
+  /** Told when a 429 lowers the requests in flight, and when they are raised again. */
+  readonly onPacing?: (message: string) => void;
   /** Where the URL came from (`BNT_SOURCE_URL`, `--source-url`): named when it is wrong. */
   readonly urlField?: string;
 }
@@ -168,11 +184,14 @@ function describeErrorBody(text: string): { code: string | undefined; message: s
 /** A client for one Socrata resource: GET requests with retries, paging and the two aggregates we need. */
 export class SocrataClient {
   readonly resourceUrl: string;
+  /** Page requests that may be in flight at once, at most. */
+  readonly pagesInFlight: number;
   private readonly options: SourceOptions;
   private readonly pageSize: number;
   private readonly headers: Headers;
   private readonly retry: RetryPolicy;
   private readonly maxBodyBytes: number;
+  private readonly inFlight: InFlightLimit;
   /** Queries asked of the source, retries not counted: what the request budget is measured in. */
   requests = 0;
 
@@ -182,12 +201,32 @@ export class SocrataClient {
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
       throw new InputError('pageSize', `the page size ${pageSize} must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
     }
+    const pagesInFlight = options.pagesInFlight ?? DEFAULT_PAGES_IN_FLIGHT;
+    if (!Number.isInteger(pagesInFlight) || pagesInFlight < 1 || pagesInFlight > MAX_PAGES_IN_FLIGHT) {
+      throw new InputError(
+        'pagesInFlight',
+        `the pages in flight ${pagesInFlight} must be a whole number from 1 to ${MAX_PAGES_IN_FLIGHT}`,
+      );
+    }
     this.resourceUrl = url.toString();
     this.options = options;
     this.pageSize = pageSize;
+    this.pagesInFlight = pagesInFlight;
     this.headers = requestHeaders(options.appToken);
     this.retry = options.retry ?? SOURCE_RETRY;
     this.maxBodyBytes = options.maxBodyBytes ?? Math.max(MIN_BODY_CAP_BYTES, pageSize * BODY_BYTES_PER_ROW);
+    this.inFlight = new InFlightLimit(pagesInFlight, (from, to, why) =>
+      options.onPacing?.(
+        why === 'throttled'
+          ? `the source throttled (HTTP 429): ${to} request${to === 1 ? '' : 's'} in flight instead of ${from}, until answers come without one`
+          : `the source answers again: ${to} requests in flight (at most ${pagesInFlight})`,
+      ),
+    );
+  }
+
+  /** The most requests that were in flight at once (attempts, retries included). */
+  get mostInFlight(): number {
+    return this.inFlight.mostInFlight;
   }
 
   /** The request URL for a query; it never carries the app token, which travels in a header. */
@@ -208,17 +247,24 @@ export class SocrataClient {
   }
 
   /**
+   * The page offsets a query of `rows` rows is asked for: every page up to the first that is expected short (or
+   * empty). A short page proves where the result ends, so a result that ends exactly on a page costs one more
+   * request, for the empty page after it. `floor(rows / page size) + 1` requests, the count not included.
+   */
+  pageOffsets(rows: number): number[] {
+    const offsets: number[] = [];
+    for (let offset = 0; ; offset += this.pageSize) {
+      offsets.push(offset);
+      if (rows - offset < this.pageSize) return offsets;
+    }
+  }
+
+  /**
    * One query, retried on throttling, server errors, network faults, stalls and cut-off bodies, within
    * `SOURCE_RETRY`'s attempts and time budget. `signal` abandons it, retries and backoff included.
    */
   async query(params: Record<string, string>, signal?: AbortSignal): Promise<SourceRecord[]> {
-    const url = this.urlFor(params);
-    this.requests += 1;
-    return withRetry((attempt) => this.getOnce(url, attempt, signal), this.retry, {
-      what: `GET ${url.origin}${url.pathname}`,
-      ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
-      signal,
-    });
+    return this.fetchQuery(params, signal, -1, (text) => parseRows(text));
   }
 
   /** Number of rows matching `where`. */
@@ -241,39 +287,130 @@ export class SocrataClient {
   }
 
   /**
-   * Every record of a query, a page at a time (`$offset` moves on by the rows received). The next page is requested
-   * while the caller works on the current one; at most two pages are held, so memory does not grow with the result.
-   * Paging ends at an empty page, not a short one: a server that sends fewer rows than asked cannot end it early.
-   * Stopping the iteration (or `signal`) abandons the request in flight.
+   * Every record of a query whose count is `rows`, a page at a time, in order. Every page's offset is known from
+   * the count, so up to `pagesInFlight` pages are requested side by side (fewer while the source throttles), and
+   * the page that proves where the result ends goes out with the last of them (`pageOffsets`). A page's body is
+   * held as text until its turn and parsed then, so memory holds at most `pagesInFlight` bodies and one parsed page,
+   * whatever the result's length.
+   *
+   * Paging ends at a short page at or past the count, or at an empty page. A page shorter than asked before the count
+   * cannot end it: the pages requested after it are dropped and paging goes on from the rows received, as does a
+   * full page where a short one was expected (a result that grew). Whether the pages add up to the count is the
+   * caller's to judge. Stopping the iteration (or `signal`) abandons the requests in flight.
    */
-  async *pages(query: Record<string, string>, signal?: AbortSignal): AsyncGenerator<Page> {
+  async *pages(query: Record<string, string>, rows: number, signal?: AbortSignal): AsyncGenerator<Page> {
     const abandon = new AbortController();
     const pageSignal = signal ? AbortSignal.any([signal, abandon.signal]) : abandon.signal;
-    const fetchPage = (number: number, offset: number): Promise<Page> => {
-      const page = this.query(this.pageParams(query, offset), pageSignal).then((records) => ({
-        number,
-        offset,
-        records,
-      }));
-      // The prefetch may fail while the caller is busy; its error is thrown where it is awaited.
-      page.catch(() => undefined);
-      return page;
+    const requested: PageRequest[] = [];
+    let number = 1;
+    let nextOffset = 0;
+    /** The page expected short is requested: nothing is planned past it until a page says the result goes on. */
+    let endRequested = false;
+    const requestPages = () => {
+      while (!endRequested && requested.length < this.pagesInFlight) {
+        const request = this.requestPage(query, number, nextOffset, pageSignal);
+        requested.push(request);
+        endRequested = rows - nextOffset < this.pageSize;
+        number += 1;
+        nextOffset += this.pageSize;
+      }
+    };
+    const dropRequested = () => {
+      for (const request of requested.splice(0)) request.abandon.abort(new Error('the page is not needed'));
     };
     try {
-      let next: Promise<Page> | undefined = fetchPage(1, 0);
-      while (next) {
-        const page: Page = await next;
-        next = page.records.length > 0 ? fetchPage(page.number + 1, page.offset + page.records.length) : undefined;
-        if (page.records.length > 0) yield page;
+      requestPages();
+      for (let head = requested.shift(); head; head = requested.shift()) {
+        const records = await this.readPage(head, pageSignal);
+        const continuesAt = head.offset + records.length;
+        const ended = records.length === 0 || (records.length < this.pageSize && continuesAt >= rows);
+        if (ended) {
+          dropRequested();
+        } else {
+          const inPlace = requested.length > 0 ? requested[0]?.offset === continuesAt : nextOffset === continuesAt;
+          if (!inPlace) {
+            // The pages asked for after this one start in the wrong place: ask again from the rows received.
+            dropRequested();
+            number = head.number + 1;
+            nextOffset = continuesAt;
+          }
+          // Nothing more asked for, yet the result goes on (it grew, or a page came short): plan past it again.
+          if (requested.length === 0) endRequested = false;
+          requestPages();
+        }
+        if (records.length > 0) yield { number: head.number, offset: head.offset, records };
+        if (ended) return;
       }
     } finally {
       abandon.abort(new Error('paging was stopped'));
     }
   }
 
-  private async getOnce(url: URL, attempt: AttemptContext, signal: AbortSignal | undefined): Promise<SourceRecord[]> {
+  /** A page's body, requested now and held as text; its failure is thrown where it is read. */
+  private requestPage(query: Record<string, string>, number: number, offset: number, signal: AbortSignal): PageRequest {
+    const abandon = new AbortController();
+    const params = this.pageParams(query, offset);
+    const text = this.fetchQuery(params, AbortSignal.any([signal, abandon.signal]), offset, (body) => {
+      // A cut-off body or an error page is retried now, while the whole JSON parse waits for the page's turn.
+      if (!looksLikeJsonArray(body)) throw invalidJson(body);
+      return body;
+    });
+    text.catch(() => undefined);
+    return { number, offset, params, text, abandon };
+  }
+
+  /** The page's rows, parsed at its turn; a body that does not parse after all is asked for once more. */
+  private async readPage(request: PageRequest, signal: AbortSignal): Promise<SourceRecord[]> {
+    const text = await request.text;
+    try {
+      return parseRows(text);
+    } catch (error) {
+      if (!(error instanceof TransientError)) throw error;
+      return this.fetchQuery(request.params, signal, request.offset, (body) => parseRows(body));
+    }
+  }
+
+  /** One query's answer, retried; `accept` turns the body into the result or throws (transient to retry). */
+  private async fetchQuery<T>(
+    params: Record<string, string>,
+    signal: AbortSignal | undefined,
+    priority: number,
+    accept: (text: string) => T,
+  ): Promise<T> {
+    const url = this.urlFor(params);
+    this.requests += 1;
+    return withRetry(async (attempt) => accept(await this.getOnce(url, attempt, priority, signal)), this.retry, {
+      what: `GET ${url.origin}${url.pathname}`,
+      ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+      signal,
+    });
+  }
+
+  /** One attempt in its turn among the requests in flight: the body of a successful answer, as text. */
+  private async getOnce(
+    url: URL,
+    attempt: AttemptContext,
+    priority: number,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    const queued = Date.now();
+    const slot = await this.inFlight.acquire(priority, signal);
+    try {
+      const remainingMs = attempt.remainingMs === undefined ? undefined : attempt.remainingMs - (Date.now() - queued);
+      return await this.getInTurn(url, remainingMs, slot, signal);
+    } finally {
+      slot.release();
+    }
+  }
+
+  private async getInTurn(
+    url: URL,
+    remainingMs: number | undefined,
+    slot: Slot,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
     // The last attempt gets only what is left of the budget, so the budget holds however slow the source is.
-    const timeoutMs = Math.min(this.options.timeoutMs ?? REQUEST_TIMEOUT_MS, attempt.remainingMs ?? Infinity);
+    const timeoutMs = Math.max(1, Math.min(this.options.timeoutMs ?? REQUEST_TIMEOUT_MS, remainingMs ?? Infinity));
     const idleMs = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     const limits = new AbortController();
     const total = setTimeout(
@@ -313,6 +450,8 @@ export class SocrataClient {
       clearTimeout(idle);
       stopReporting();
     }
+    if (status === 429) this.inFlight.throttled(slot);
+    else this.inFlight.answered(slot);
     if (status === 429 || status >= 500) {
       const { message } = describeErrorBody(text);
       throw new TransientError(`the source answered HTTP ${status}: ${message}`, {
@@ -328,17 +467,7 @@ export class SocrataClient {
         `the source refused the request with HTTP ${status}${codeText}: ${message}`,
       );
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (error) {
-      throw new TransientError(`the source sent a truncated or invalid JSON body (${text.length} bytes)`, {
-        cause: error,
-      });
-    }
-    if (!Array.isArray(body))
-      throw new TransientError(`the source sent a JSON ${typeof body} where an array of rows was expected`);
-    return body as SourceRecord[];
+    return text;
   }
 
   /**
@@ -392,6 +521,45 @@ export class SocrataClient {
     }
     return text + decoder.decode();
   }
+}
+
+/** A page asked for and not yet read: its body arrives (or has arrived) as text. */
+interface PageRequest {
+  readonly number: number;
+  readonly offset: number;
+  readonly params: Record<string, string>;
+  readonly text: Promise<string>;
+  /** Drops this page alone (paging went on from elsewhere). */
+  readonly abandon: AbortController;
+}
+
+/** A body that is no whole JSON array (cut off, an HTML page) is told apart without parsing it. */
+function looksLikeJsonArray(text: string): boolean {
+  const first = /\S/.exec(text);
+  if (first === null || text[first.index] !== '[') return false;
+  for (let at = text.length - 1; at >= 0; at -= 1) {
+    const char = text.charCodeAt(at);
+    if (char === 0x5d) return true; // ]
+    if (char !== 0x20 && char !== 0x0a && char !== 0x0d && char !== 0x09) return false;
+  }
+  return false;
+}
+
+function invalidJson(text: string, cause?: unknown): TransientError {
+  return new TransientError(`the source sent a truncated or invalid JSON body (${text.length} bytes)`, { cause });
+}
+
+/** The rows of an answer: a JSON array; anything else is transient (a cut-off body, an error page). */
+function parseRows(text: string): SourceRecord[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw invalidJson(text, error);
+  }
+  if (!Array.isArray(body))
+    throw new TransientError(`the source sent a JSON ${typeof body} where an array of rows was expected`);
+  return body as SourceRecord[];
 }
 
 /** A bounded piece of an unexpected answer: enough to recognise it, never a flood. */

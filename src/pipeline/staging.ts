@@ -56,9 +56,12 @@ export class SourceInconsistentError extends TransientError {
  * Fetches a window with one paged query ordered on the window field, checks every record, and writes each
  * chunk (`DEFAULT_CHUNK_DAYS` days) as JSON Lines with its quarantine and its manifest, the manifest last.
  * A chunk is restaged from scratch: its old manifest goes first, so a run that fails halfway leaves nothing a
- * load would accept. Memory holds two pages and one chunk's keys at most whatever the window's length, and
- * `onChunk` lets a driver load a chunk while the next is fetched. The source costs ceil(rows / page size) + 2
- * requests: the count, the pages and the empty page that ends them.
+ * load would accept. The count comes first, so every page's offset is known and the source client keeps several
+ * pages in flight (`SocrataClient.pages`); they are checked and written strictly in order, one parsed page at a
+ * time. Memory holds the pages in flight as text, one parsed page and one chunk's keys at most, whatever the
+ * window's length, and `onChunk` lets a driver load a chunk while the next is fetched. The source costs
+ * floor(rows / page size) + 2 requests: the count and the pages, the last of them short (or, when the rows end
+ * exactly on a page, an empty one).
  *
  * Offset paging sees every row exactly once, each in its chunk, only if the result holds still and comes in the
  * order asked; when it does not (a row on two pages, more rows than counted, fewer at the end, a record earlier
@@ -96,7 +99,7 @@ export async function stageChunks(
   try {
     let chunkIndex = 0;
     await writer.begin(chunks[0] as Window);
-    for await (const page of source.pages(windowQuery(dataset, window), signal)) {
+    for await (const page of source.pages(windowQuery(dataset, window), sourceCount, signal)) {
       const firstRowId = page.records[0]?.[ROW_ID];
       if (firstRowId !== undefined && firstRowId === lastRowId)
         throw shifted(`row ${JSON.stringify(firstRowId)} came on two pages`);
