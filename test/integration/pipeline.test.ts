@@ -316,8 +316,15 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
       server.requests.length = 0;
       const alone = await sequential.run(window, { ...options, pagesInFlight: 1 });
       assert.equal(server.maxInFlight, 1);
-      const counts = ({ fetched, staged, quarantined, quarantineReasons, requests, parts, rowsInWindow }: RunSummary) =>
-        ({ fetched, staged, quarantined, quarantineReasons, requests, parts, rowsInWindow });
+      const counts = ({
+        fetched,
+        staged,
+        quarantined,
+        quarantineReasons,
+        requests,
+        parts,
+        rowsInWindow,
+      }: RunSummary) => ({ fetched, staged, quarantined, quarantineReasons, requests, parts, rowsInWindow });
       assert.deepEqual(counts(alone), counts(concurrent));
       const [four, one] = [await harness.stagedFiles(), await sequential.stagedFiles()];
       assert.ok(four.size >= 9, `${four.size} files staged: parts, the quarantine and a manifest per chunk`);
@@ -443,7 +450,10 @@ describe('a source that changes while a window is paged', () => {
       { dataset: BNT_HOURLY_TRAFFIC.name, window },
     );
   const assertNotStaged = () =>
-    assert.rejects(readManifest(new LocalStageStore(directory.path), BNT_HOURLY_TRAFFIC, window), /not completely staged/);
+    assert.rejects(
+      readManifest(new LocalStageStore(directory.path), BNT_HOURLY_TRAFFIC, window),
+      /not completely staged/,
+    );
   const pageOf = async (offset: number, pageSize: number) => {
     const client = new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), pageSize });
     const page = await client.query(client.pageParams(windowQuery(BNT_HOURLY_TRAFFIC, window), offset));

@@ -33,7 +33,10 @@ describe('Socrata client', () => {
     return { records, pageSizes };
   }
   const pageOffsets = () =>
-    server.requests.filter((r) => r.params.$limit).map((r) => Number(r.params.$offset)).sort((a, b) => a - b);
+    server.requests
+      .filter((r) => r.params.$limit)
+      .map((r) => Number(r.params.$offset))
+      .sort((a, b) => a - b);
 
   test('pages through the window with a stable $order and the window $where, ending at the short page', async () => {
     const { records, pageSizes } = await fetchAll(client({ pageSize: 300 }));
@@ -95,7 +98,10 @@ describe('Socrata client', () => {
     const arrivedWith = (offset: number) =>
       server.requests.find((request) => request.params.$offset === String(offset) && request.params.$limit)?.inFlight;
     for (const offset of [400, 500, 600]) {
-      assert.ok((arrivedWith(offset) ?? Infinity) <= 2, `page at ${offset} arrived with ${arrivedWith(offset)} in flight`);
+      assert.ok(
+        (arrivedWith(offset) ?? Infinity) <= 2,
+        `page at ${offset} arrived with ${arrivedWith(offset)} in flight`,
+      );
     }
   });
 

@@ -808,7 +808,8 @@ class GeneratedRows implements Answering {
         if (item.fn === 'count' && item.column === null) row[item.alias] = String(total);
         else if (item.column === this.data.windowField && item.fn !== 'count') {
           const day = item.fn === 'max' ? to - 1 : from;
-          const value = total > 0 ? this.data.row(dayText(day), item.fn === 'max' ? perDay - 1 : 0)[item.column] : undefined;
+          const value =
+            total > 0 ? this.data.row(dayText(day), item.fn === 'max' ? perDay - 1 : 0)[item.column] : undefined;
           if (value !== undefined) row[item.alias] = value;
         } else throw malformed(`a generated dataset answers count(*) and min/max of ${this.data.windowField} only`);
       }
@@ -940,7 +941,13 @@ function recordOf(request: http.IncomingMessage, url: URL, inFlight: number): Re
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(request.headers))
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
-  return { path: url.pathname, params: Object.fromEntries(url.searchParams), headers, inFlight, receivedAt: Date.now() };
+  return {
+    path: url.pathname,
+    params: Object.fromEntries(url.searchParams),
+    headers,
+    inFlight,
+    receivedAt: Date.now(),
+  };
 }
 
 /** What the server answers a dataset's queries with: stored rows, or rows generated on demand. */
