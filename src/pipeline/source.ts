@@ -287,38 +287,54 @@ export class SocrataClient {
   }
 
   /**
-   * Every record of a query whose count is `rows`, a page at a time, in order. Every page's offset is known from
-   * the count, so up to `pagesInFlight` pages are requested side by side (fewer while the source throttles), and
-   * the page that proves where the result ends goes out with the last of them (`pageOffsets`). A page's body is
-   * held as text until its turn and parsed then, so memory holds at most `pagesInFlight` bodies and one parsed page,
-   * whatever the result's length.
+   * Every record of a query whose count is `rows`, a page at a time, in order. The first page needs no count, so it
+   * is requested at once, beside the count; every later page's offset follows from the count, so up to
+   * `pagesInFlight` requests are in flight side by side (fewer while the source throttles), and the page that proves
+   * where the result ends goes out with the last of them (`pageOffsets`). A page's body is held as text until its turn
+   * and parsed then, so memory holds at most `pagesInFlight` bodies and one parsed page, whatever the result's length.
    *
    * Paging ends at a short page at or past the count, or at an empty page. A page shorter than asked before the count
-   * cannot end it: the pages requested after it are dropped and paging goes on from the rows received, as does a
-   * full page where a short one was expected (a result that grew). Whether the pages add up to the count is the
-   * caller's to judge. Stopping the iteration (or `signal`) abandons the requests in flight.
+   * cannot end it: the pages requested after it are dropped and paging goes on from the rows received, as it does
+   * after a full page where a short one was expected (a result that grew). Whether the pages add up to the count is
+   * the caller's to judge. Stopping the iteration, `close`, a failed count or `signal` abandons the requests in flight.
    */
-  async *pages(query: Record<string, string>, rows: number, signal?: AbortSignal): AsyncGenerator<Page> {
+  pages(query: Record<string, string>, rows: number | Promise<number>, signal?: AbortSignal): Paging {
     const abandon = new AbortController();
     const pageSignal = signal ? AbortSignal.any([signal, abandon.signal]) : abandon.signal;
-    const requested: PageRequest[] = [];
-    let number = 1;
-    let nextOffset = 0;
-    /** The page expected short is requested: nothing is planned past it until a page says the result goes on. */
-    let endRequested = false;
-    const requestPages = () => {
-      while (!endRequested && requested.length < this.pagesInFlight) {
-        const request = this.requestPage(query, number, nextOffset, pageSignal);
-        requested.push(request);
-        endRequested = rows - nextOffset < this.pageSize;
-        number += 1;
-        nextOffset += this.pageSize;
-      }
+    const first = this.requestPage(query, 1, 0, pageSignal);
+    Promise.resolve(rows).catch(() => abandon.abort(new Error('the count failed')));
+    const generator = this.readPages(query, rows, first, abandon, pageSignal);
+    return {
+      [Symbol.asyncIterator]: () => generator,
+      close: () => abandon.abort(new Error('paging was stopped')),
     };
-    const dropRequested = () => {
-      for (const request of requested.splice(0)) request.abandon.abort(new Error('the page is not needed'));
-    };
+  }
+
+  private async *readPages(
+    query: Record<string, string>,
+    counted: number | Promise<number>,
+    first: PageRequest,
+    abandon: AbortController,
+    pageSignal: AbortSignal,
+  ): AsyncGenerator<Page> {
     try {
+      const rows = await counted;
+      const requested: PageRequest[] = [first];
+      let number = 2;
+      let nextOffset = this.pageSize;
+      /** The page expected short is requested: nothing is planned past it until a page says the result goes on. */
+      let endRequested = rows < this.pageSize;
+      const requestPages = () => {
+        while (!endRequested && requested.length < this.pagesInFlight) {
+          requested.push(this.requestPage(query, number, nextOffset, pageSignal));
+          endRequested = rows - nextOffset < this.pageSize;
+          number += 1;
+          nextOffset += this.pageSize;
+        }
+      };
+      const dropRequested = () => {
+        for (const request of requested.splice(0)) request.abandon.abort(new Error('the page is not needed'));
+      };
       requestPages();
       for (let head = requested.shift(); head; head = requested.shift()) {
         const records = await this.readPage(head, pageSignal);
@@ -521,6 +537,11 @@ export class SocrataClient {
     }
     return text + decoder.decode();
   }
+}
+
+/** The pages of a query, in order; `close` abandons the requests in flight (a loop that breaks does too). */
+export interface Paging extends AsyncIterable<Page> {
+  close(): void;
 }
 
 /** A page asked for and not yet read: its body arrives (or has arrived) as text. */

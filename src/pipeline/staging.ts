@@ -85,7 +85,16 @@ export async function stageChunks(
     new SourceInconsistentError(`${what}: ${detail}, so the window was not staged; run it again`);
   const shifted = (detail: string) => inconsistent(`${detail}; the source changed while paging`);
 
-  const sourceCount = await source.count(windowWhere(dataset, window), signal);
+  // The first page needs no count: it is asked for beside it, and the rest once the count gives their offsets.
+  const counted = source.count(windowWhere(dataset, window), signal);
+  const paging = source.pages(windowQuery(dataset, window), counted, signal);
+  let sourceCount: number;
+  try {
+    sourceCount = await counted;
+  } catch (error) {
+    paging.close();
+    throw error;
+  }
   progress(
     `${what}: the source has ${count(sourceCount)} rows${chunks.length > 1 ? `, staged in ${chunks.length} chunks` : ''}`,
   );
@@ -99,7 +108,7 @@ export async function stageChunks(
   try {
     let chunkIndex = 0;
     await writer.begin(chunks[0] as Window);
-    for await (const page of source.pages(windowQuery(dataset, window), sourceCount, signal)) {
+    for await (const page of paging) {
       const firstRowId = page.records[0]?.[ROW_ID];
       if (firstRowId !== undefined && firstRowId === lastRowId)
         throw shifted(`row ${JSON.stringify(firstRowId)} came on two pages`);
@@ -145,6 +154,7 @@ export async function stageChunks(
       await writer.finish();
     }
   } catch (error) {
+    paging.close();
     await writer.abort(error instanceof Error ? error : new Error(String(error)), {
       // The chunks already written may lack rows that came late or were skipped: take their manifests back.
       withdraw: error instanceof SourceInconsistentError && !signal?.aborted,

@@ -309,6 +309,8 @@ describe('runs as processes', () => {
 
   test('SIGTERM stops a run within seconds, exits non-zero, and a rerun converges', async () => {
     const args = [...['run', ...month, '--source-url', server.baseUrl], ...['--data-dir', directory.path]];
+    // Page 1 goes out beside the count; held back, it keeps the run paging when the signal comes.
+    server.failOn({ $offset: '0' }, { kind: 'delay', ms: 20_000 });
     const child = spawnPipeline([...args, '--json']);
     // Stop it once it is paging: the count has been answered. (Bounded by the child's own life.)
     while (!child.output().stderr.includes('the source has') && child.exitCode === null) {
@@ -328,6 +330,7 @@ describe('runs as processes', () => {
     const args = [...['run', ...month, '--source-url', server.baseUrl], ...['--data-dir', directory.path]];
     // `; true` keeps the shell from exec-ing node, as npm's shell does: the shell is node's parent.
     const command = `"${process.execPath}" --import tsx src/cli/pipeline.ts ${args.map((arg) => `'${arg}'`).join(' ')}; true`;
+    server.failOn({ $offset: '0' }, { kind: 'delay', ms: 20_000 });
     const shell = spawn('/bin/sh', ['-c', command], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     shell.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -484,7 +484,7 @@ describe('a source that changes while a window is paged', () => {
 
   test('a source that sends more rows than it counted fails the window as soon as it does', async () => {
     // The count says 250: pages at 0, 100 and 200 go out together, and the last brings 100 rows, not 50.
-    server.failNext({ kind: 'status', status: 200, body: [{ count: '250' }] });
+    server.failOn({ $select: 'count(*)' }, { kind: 'status', status: 200, body: [{ count: '250' }] });
     server.answerTogether(3, { $limit: '100' });
     await assert.rejects(stage(100), /the source sent more than the 250 rows it counted/);
     assert.equal(server.maxInFlight, 3);
