@@ -214,8 +214,8 @@ class ChunkWriter {
   private unseenInWindow: Set<string> | undefined;
   /** The manifests this run wrote, so a window that turns out inconsistent can take them back. */
   private readonly written: string[] = [];
-  /** Loads run behind the fetching; the chain keeps them in order and its failure is kept for `settled`. */
-  private loads: Promise<void> = Promise.resolve();
+  /** Loads run behind the fetching (the driver orders and batches them); their first failure is kept for `settled`. */
+  private readonly loads: Promise<unknown>[] = [];
   private loadFailure: { error: unknown } | undefined;
 
   constructor(
@@ -338,19 +338,21 @@ class ChunkWriter {
     }
     this.parts.push(...state.parts);
     if (manifest.quarantineFile) this.quarantineFiles.push(manifest.quarantineFile);
-    const onChunk = this.onChunk;
-    if (onChunk) {
-      this.loads = this.loads.then(() => onChunk(manifest));
+    if (this.onChunk) {
+      // Handed over at once, so a driver can load the chunks that are staged while a load runs in one statement.
+      const loaded = Promise.resolve(this.onChunk(manifest));
       // Kept, not thrown here: the next chunk's start or `settled` throws it, so fetching stops early.
-      this.loads.catch((error: unknown) => {
+      loaded.catch((error: unknown) => {
         this.loadFailure ??= { error };
       });
+      this.loads.push(loaded);
     }
   }
 
   /** Waits for the loads behind the fetching; throws the first that failed. */
   async settled(): Promise<void> {
-    await this.loads;
+    await Promise.allSettled(this.loads);
+    if (this.loadFailure) throw this.loadFailure.error;
   }
 
   /** Gives up on the chunk being written; `withdraw` also removes the manifests written before it. */
@@ -358,7 +360,7 @@ class ChunkWriter {
     const state = this.current;
     await Promise.all([state.part?.abort(error), state.quarantine?.abort(error)]);
     // Let a load in flight finish or fail before the caller moves on, so nothing runs behind the error.
-    await this.loads.catch(() => undefined);
+    await Promise.allSettled(this.loads);
     if (options.withdraw) {
       for (const manifest of this.written) await this.ports.stage.remove(manifest).catch(() => undefined);
     }
