@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
 import { checkAppToken } from '../blocks/types';
 import { InputError, describeError } from '../common/errors';
 import { DEFAULT_DATASET, type DatasetDefinition, findDataset } from '../pipeline/datasets';
@@ -110,7 +109,7 @@ export async function openPorts(
   const choice = chooseTargets(request, context.env, context.cwd, names);
   const dataDirField = request.dataDir !== undefined ? names.dataDir : SETTINGS.dataDir;
   await checkDataDir(choice, dataDirField, false);
-  if (choice.stageConnectionString !== undefined) checkConnectionString(choice.stageConnectionString);
+  if (choice.stageConnectionString !== undefined) await checkConnectionString(choice.stageConnectionString);
 
   if (request.appToken !== undefined) checkAppToken(request.appToken, names.appToken);
   const envToken = readSetting(context.env, 'appToken');
@@ -271,9 +270,11 @@ function pagesInFlightFor(
 }
 
 /** A development connection string (Azurite) that the storage SDK cannot read is named, never echoed. */
-function checkConnectionString(connectionString: string): void {
+async function checkConnectionString(connectionString: string): Promise<void> {
+  // The storage SDK is loaded only when an azure stage is given a connection string (development, Azurite).
+  const { readConnectionString } = await import('../stage/blob.js');
   try {
-    BlobServiceClient.fromConnectionString(connectionString);
+    readConnectionString(connectionString);
   } catch (error) {
     const reason = describeError(error).replaceAll(connectionString, '<the value>');
     throw new InputError(
