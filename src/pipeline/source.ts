@@ -1,9 +1,11 @@
 import { InputError, TerminalError, TransientError, describeError } from '../common/errors';
 import { type AttemptContext, type RetryEvent, type RetryPolicy, reportWhileWaiting, withRetry } from '../common/retry';
+import { formatCount } from '../common/format';
 import { carriesCredentials, safeUrl } from '../common/urls';
 import type { DatasetDefinition } from './datasets';
 import { pageOrder } from './datasets';
 import { InFlightLimit, type Slot } from './in-flight';
+import { BodyBuffers, PageBody, invalidJson, looksLikeJsonArray, parseRows, readInto } from './page-body';
 import type { SourceRecord } from './records';
 import { type Window, checkedDate } from './window';
 
@@ -66,7 +68,11 @@ export interface Page {
   /** 1-based. */
   readonly number: number;
   readonly offset: number;
-  readonly records: SourceRecord[];
+  /**
+   * The page's records in order, parsed a slice (about 1,000) at a time as they are asked for (`page-body.ts`):
+   * work on a slice before asking for the next, so its objects die young. One pass.
+   */
+  readonly slices: Iterable<SourceRecord[]>;
 }
 
 /** A Socrata error body: `{code, error, message, data}`, or the older `{message, errorCode}`. */
@@ -192,6 +198,7 @@ export class SocrataClient {
   private readonly retry: RetryPolicy;
   private readonly maxBodyBytes: number;
   private readonly inFlight: InFlightLimit;
+  private readonly buffers: BodyBuffers;
   /** Queries asked of the source, retries not counted: what the request budget is measured in. */
   requests = 0;
 
@@ -215,6 +222,8 @@ export class SocrataClient {
     this.headers = requestHeaders(options.appToken);
     this.retry = options.retry ?? SOURCE_RETRY;
     this.maxBodyBytes = options.maxBodyBytes ?? Math.max(MIN_BODY_CAP_BYTES, pageSize * BODY_BYTES_PER_ROW);
+    // The bodies in flight and the page being read: what memory holds, whatever the window.
+    this.buffers = new BodyBuffers(pagesInFlight + 1);
     this.inFlight = new InFlightLimit(pagesInFlight, (from, to, why) =>
       options.onPacing?.(
         why === 'throttled'
@@ -264,7 +273,13 @@ export class SocrataClient {
    * `SOURCE_RETRY`'s attempts and time budget. `signal` abandons it, retries and backoff included.
    */
   async query(params: Record<string, string>, signal?: AbortSignal): Promise<SourceRecord[]> {
-    return this.fetchQuery(params, signal, -1, (text) => parseRows(text));
+    return this.fetchQuery(params, signal, -1, (body) => {
+      try {
+        return parseRows(body.bytes);
+      } finally {
+        body.release();
+      }
+    });
   }
 
   /** Number of rows matching `where`. */
@@ -290,8 +305,9 @@ export class SocrataClient {
    * Every record of a query whose count is `rows`, a page at a time, in order. The first page needs no count, so it
    * is requested at once, beside the count; every later page's offset follows from the count, so up to
    * `pagesInFlight` requests are in flight side by side (fewer while the source throttles), and the page that proves
-   * where the result ends goes out with the last of them (`pageOffsets`). A page's body is held as text until its turn
-   * and parsed then, so memory holds at most `pagesInFlight` bodies and one parsed page, whatever the result's length.
+   * where the result ends goes out with the last of them (`pageOffsets`). A page's body is held as the bytes that came
+   * until its turn and parsed then, a slice at a time, and the next page is asked for once it is read: memory holds at
+   * most `pagesInFlight` bodies and one parsed slice, whatever the result's length.
    *
    * Paging ends at a short page at or past the count, or at an empty page. A page shorter than asked before the count
    * cannot end it: the pages requested after it are dropped and paging goes on from the rows received, as it does
@@ -337,53 +353,49 @@ export class SocrataClient {
       };
       requestPages();
       for (let head = requested.shift(); head; head = requested.shift()) {
-        const records = await this.readPage(head, pageSignal);
-        const continuesAt = head.offset + records.length;
-        const ended = records.length === 0 || (records.length < this.pageSize && continuesAt >= rows);
+        const bytes = await head.body;
+        const body = new PageBody(bytes.bytes);
+        try {
+          const slices = body.slices();
+          if (!body.empty) yield { number: head.number, offset: head.offset, slices };
+          for (const unread of slices) void unread; // the caller stopped short: count the rest
+        } finally {
+          bytes.release();
+        }
+        const continuesAt = head.offset + body.received;
+        const ended = body.received === 0 || (body.received < this.pageSize && continuesAt >= rows);
         if (ended) {
           dropRequested();
-        } else {
-          const inPlace = requested.length > 0 ? requested[0]?.offset === continuesAt : nextOffset === continuesAt;
-          if (!inPlace) {
-            // The pages asked for after this one start in the wrong place: ask again from the rows received.
-            dropRequested();
-            number = head.number + 1;
-            nextOffset = continuesAt;
-          }
-          // Nothing more asked for, yet the result goes on (it grew, or a page came short): plan past it again.
-          if (requested.length === 0) endRequested = false;
-          requestPages();
+          return;
         }
-        if (records.length > 0) yield { number: head.number, offset: head.offset, records };
-        if (ended) return;
+        const inPlace = requested.length > 0 ? requested[0]?.offset === continuesAt : nextOffset === continuesAt;
+        if (!inPlace) {
+          // The pages asked for after this one start in the wrong place: ask again from the rows received.
+          dropRequested();
+          number = head.number + 1;
+          nextOffset = continuesAt;
+        }
+        // Nothing more asked for, yet the result goes on (it grew, or a page came short): plan past it again.
+        if (requested.length === 0) endRequested = false;
+        requestPages();
       }
     } finally {
       abandon.abort(new Error('paging was stopped'));
     }
   }
 
-  /** A page's body, requested now and held as text; its failure is thrown where it is read. */
+  /** A page's body, requested now and held as bytes; its failure is thrown where it is read. */
   private requestPage(query: Record<string, string>, number: number, offset: number, signal: AbortSignal): PageRequest {
     const abandon = new AbortController();
     const params = this.pageParams(query, offset);
-    const text = this.fetchQuery(params, AbortSignal.any([signal, abandon.signal]), offset, (body) => {
-      // A cut-off body or an error page is retried now, while the whole JSON parse waits for the page's turn.
-      if (!looksLikeJsonArray(body)) throw invalidJson(body);
-      return body;
+    const body = this.fetchQuery(params, AbortSignal.any([signal, abandon.signal]), offset, (answer) => {
+      // A cut-off body or an error page is retried now; the records are parsed at the page's turn.
+      if (looksLikeJsonArray(answer.bytes)) return answer;
+      answer.release();
+      throw invalidJson(answer.bytes.length);
     });
-    text.catch(() => undefined);
-    return { number, offset, params, text, abandon };
-  }
-
-  /** The page's rows, parsed at its turn; a body that does not parse after all is asked for once more. */
-  private async readPage(request: PageRequest, signal: AbortSignal): Promise<SourceRecord[]> {
-    const text = await request.text;
-    try {
-      return parseRows(text);
-    } catch (error) {
-      if (!(error instanceof TransientError)) throw error;
-      return this.fetchQuery(request.params, signal, request.offset, (body) => parseRows(body));
-    }
+    body.catch(() => undefined);
+    return { number, offset, body, abandon };
   }
 
   /** One query's answer, retried; `accept` turns the body into the result or throws (transient to retry). */
@@ -391,7 +403,7 @@ export class SocrataClient {
     params: Record<string, string>,
     signal: AbortSignal | undefined,
     priority: number,
-    accept: (text: string) => T,
+    accept: (body: Body) => T,
   ): Promise<T> {
     const url = this.urlFor(params);
     this.requests += 1;
@@ -402,13 +414,13 @@ export class SocrataClient {
     });
   }
 
-  /** One attempt in its turn among the requests in flight: the body of a successful answer, as text. */
+  /** One attempt in its turn among the requests in flight: the body of a successful answer, as bytes. */
   private async getOnce(
     url: URL,
     attempt: AttemptContext,
     priority: number,
     signal: AbortSignal | undefined,
-  ): Promise<string> {
+  ): Promise<Body> {
     const queued = Date.now();
     const slot = await this.inFlight.acquire(priority, signal);
     try {
@@ -424,7 +436,7 @@ export class SocrataClient {
     remainingMs: number | undefined,
     slot: Slot,
     signal: AbortSignal | undefined,
-  ): Promise<string> {
+  ): Promise<Body> {
     // The last attempt gets only what is left of the budget, so the budget holds however slow the source is.
     const timeoutMs = Math.max(1, Math.min(this.options.timeoutMs ?? REQUEST_TIMEOUT_MS, remainingMs ?? Infinity));
     const idleMs = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
@@ -449,13 +461,13 @@ export class SocrataClient {
     const requestSignal = signal ? AbortSignal.any([signal, limits.signal]) : limits.signal;
     let status: number;
     let retryAfter: string | null;
-    let text: string;
+    let body: Body;
     try {
       resetIdle();
       const response = await this.fetchWithinOrigin(url, requestSignal);
       status = response.status;
       retryAfter = response.headers.get('retry-after');
-      text = await this.readBody(response, resetIdle);
+      body = await this.readBody(response, resetIdle);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (limits.signal.aborted) throw limits.signal.reason;
@@ -468,22 +480,22 @@ export class SocrataClient {
     }
     if (status === 429) this.inFlight.throttled(slot);
     else this.inFlight.answered(slot);
+    if (status >= 200 && status < 300) return body;
+    const text = body.bytes.toString('utf8');
+    body.release();
     if (status === 429 || status >= 500) {
       const { message } = describeErrorBody(text);
       throw new TransientError(`the source answered HTTP ${status}: ${message}`, {
         retryAfterMs: parseRetryAfter(retryAfter),
       });
     }
-    if (status < 200 || status >= 300) {
-      const { code, message } = describeErrorBody(text);
-      const codeText = code ? ` (${code})` : '';
-      throw new SourceRequestError(
-        status,
-        code,
-        `the source refused the request with HTTP ${status}${codeText}: ${message}`,
-      );
-    }
-    return text;
+    const { code, message } = describeErrorBody(text);
+    const codeText = code ? ` (${code})` : '';
+    throw new SourceRequestError(
+      status,
+      code,
+      `the source refused the request with HTTP ${status}${codeText}: ${message}`,
+    );
   }
 
   /**
@@ -517,25 +529,37 @@ export class SocrataClient {
     }
   }
 
-  /** The body as text, refusing more than a page can hold; every chunk that arrives resets the idle timer. */
-  private async readBody(response: Response, onData: () => void): Promise<string> {
-    if (!response.body) return '';
-    // Decoded as it arrives: the chunks are not kept, and no second copy of the whole body is made to join them.
-    const decoder = new TextDecoder();
-    let text = '';
-    let bytes = 0;
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      onData();
-      bytes += chunk.byteLength;
-      if (bytes > this.maxBodyBytes) {
-        await response.body.cancel().catch(() => undefined);
+  /**
+   * The body as the bytes that came, refusing more than a page can hold; every chunk that arrives resets the idle
+   * timer. Read into one of the client's reusable buffers (outside the JS heap), given back with `release`.
+   */
+  private async readBody(response: Response, onData: () => void): Promise<Body> {
+    if (!response.body) return { bytes: Buffer.alloc(0), release: () => undefined };
+    const stated = Number(response.headers.get('content-length'));
+    const expected = Number.isSafeInteger(stated) && stated <= this.maxBodyBytes ? stated : 0;
+    const { buffer, bytes } = await readInto(
+      this.buffers,
+      response.body as AsyncIterable<Uint8Array>,
+      expected,
+      async (soFar) => {
+        onData();
+        if (soFar <= this.maxBodyBytes) return;
+        await response.body?.cancel().catch(() => undefined);
         throw new TransientError(
-          `the source sent more than ${megabytes(this.maxBodyBytes)} for one page of at most ${this.pageSize.toLocaleString('en-US')} rows (limit: response size); the answer was not parsed`,
+          `the source sent more than ${megabytes(this.maxBodyBytes)} for one page of at most ${formatCount(this.pageSize)} rows (limit: response size); the answer was not parsed`,
         );
-      }
-      text += decoder.decode(chunk, { stream: true });
-    }
-    return text + decoder.decode();
+      },
+    );
+    let released = false;
+    return {
+      // A view, not a copy: valid until released.
+      bytes: buffer.subarray(0, bytes),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.buffers.give(buffer);
+      },
+    };
   }
 }
 
@@ -544,43 +568,19 @@ export interface Paging extends AsyncIterable<Page> {
   close(): void;
 }
 
-/** A page asked for and not yet read: its body arrives (or has arrived) as text. */
+/** An answer's bytes, in a buffer the client uses again once they are `release`d. */
+interface Body {
+  readonly bytes: Buffer;
+  release(): void;
+}
+
+/** A page asked for and not yet read: its body arrives (or has arrived) as bytes. */
 interface PageRequest {
   readonly number: number;
   readonly offset: number;
-  readonly params: Record<string, string>;
-  readonly text: Promise<string>;
+  readonly body: Promise<Body>;
   /** Drops this page alone (paging went on from elsewhere). */
   readonly abandon: AbortController;
-}
-
-/** A body that is no whole JSON array (cut off, an HTML page) is told apart without parsing it. */
-function looksLikeJsonArray(text: string): boolean {
-  const first = /\S/.exec(text);
-  if (first === null || text[first.index] !== '[') return false;
-  for (let at = text.length - 1; at >= 0; at -= 1) {
-    const char = text.charCodeAt(at);
-    if (char === 0x5d) return true; // ]
-    if (char !== 0x20 && char !== 0x0a && char !== 0x0d && char !== 0x09) return false;
-  }
-  return false;
-}
-
-function invalidJson(text: string, cause?: unknown): TransientError {
-  return new TransientError(`the source sent a truncated or invalid JSON body (${text.length} bytes)`, { cause });
-}
-
-/** The rows of an answer: a JSON array; anything else is transient (a cut-off body, an error page). */
-function parseRows(text: string): SourceRecord[] {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (error) {
-    throw invalidJson(text, error);
-  }
-  if (!Array.isArray(body))
-    throw new TransientError(`the source sent a JSON ${typeof body} where an array of rows was expected`);
-  return body as SourceRecord[];
 }
 
 /** A bounded piece of an unexpected answer: enough to recognise it, never a flood. */

@@ -23,6 +23,8 @@ import { type Window, describeWindow, splitWindow } from './window';
 
 export const DEFAULT_CHUNK_DAYS = 28;
 export const DEFAULT_ROWS_PER_PART = 1_000_000;
+/** Staged text is written once this much has gathered (and at the end of every page): few writes, short-lived text. */
+const FLUSH_AT_CHARACTERS = 1024 * 1024;
 
 /** A staged window: the manifest's counts, summed over its chunks. */
 export interface StageOutput {
@@ -109,34 +111,40 @@ export async function stageChunks(
     let chunkIndex = 0;
     await writer.begin(chunks[0] as Window);
     for await (const page of paging) {
-      const firstRowId = page.records[0]?.[ROW_ID];
-      if (firstRowId !== undefined && firstRowId === lastRowId)
-        throw shifted(`row ${JSON.stringify(firstRowId)} came on two pages`);
-      lastRowId = page.records.at(-1)?.[ROW_ID];
-      if (fetched + page.records.length > sourceCount) {
-        throw shifted(`the source sent more than the ${count(sourceCount)} rows it counted`);
-      }
-      for (const record of page.records) {
-        const checked = check(record);
-        const position = checked.position;
-        if (position !== undefined) {
-          if (highest !== undefined && position < highest) {
-            throw inconsistent(
-              `the source did not return rows in the order asked ($order=${pageOrder(dataset).join(',')}): ${dataset.windowField} ${position} came after ${highest}`,
-            );
-          }
-          highest = position;
-          // In order, so a record past the chunk's end starts the next chunk (inside the window, there is one).
-          while (position.slice(0, 10) >= writer.chunk.stop) {
-            await writer.finish();
-            chunkIndex += 1;
-            await writer.begin(chunks[chunkIndex] as Window);
-          }
+      let firstOfPage = true;
+      // A slice at a time (`Page.slices`): checked and written before the next is parsed.
+      for (const records of page.slices) {
+        const firstRowId = records[0]?.[ROW_ID];
+        if (firstOfPage && firstRowId !== undefined && firstRowId === lastRowId)
+          throw shifted(`row ${JSON.stringify(firstRowId)} came on two pages`);
+        firstOfPage = false;
+        lastRowId = records.at(-1)?.[ROW_ID];
+        if (fetched + records.length > sourceCount) {
+          throw shifted(`the source sent more than the ${count(sourceCount)} rows it counted`);
         }
-        writer.add(record, checked);
+        for (const record of records) {
+          const checked = check(record);
+          const position = checked.position;
+          if (position !== undefined) {
+            if (highest !== undefined && position < highest) {
+              throw inconsistent(
+                `the source did not return rows in the order asked ($order=${pageOrder(dataset).join(',')}): ${dataset.windowField} ${position} came after ${highest}`,
+              );
+            }
+            highest = position;
+            // In order, so a record past the chunk's end starts the next chunk (inside the window, there is one).
+            while (position.slice(0, 10) >= writer.chunk.stop) {
+              await writer.finish();
+              chunkIndex += 1;
+              await writer.begin(chunks[chunkIndex] as Window);
+            }
+          }
+          writer.add(record, checked);
+        }
+        fetched += records.length;
+        if (writer.pendingText > FLUSH_AT_CHARACTERS) await writer.flush();
       }
       await writer.flush();
-      fetched += page.records.length;
       const seconds = (Date.now() - started) / 1000;
       progress(
         `page ${page.number}: ${count(fetched)}/${count(sourceCount)} rows fetched, ` +
@@ -254,12 +262,15 @@ class ChunkWriter {
   add(record: SourceRecord, checked: Checked): void {
     const state = this.current;
     state.fetched += 1;
-    for (const name of state.unseen) {
-      if (record[name] !== undefined && record[name] !== null) state.unseen.delete(name);
+    if (state.unseen.size > 0) {
+      for (const name of state.unseen) {
+        if (record[name] !== undefined && record[name] !== null) state.unseen.delete(name);
+      }
     }
+    const keysBefore = state.keys.size;
     if ('rejection' in checked) {
       this.quarantine(checked.rejection, record);
-    } else if (state.keys.has(checked.key)) {
+    } else if (state.keys.add(checked.key).size === keysBefore) {
       this.quarantine(
         {
           reason: 'duplicate_key',
@@ -269,14 +280,18 @@ class ChunkWriter {
         record,
       );
     } else {
-      state.keys.add(checked.key);
       this.stagedText += `${JSON.stringify(checked.row)}\n`;
       state.staged += 1;
       state.rowsInPart += 1;
     }
   }
 
-  /** Writes what the current page added; called at page boundaries and before a chunk ends. */
+  /** Characters of staged and quarantined text not yet written. */
+  get pendingText(): number {
+    return this.stagedText.length + this.quarantineText.length;
+  }
+
+  /** Writes what the current page added so far; called as it gathers, at the end of a page and of a chunk. */
   async flush(): Promise<void> {
     const state = this.current;
     if (this.stagedText) {

@@ -27,8 +27,9 @@ describe('Socrata client', () => {
     const records = [];
     const pageSizes = [];
     for await (const page of source.pages(windowQuery(BNT_HOURLY_TRAFFIC, window), rowsCounted)) {
-      records.push(...page.records);
-      pageSizes.push(page.records.length);
+      const before = records.length;
+      for (const slice of page.slices) records.push(...slice);
+      pageSizes.push(records.length - before);
     }
     return { records, pageSizes };
   }
