@@ -153,13 +153,24 @@ export interface SocrataServerOptions {
   rangeSearch?: boolean;
   /** Every resource request waits this long before its answer, as a real API's round trip does (the benchmark). */
   latencyMs?: number;
+  /**
+   * Keep every successful answer, by dataset and query, and send it again when the same query comes (the benchmark):
+   * a real API's work happens on its own machines, so the stand-in's should not compete with the client's for the
+   * same cores. Up to 1 GB of answers.
+   */
+  cacheAnswers?: boolean;
 }
 
 export async function startSocrataServer(
   datasets: Record<string, TestDataset | GeneratedDataset>,
   options: SocrataServerOptions = {},
 ): Promise<SocrataTestServer> {
-  const server = new SocrataServer(datasets, options.rangeSearch ?? true, options.latencyMs ?? 0);
+  const server = new SocrataServer(
+    datasets,
+    options.rangeSearch ?? true,
+    options.latencyMs ?? 0,
+    options.cacheAnswers ?? false,
+  );
   await server.listen();
   return server;
 }
@@ -983,11 +994,14 @@ class SocrataServer implements SocrataTestServer {
   private readonly server = http.createServer((request, response) => this.handle(request, response));
   private address: AddressInfo | undefined;
   private inFlight = 0;
+  private readonly answers = new Map<string, Reply>();
+  private answerBytes = 0;
 
   constructor(
     datasets: Record<string, TestDataset | GeneratedDataset>,
     rangeSearch: boolean,
     private readonly latencyMs: number,
+    private readonly cacheAnswers: boolean,
   ) {
     const start = new Date();
     for (const [id, dataset] of Object.entries(datasets)) {
@@ -1085,7 +1099,7 @@ class SocrataServer implements SocrataTestServer {
       );
     }
     const id = match[1] === undefined ? (match[2] ?? '') : `${match[1]}/${match[2] ?? ''}`;
-    const answer = () => this.reply(id, url.searchParams);
+    const answer = () => this.cachedReply(id, url);
     const queued = this.faults.findIndex((entry) => matches(url.searchParams, entry.match));
     const fault = queued < 0 ? undefined : this.faults.splice(queued, 1)[0]?.fault;
     const respond = () => {
@@ -1167,6 +1181,19 @@ class SocrataServer implements SocrataTestServer {
         return;
       }
     }
+  }
+
+  private cachedReply(id: string, url: URL): Reply {
+    if (!this.cacheAnswers) return this.reply(id, url.searchParams);
+    const key = `${id}?${url.search}`;
+    const cached = this.answers.get(key);
+    if (cached) return cached;
+    const reply = this.reply(id, url.searchParams);
+    if (reply.status === 200 && this.answerBytes + reply.body.length < 1024 ** 3) {
+      this.answers.set(key, reply);
+      this.answerBytes += reply.body.length;
+    }
+    return reply;
   }
 
   private reply(encodedId: string, params: URLSearchParams): Reply {
