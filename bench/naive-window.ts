@@ -14,7 +14,8 @@ const FIELDS = 'plaza_id,date,hour,direction,vehicles_e_zpass,vehicles_vtoll';
 
 async function measure(): Promise<void> {
   const [sourceUrl, start, stop, dataDir] = process.argv.slice(2);
-  if (!sourceUrl || !start || !stop || !dataDir) throw new Error('usage: naive-window.ts SOURCE_BASE_URL START STOP DATA_DIR');
+  if (!sourceUrl || !start || !stop || !dataDir)
+    throw new Error('usage: naive-window.ts SOURCE_BASE_URL START STOP DATA_DIR');
   const records: Record<string, string>[] = [];
   let requests = 0;
   for (let offset = 0; ; offset += PAGE_SIZE) {

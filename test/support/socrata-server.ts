@@ -133,6 +133,8 @@ export interface SocrataTestServer {
   answerTogether(count: number, match?: Record<string, string>, timeoutMs?: number): void;
   /** The most resource requests that were in flight at once, over the requests recorded. */
   readonly maxInFlight: number;
+  /** How long every resource request waits before its answer (the `latencyMs` option); may be changed between runs. */
+  latencyMs: number;
   /** Faults queued but not yet applied. */
   readonly pendingFaults: number;
   close(): Promise<void>;
@@ -1000,7 +1002,7 @@ class SocrataServer implements SocrataTestServer {
   constructor(
     datasets: Record<string, TestDataset | GeneratedDataset>,
     rangeSearch: boolean,
-    private readonly latencyMs: number,
+    public latencyMs: number,
     private readonly cacheAnswers: boolean,
   ) {
     const start = new Date();
