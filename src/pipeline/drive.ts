@@ -182,7 +182,7 @@ export interface Plan {
   readonly window: Window;
   readonly requestedWindow?: Window;
   readonly chunks: readonly Window[];
-  /** The count and the first page; later pages move `$offset` by the rows received, to an empty page. */
+  /** The count and the first page (sent together); later pages follow at offsets of a page up to the count, several in flight. */
   readonly sourceRequests: readonly string[];
   /** Per chunk: the first part file, the quarantine file and the manifest (more parts follow for big chunks). */
   readonly stagePaths: readonly string[];

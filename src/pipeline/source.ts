@@ -256,19 +256,6 @@ export class SocrataClient {
   }
 
   /**
-   * The page offsets a query of `rows` rows is asked for: every page up to the first that is expected short (or
-   * empty). A short page proves where the result ends, so a result that ends exactly on a page costs one more
-   * request, for the empty page after it. `floor(rows / page size) + 1` requests, the count not included.
-   */
-  pageOffsets(rows: number): number[] {
-    const offsets: number[] = [];
-    for (let offset = 0; ; offset += this.pageSize) {
-      offsets.push(offset);
-      if (rows - offset < this.pageSize) return offsets;
-    }
-  }
-
-  /**
    * One query, retried on throttling, server errors, network faults, stalls and cut-off bodies, within
    * `SOURCE_RETRY`'s attempts and time budget. `signal` abandons it, retries and backoff included.
    */
@@ -305,9 +292,11 @@ export class SocrataClient {
    * Every record of a query whose count is `rows`, a page at a time, in order. The first page needs no count, so it
    * is requested at once, beside the count; every later page's offset follows from the count, so up to
    * `pagesInFlight` requests are in flight side by side (fewer while the source throttles), and the page that proves
-   * where the result ends goes out with the last of them (`pageOffsets`). A page's body is held as the bytes that came
-   * until its turn and parsed then, a slice at a time, and the next page is asked for once it is read: memory holds at
-   * most `pagesInFlight` bodies and one parsed slice, whatever the result's length.
+   * where the result ends goes out with the last of them: every page up to the first expected short (or empty) is
+   * asked for, `floor(rows / page size) + 1` pages (a result that ends exactly on a page costs the empty page after
+   * it). A page's body is held as the bytes that came until its turn and parsed then, a slice at a time, and the next
+   * page is asked for once it is read: memory holds at most `pagesInFlight` bodies and one parsed slice, whatever the
+   * result's length.
    *
    * Paging ends at a short page at or past the count, or at an empty page. A page shorter than asked before the count
    * cannot end it: the pages requested after it are dropped and paging goes on from the rows received, as it does
