@@ -294,9 +294,9 @@ export class SocrataClient {
    * `pagesInFlight` requests are in flight side by side (fewer while the source throttles), and the page that proves
    * where the result ends goes out with the last of them: every page up to the first expected short (or empty) is
    * asked for, `floor(rows / page size) + 1` pages (a result that ends exactly on a page costs the empty page after
-   * it). A page's body is held as the bytes that came until its turn and parsed then, a slice at a time, and the next
-   * page is asked for once it is read: memory holds at most `pagesInFlight` bodies and one parsed slice, whatever the
-   * result's length.
+   * it). A page's body is held as the bytes that came until its turn and parsed then, a slice at a time, while the
+   * next pages are in flight: memory holds at most `pagesInFlight` bodies besides the page being read, and one parsed
+   * slice of it, whatever the result's length.
    *
    * Paging ends at a short page at or past the count, or at an empty page. A page shorter than asked before the count
    * cannot end it: the pages requested after it are dropped and paging goes on from the rows received, as it does
@@ -342,6 +342,8 @@ export class SocrataClient {
       };
       requestPages();
       for (let head = requested.shift(); head; head = requested.shift()) {
+        // Keep the pages in flight full while this one is read.
+        requestPages();
         const bytes = await head.body;
         const body = new PageBody(bytes.bytes);
         try {
