@@ -62,7 +62,9 @@ export class KeyVaultBlockStore implements BlockStore {
   async put<T extends BlockType>(name: string, type: T, document: BlockDocument<T>): Promise<void> {
     const checked = checkBlockForWrite(name, type, document);
     try {
-      await (await this.client()).setSecret(name, JSON.stringify(checked), {
+      await (
+        await this.client()
+      ).setSecret(name, JSON.stringify(checked), {
         contentType: BLOCK_CONTENT_TYPE,
         tags: { [BLOCK_TYPE_TAG]: type },
       });
