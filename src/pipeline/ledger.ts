@@ -138,3 +138,19 @@ export async function readLedgerRecord(stage: StageStore, entry: LedgerEntry): P
   if (!parsed.success) throw new Error(`the ledger record ${entry.path} is invalid: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
+
+/** The ledger as the Functions layer reads and writes it: the stage behind it is the app's to choose. */
+export interface RunLedger {
+  /** Every record of a dataset, oldest first, from one listing. */
+  entries(dataset: string): Promise<LedgerEntry[]>;
+  record(records: readonly LedgerRecord[]): Promise<void>;
+}
+
+export function stageLedger(stage: StageStore): RunLedger {
+  return {
+    entries: (dataset) => readLedger(stage, dataset),
+    record: async (records) => {
+      await Promise.all(records.map((record) => writeLedgerRecord(stage, record)));
+    },
+  };
+}

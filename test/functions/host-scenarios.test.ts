@@ -16,6 +16,7 @@ import type { Window } from '../../src/pipeline/window';
 import { planUnits } from '../../src/schedule/backfill-plan';
 import { MAX_ERROR_MESSAGE } from '../../src/schedule/outcome';
 import { HubClient } from './support/durable-client';
+import { MemoryLedger } from './support/memory-ledger';
 import { scriptsAsActivities, type ActivityScript } from './support/replay';
 import { ok, stageOutput, verified } from './support/scripts';
 import { type ActivityHandler, MAX_CUSTOM_STATUS_KB, TaskHub } from './support/task-hub';
@@ -32,7 +33,7 @@ function activities(
     [LOAD_WINDOWS]: () => ok({ dataset, windows: 1, staged: 1 }),
     [VERIFY_WINDOW]: (input: { staged: number }) => verified(input.staged),
     [PLAN_MISSING]: () => ok({ missing: [], units: [], batches: [] }),
-    [REPORT_RUN]: () => null,
+    [REPORT_RUN]: () => ok({ recorded: [] }),
     ...overrides,
   } as Record<string, ActivityScript>);
 }
@@ -53,6 +54,7 @@ function deps(now: string): BackfillDeps {
   return {
     findMissing: async () => [],
     planLoads: async () => [],
+    ledger: new MemoryLedger(),
     log: () => {},
     now: () => new Date(now),
   };
