@@ -78,8 +78,18 @@ export function inProcess(
     );
 }
 
+/**
+ * An orchestrator as an app registers it with `df.app.orchestration`: already wrapped by durable-functions'
+ * `createOrchestrator`, taking the trigger's binding data (what the host's registration receives).
+ */
+export interface RegisteredOrchestrator {
+  readonly registered: (binding: unknown, context: unknown) => Promise<unknown>;
+}
+
+export type HubOrchestrator = OrchestrationHandler | RegisteredOrchestrator;
+
 export interface HubOptions {
-  readonly orchestrators: Readonly<Record<string, OrchestrationHandler>>;
+  readonly orchestrators: Readonly<Record<string, HubOrchestrator>>;
   readonly activities: Readonly<Record<string, ActivityHandler>>;
   /** Seeds the shuffling of batches and the choice of which instance runs next. */
   readonly seed?: number;
@@ -170,7 +180,7 @@ interface RetryState {
 
 interface InstanceState {
   readonly execution: Execution;
-  readonly handler: OrchestrationHandler;
+  readonly handler: HubOrchestrator;
   readonly history: unknown[];
   readonly inbox: Message[];
   readonly parent?: { instanceId: string; executionId: number; taskId: number };
@@ -694,7 +704,10 @@ async function replay(state: InstanceState): Promise<EpisodeState> {
   const execution = state.execution;
   // Logs from orchestrators would only repeat on every replay: keep them out of the test output.
   const context = new DummyOrchestrationContext('orchestrator', 'invocation', () => {});
-  const orchestrator = createOrchestrator(state.handler);
+  const orchestrator =
+    'registered' in state.handler
+      ? (state.handler.registered as ReturnType<typeof createOrchestrator>)
+      : createOrchestrator(state.handler);
   const binding = new DurableOrchestrationInput(
     execution.instanceId,
     [...state.history],
