@@ -146,11 +146,18 @@ export interface RunLedger {
   record(records: readonly LedgerRecord[]): Promise<void>;
 }
 
+/** Records written at once: a terminated 25-year backfill records a few hundred units. */
+const WRITES_AT_ONCE = 16;
+
 export function stageLedger(stage: StageStore): RunLedger {
   return {
     entries: (dataset) => readLedger(stage, dataset),
     record: async (records) => {
-      await Promise.all(records.map((record) => writeLedgerRecord(stage, record)));
+      for (let start = 0; start < records.length; start += WRITES_AT_ONCE) {
+        await Promise.all(
+          records.slice(start, start + WRITES_AT_ONCE).map((record) => writeLedgerRecord(stage, record)),
+        );
+      }
     },
   };
 }

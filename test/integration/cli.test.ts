@@ -236,6 +236,22 @@ describe('pipeline command line', () => {
     assert.match(answer.weeks[1]?.lastRun.error.message, /HTTP 400 \(query\.soql\.malformed\): bad query/);
     assert.match(status.stderr, /2024-01-14 \.\. 2024-01-20 {2}failed/);
 
+    const byDefault = await runCli(['status', '--data-dir', dataDir, '--json'], {
+      cwd: directory.path,
+      now: new Date('2024-01-24T09:00:00Z'),
+    });
+    assert.equal(byDefault.code, 0, byDefault.stderr);
+    const defaultWeeks = lastJsonLine(byDefault.stdout) as { window: unknown; weeks: { state: string }[] };
+    assert.deepEqual(
+      defaultWeeks.window,
+      { start: '2023-10-29', stop: '2024-01-21' },
+      'without dates: the twelve Sunday–Saturday weeks before the last Sunday',
+    );
+    assert.deepEqual(
+      defaultWeeks.weeks.slice(-2).map((week) => week.state),
+      ['loaded', 'failed'],
+    );
+
     const wrong = await runCli(['status', '--data-dir', dataDir, '--stop-date', '2024-01-28'], { cwd: directory.path });
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /--start-date is required when --stop-date is given/);
