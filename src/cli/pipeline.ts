@@ -145,6 +145,17 @@ export function defaultStatusWindow(now: Date): Window {
   return { start: addDays(stop, -7 * STATUS_DEFAULT_WEEKS), stop };
 }
 
+/**
+ * A window widened to whole Sunday–Saturday weeks (the timer's weeks), so each row is a week a weekly run loads,
+ * whatever dates were typed; it never starts before the dataset's first date or ends past `latest`.
+ */
+export function statusWeeks(window: Window, firstDate: string, latest: string): Window {
+  const dayOfWeek = (date: string) => new Date(`${date}T00:00:00Z`).getUTCDay();
+  const start = addDays(window.start, -dayOfWeek(window.start));
+  const stop = dayOfWeek(window.stop) === 0 ? window.stop : addDays(window.stop, 7 - dayOfWeek(window.stop));
+  return { start: start < firstDate ? firstDate : start, stop: stop > latest ? window.stop : stop };
+}
+
 const STATE_LABELS: Readonly<Record<WeekStatus['state'], string>> = {
   loaded: 'loaded',
   stale: 'stale',
@@ -198,8 +209,12 @@ async function statusCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps):
       ? (({ start, stop }) => ({ startDate: start, stopDate: stop }))(defaultStatusWindow(io.now()))
       : {};
   const prepared = await prepareRun({ ...flags, ...dates }, runContext(io, deps, undefined));
+  const tomorrow = addDays(utcDate(io.now()), 1);
   const status = await withRun(prepared, (run) =>
-    windowStatusStep(run.ports, { dataset: run.dataset.name, window: run.window }),
+    windowStatusStep(run.ports, {
+      dataset: run.dataset.name,
+      window: statusWeeks(run.window, run.dataset.firstDate, tomorrow),
+    }),
   );
   const answer = prepared.requestedWindow ? { ...status, requestedWindow: prepared.requestedWindow } : status;
   report(io, flags.json, formatStatus(status, prepared.requestedWindow), answer);

@@ -12,7 +12,7 @@
  * exactly the failed days. Each window's last run is the latest run whose window overlaps it.
  */
 import type { LedgerEntry } from './ledger';
-import { type Window, addDays, splitWindow } from './window';
+import { type Window, addDays } from './window';
 
 export type WindowState = 'loaded' | 'stale' | 'failed' | 'never-run';
 
@@ -67,9 +67,20 @@ export function windowStates(
   });
 }
 
-/** The weeks of a range, seven days each from its start (the last one shorter), with their states. */
+/**
+ * The weeks of a range with their states: Sunday to Saturday, the weeks the weekly timer loads (its Monday fire
+ * takes the week before), so a row is a week a run covers whatever dates were asked; the first and last may be
+ * shorter where the range starts or stops mid-week.
+ */
 export function weekStates(entries: readonly LedgerEntry[], range: Window): WindowStateAnswer[] {
-  return windowStates(entries, range, splitWindow(range, 7));
+  const weeks: Window[] = [];
+  for (let start = range.start; start < range.stop; ) {
+    const sunday = addDays(start, 7 - new Date(`${start}T00:00:00Z`).getUTCDay());
+    const stop = sunday < range.stop ? sunday : range.stop;
+    weeks.push({ start, stop });
+    start = stop;
+  }
+  return windowStates(entries, range, weeks);
 }
 
 /** The stretches of `range` whose days' latest run failed, merged: what a `failed` backfill redoes. */

@@ -252,6 +252,22 @@ describe('pipeline command line', () => {
       ['loaded', 'failed'],
     );
 
+    // Dates typed mid-week still show the timer's Sunday–Saturday weeks, widened to hold them.
+    const midWeek = await runCli(
+      ['status', '--data-dir', dataDir, '--start-date', '2024-01-10', '--stop-date', '2024-01-16', '--json'],
+      { cwd: directory.path, now: new Date('2024-03-01T00:00:00Z') },
+    );
+    assert.equal(midWeek.code, 0, midWeek.stderr);
+    const widened = lastJsonLine(midWeek.stdout) as { window: unknown; weeks: { start: string; state: string }[] };
+    assert.deepEqual(widened.window, { start: '2024-01-07', stop: '2024-01-21' });
+    assert.deepEqual(
+      widened.weeks.map((week) => [week.start, week.state]),
+      [
+        ['2024-01-07', 'loaded'],
+        ['2024-01-14', 'failed'],
+      ],
+    );
+
     const wrong = await runCli(['status', '--data-dir', dataDir, '--stop-date', '2024-01-28'], { cwd: directory.path });
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /--start-date is required when --stop-date is given/);

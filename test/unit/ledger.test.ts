@@ -118,6 +118,19 @@ describe('a week’s state when runs of different windows overlap it', () => {
     assert.equal(weekStates([unit], range)[2]?.lastRun, unit);
   });
 
+  it('comes in Sunday–Saturday weeks, the first and last cut where the range starts or stops mid-week', () => {
+    // The traffic dataset starts on a Friday: its first week is two days long, then whole weeks follow.
+    assert.deepEqual(
+      weekStates([], { start: '2010-01-01', stop: '2010-01-20' }).map(({ window }) => window),
+      [
+        { start: '2010-01-01', stop: '2010-01-03' },
+        { start: '2010-01-03', stop: '2010-01-10' },
+        { start: '2010-01-10', stop: '2010-01-17' },
+        { start: '2010-01-17', stop: '2010-01-20' },
+      ],
+    );
+  });
+
   it('is failed when the latest run over any of its days failed, whatever ran before', () => {
     const unit = entry({ start: '2024-01-07', stop: '2024-02-11' }, 'completed', '2024-03-01T00:00:00Z', 'unit');
     const weekly = entry({ start: '2024-01-14', stop: '2024-01-21' }, 'failed', '2024-03-02T00:00:00Z', 'weekly');
