@@ -159,6 +159,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     BNT_DATASETS: datasets
     TASKHUB_NAME: taskHubName
     BNT_PURGE_AFTER_DAYS: '30'
+    BNT_HEAL_WEEKS: '4'
     BLOCK_AZURE_CONTAINER: blockNames['azure-container']
     BLOCK_LAKEHOUSE_TABLE: blockNames['lakehouse-table']
     BLOCK_DATABRICKS_WAREHOUSE: blockNames['databricks-warehouse']

@@ -1,9 +1,10 @@
 import { type Command, Option } from 'commander';
 import { summarizeError } from '../common/errors';
 import { DEFAULT_DATASET } from '../pipeline/datasets';
-import { type Plan, RunFailedError, type RunSummary, planRun, runWindow } from '../pipeline/drive';
-import type { StepTuning } from '../pipeline/steps';
-import { describeWindow } from '../pipeline/window';
+import { type Plan, RunFailedError, type RunSummary, planRun } from '../pipeline/drive';
+import { runAndReport } from '../pipeline/report';
+import { type StatusOutput, type StepTuning, type WeekStatus, windowStatusStep } from '../pipeline/steps';
+import { type Window, addDays, describeWindow, utcDate } from '../pipeline/window';
 import { type RunContext, prepareRun, withRun } from '../run/prepare';
 import { SETTINGS } from '../run/settings';
 import { STAGE_KINDS, type TargetDeps, WAREHOUSE_KINDS } from '../run/targets';
@@ -116,7 +117,7 @@ async function runCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps, sig
     prepared.requestedWindow ? { ...ran, requestedWindow: prepared.requestedWindow } : ran;
   let summary: RunSummary;
   try {
-    summary = withRequest(await withRun(prepared, (run) => runWindow(run.ports, run.dataset, run.window)));
+    summary = withRequest(await withRun(prepared, (run) => runAndReport(run.ports, run.dataset, run.window)));
   } catch (error) {
     if (!(error instanceof RunFailedError)) throw error;
     // A failed verdict still shows what was fetched, staged and loaded; the JSON line follows from `onFailure`.
@@ -133,6 +134,91 @@ async function planCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps): P
   const planned = await withRun(prepared, async (run) => planRun(run.ports, run.dataset, run.window));
   const plan = prepared.requestedWindow ? { ...planned, requestedWindow: prepared.requestedWindow } : planned;
   report(io, flags.json, formatPlan(plan), plan);
+}
+
+/** Weeks `status` shows without dates: the twelve Sunday–Saturday weeks before the last Sunday (the timer's weeks). */
+export const STATUS_DEFAULT_WEEKS = 12;
+
+/** `[last Sunday − 12 weeks, last Sunday)`, the last Sunday being today when today is one (UTC). */
+export function defaultStatusWindow(now: Date): Window {
+  const today = utcDate(now);
+  const stop = addDays(today, -now.getUTCDay());
+  return { start: addDays(stop, -7 * STATUS_DEFAULT_WEEKS), stop };
+}
+
+/**
+ * A window widened to whole Sunday–Saturday weeks (the timer's weeks), so each row is a week a weekly run loads,
+ * whatever dates were typed; it never starts before the dataset's first date or ends past `latest`.
+ */
+export function statusWeeks(window: Window, firstDate: string, latest: string): Window {
+  const dayOfWeek = (date: string) => new Date(`${date}T00:00:00Z`).getUTCDay();
+  const start = addDays(window.start, -dayOfWeek(window.start));
+  const stop = dayOfWeek(window.stop) === 0 ? window.stop : addDays(window.stop, 7 - dayOfWeek(window.stop));
+  return { start: start < firstDate ? firstDate : start, stop: stop > latest ? window.stop : stop };
+}
+
+const STATE_LABELS: Readonly<Record<WeekStatus['state'], string>> = {
+  loaded: 'loaded',
+  stale: 'stale',
+  failed: 'failed',
+  'never-run': 'never run',
+};
+
+function formatStatus(status: StatusOutput, requested: Window | undefined): string {
+  const { counts } = status;
+  const lastRun = (week: WeekStatus) => {
+    const run = week.lastRun;
+    if (!run) return '-';
+    const over = run.start === week.start && run.stop === week.stop ? '' : ` over ${describeWindow(run)}`;
+    const error = run.error ? `: ${run.error.message.split('\n', 1)[0]?.slice(0, 160)}` : '';
+    return `${run.status} ${run.finishedAt.slice(0, 16).replace('T', ' ')} by ${run.instanceId}${over}${error}`;
+  };
+  const rows = status.weeks.map((week) => [
+    `${week.start} .. ${addDays(week.stop, -1)}`,
+    STATE_LABELS[week.state],
+    count(week.rows),
+    lastRun(week),
+  ]);
+  const widths = [0, 1, 2].map((column) =>
+    Math.max(...[['week', 'state', 'rows'], ...rows].map((row) => (row[column] ?? '').length)),
+  );
+  const line = (row: readonly string[]) =>
+    [
+      (row[0] ?? '').padEnd(widths[0] ?? 0),
+      (row[1] ?? '').padEnd(widths[1] ?? 0),
+      (row[2] ?? '').padStart(widths[2] ?? 0),
+      row[3] ?? '',
+    ]
+      .join('  ')
+      .trimEnd();
+  return `${[
+    `${status.dataset} ${describeWindow(status.window)}: ${status.weeks.length} week(s), table ${status.table}`,
+    ...(requested ? [`  clipped from ${describeWindow(requested)} to the dates the dataset has`] : []),
+    `  loaded ${counts.loaded}, stale ${counts.stale}, failed ${counts.failed}, never run ${counts['never-run']}`,
+    '',
+    line(['week', 'state', 'rows', 'last run']),
+    ...rows.map(line),
+    '',
+    'A week is failed when any of its days was last run by a run that failed, never run when any day was never run.',
+    'Backfill modes: "failed" redoes the failed days, "missing" the weeks with no rows, "all" the whole range.',
+  ].join('\n')}\n`;
+}
+
+async function statusCommand(flags: RunFlags, io: CliIo, deps: PipelineCliDeps): Promise<void> {
+  const dates =
+    flags.startDate === undefined && flags.stopDate === undefined
+      ? (({ start, stop }) => ({ startDate: start, stopDate: stop }))(defaultStatusWindow(io.now()))
+      : {};
+  const prepared = await prepareRun({ ...flags, ...dates }, runContext(io, deps, undefined));
+  const tomorrow = addDays(utcDate(io.now()), 1);
+  const status = await withRun(prepared, (run) =>
+    windowStatusStep(run.ports, {
+      dataset: run.dataset.name,
+      window: statusWeeks(run.window, run.dataset.firstDate, tomorrow),
+    }),
+  );
+  const answer = prepared.requestedWindow ? { ...status, requestedWindow: prepared.requestedWindow } : status;
+  report(io, flags.json, formatStatus(status, prepared.requestedWindow), answer);
 }
 
 function addRunOptions(command: Command): Command {
@@ -170,6 +256,25 @@ function addRunOptions(command: Command): Command {
     .option('--json', 'print the result as one JSON object on the last line of stdout');
 }
 
+function addStatusOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--dataset <name>', 'dataset definition').default(DEFAULT_DATASET))
+    .option('--start-date <YYYY-MM-DD>', 'first day of the first week (inclusive, UTC)')
+    .option('--stop-date <YYYY-MM-DD>', 'day after the last week (exclusive, UTC)')
+    .option('--data-dir <dir>', `local stage directory, DuckDB file and blocks.json (env ${SETTINGS.dataDir})`)
+    .addOption(
+      new Option('--stage <kind>', `where the run ledger is (env ${SETTINGS.stage}; default local)`).choices(
+        STAGE_KINDS,
+      ),
+    )
+    .addOption(
+      new Option('--warehouse <kind>', `which table to count (env ${SETTINGS.warehouse}; default duckdb)`).choices(
+        WAREHOUSE_KINDS,
+      ),
+    )
+    .option('--json', 'print the weeks as one JSON object on the last line of stdout');
+}
+
 /**
  * Runs the command line; returns the exit code instead of exiting, so tests can call it. `signal` stops a run
  * (SIGINT and SIGTERM when run as a command). With `--json`, a failure still ends stdout with one JSON line.
@@ -197,6 +302,13 @@ export async function main(
       .command('plan')
       .description('print the window, source requests, staged paths and SQL a run would use; touches nothing'),
   ).action((flags: RunFlags) => planCommand(flags, io, deps));
+  addStatusOptions(
+    program
+      .command('status')
+      .description(
+        `per week: loaded, stale, failed or never run (from the run ledger), rows in the table and the last run (default: the ${STATUS_DEFAULT_WEEKS} Sunday–Saturday weeks before the last Sunday)`,
+      ),
+  ).action((flags: RunFlags) => statusCommand(flags, io, deps));
   return runProgram(program, argv, io, {
     onFailure: (error) => {
       if (!argv.includes('--json')) return;

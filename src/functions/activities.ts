@@ -1,15 +1,17 @@
 import * as df from 'durable-functions';
-import type { InvocationContext } from '@azure/functions';
+import { type InvocationContext, app } from '@azure/functions';
 import {
   type LoadOutput,
+  type ReportOutput,
   type StageOutput,
   type VerifyOutput,
   findMissingStep,
   loadWindowsStep,
+  reportRunsStep,
   stageWindowStep,
   verifyWindowStep,
 } from '../pipeline/steps';
-import { runFinishedLine } from '../pipeline/summary';
+import { stopAppRuns } from '../run/app';
 import { planUnits } from '../schedule/backfill-plan';
 import type {
   LoadWindowsInput,
@@ -61,15 +63,37 @@ export function planMissing(
   });
 }
 
-/** Exactly one `bnt.run.finished` line per finished window or unit: what the portal's alerts and workbook read. */
-export function reportRun(input: ReportRunInput, context: InvocationContext): void {
-  for (const run of input.runs) {
-    const line = runFinishedLine(run);
-    if (run.status === 'failed') context.error(line);
-    else if (run.status === 'stale') context.warn(line);
-    else context.log(line);
-  }
+/**
+ * Each finished window or unit's run-ledger record, then exactly one `bnt.run.finished` line for it (what the
+ * portal's alerts and workbook read): the same step the command line ends a run with.
+ */
+export function reportRun(input: ReportRunInput, context: InvocationContext): Promise<StepOutcome<ReportOutput>> {
+  return runStepActivity(context, input, (ports) =>
+    reportRunsStep(ports, input, (run, line) => {
+      if (run.status === 'failed') context.error(line);
+      else if (run.status === 'stale') context.warn(line);
+      else context.log(line);
+    }),
+  );
 }
+
+/**
+ * How long a worker that is shutting down waits for its stopped steps to wind down (release their locks, cancel
+ * their warehouse statements): less than the grace period the host gives a worker before it is killed.
+ */
+export const SHUTDOWN_WAIT_MS = 4_000;
+
+/**
+ * When the host shuts the worker down gracefully (scale-in, a deploy, a restart), every running step is stopped
+ * at once rather than cut off: its requests end, its lock is released and a running Databricks statement is
+ * cancelled, so the attempt the host starts elsewhere never overlaps it. The stop is transient: Durable retries.
+ */
+export async function stopRunningSteps(log: (message: string) => void): Promise<void> {
+  const stopped = await stopAppRuns('the Functions worker is shutting down', SHUTDOWN_WAIT_MS);
+  if (stopped > 0) log(`the worker is shutting down: stopped ${stopped} running step${stopped === 1 ? '' : 's'}`);
+}
+
+app.hook.appTerminate(() => stopRunningSteps((message) => console.warn(message)));
 
 df.app.activity(STAGE_WINDOW, { handler: stageWindow });
 df.app.activity(LOAD_WINDOWS, { handler: loadWindows });

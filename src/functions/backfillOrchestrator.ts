@@ -1,6 +1,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import type { StageOutput, VerifyOutput } from '../pipeline/steps';
+import type { Window } from '../pipeline/window';
 import { type UnitPlan, waves } from '../schedule/backfill-plan';
 import { BackfillProgress } from '../schedule/backfill-progress';
 import type { BackfillRunInput, PlanMissingOutput, UnitRunInput } from '../schedule/messages';
@@ -12,10 +13,11 @@ import { callStep, elapsedMs, reportRuns, settleAll } from './shared/orchestrati
 export const BACKFILL_ORCHESTRATOR = 'backfillOrchestrator';
 
 /**
- * A backfill: the plan's units (fixed by the starter, or in `missing` mode by the first activity), staged as
- * sub-orchestrations at most `maxConcurrency` at once; after each wave every batch whose units are all staged
- * is loaded in one MERGE, then each unit is verified and gets its summary line. A unit's failure is recorded
- * and the others carry on. Nothing here computes windows from code constants: replays see the plan as data.
+ * A backfill: the plan's units (fixed by the starter, or in `missing` mode by a first activity, after which the
+ * orchestration continues as new with the plan in its input), staged as sub-orchestrations at most
+ * `maxConcurrency` at once; after each wave every batch whose units are all staged is loaded in one MERGE, then
+ * each unit is verified and gets its ledger record and summary line. A unit's failure is recorded and the others
+ * carry on. Nothing here computes windows from code constants: replays see the plan as data.
  */
 export const backfillOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BackfillRunInput>();
@@ -23,7 +25,14 @@ export const backfillOrchestrator: OrchestrationHandler = function* (context: Or
   const instanceId = context.df.instanceId;
   const startedAt = context.df.currentUtcDateTime.getTime();
 
-  const plan = input.plan ?? (yield* planMissingUnits(context, input));
+  if (input.plan === undefined) {
+    // A `missing` backfill plans its units first, then starts over with the plan as its input, as the other modes
+    // have it: the status endpoint, terminate and every replay read the units from there.
+    const planned: BackfillRunInput = { ...input, plan: yield* planMissingUnits(context, input) };
+    context.df.continueAsNew(planned);
+    return undefined;
+  }
+  const plan = input.plan;
   const unitWaves = waves(
     plan.units.map((_, index) => index),
     input.maxConcurrency,
@@ -40,7 +49,8 @@ export const backfillOrchestrator: OrchestrationHandler = function* (context: Or
       context.df.setCustomStatus(progress.customStatus('verify'));
       progress.recordVerify(index, yield* callStep<VerifyOutput>(context, VERIFY_WINDOW, progress.verifyInput(index)));
     }
-    yield* reportRuns(context, { runs: progress.finishBatch(batch, context.df.currentUtcDateTime) });
+    const runs = progress.finishBatch(batch, context.df.currentUtcDateTime);
+    yield* reportRuns(context, { instanceId, dataset, window: load?.window ?? spanOf(runs), runs });
   }
 
   for (const wave of unitWaves) {
@@ -80,5 +90,9 @@ function* planMissingUnits(context: OrchestrationContext, input: BackfillRunInpu
 }
 
 const NO_UNITS: UnitPlan = { units: [], batches: [] };
+
+function spanOf(runs: readonly { readonly start: string; readonly stop: string }[]): Window {
+  return { start: runs[0]?.start ?? '', stop: runs.at(-1)?.stop ?? '' };
+}
 
 df.app.orchestration(BACKFILL_ORCHESTRATOR, backfillOrchestrator);

@@ -1,9 +1,18 @@
 import * as df from 'durable-functions';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { InputError } from '../common/errors';
+import type { LedgerRecord, RunLedger } from '../pipeline/ledger';
+import { appLedger } from '../run/app';
 import { INSTANCE_ID_PATTERN, isActive, parseInstanceId, unitInstanceId } from '../schedule/instances';
 import { LIST_LOOKBACK_DAYS, type ListQuery, parseListQuery } from '../schedule/list-query';
-import { type InstanceStatus, describeRun, listEntry, plannedUnits, unitStateOf } from '../schedule/run-status';
+import {
+  type InstanceStatus,
+  describeRun,
+  listEntry,
+  plannedUnits,
+  unitPage,
+  unitStateOf,
+} from '../schedule/run-status';
 import { type RunsClient, collectInstances, findInstance, mapLimited, taskHubClient } from './shared/client';
 import { badRequest, json, serverError } from './shared/http';
 
@@ -28,22 +37,38 @@ function checkedInstanceId(request: HttpRequest): string | HttpResponseInit {
 const notFound = (instanceId: string) =>
   json(404, { error: { field: 'instanceId', message: `there is no run "${instanceId}"` } });
 
+/** Where a run's ledger records are read and written (the stage the app settings name), and its clock. */
+export interface RunsDeps {
+  readonly ledger: RunLedger;
+  readonly now: () => Date;
+}
+
 /**
- * `GET /api/runs/{instanceId}`: runtime status, window, step, counts, error and, for a backfill, every unit
- * and where it is (from its output once completed, else from its plan and each unit's own instance).
+ * `GET /api/runs/{instanceId}`: runtime status, window, step, counts and error; for a backfill also a page of its
+ * units (100 at a time in plan order, `?unitOffset=` for the next), each with its verdict from the run ledger
+ * (`completed`, `stale`, `failed`), or, not yet recorded, where its own instance is (`pending`, `staging`,
+ * `staged`, `failed`): one ledger listing and at most 100 instance look-ups per answer.
  */
-export async function handleGetRun(request: HttpRequest, client: RunsClient): Promise<HttpResponseInit> {
+export async function handleGetRun(
+  request: HttpRequest,
+  client: RunsClient,
+  deps: Pick<RunsDeps, 'ledger'>,
+): Promise<HttpResponseInit> {
   const instanceId = checkedInstanceId(request);
   if (typeof instanceId !== 'string') return instanceId;
+  const offsetText = request.query.get('unitOffset') ?? '0';
+  if (!/^\d{1,7}$/.test(offsetText)) {
+    return badRequest(new InputError('unitOffset', `unitOffset "${offsetText}" must be a whole number from 0`));
+  }
   const status = await findInstance(client, instanceId, { showInput: true });
   if (status === undefined) return notFound(instanceId);
   const answer = describeRun(status);
-  if (answer.units === undefined || status.runtimeStatus === 'Completed') return json(200, answer);
-  const units = await mapLimited(answer.units, LOOKUPS_AT_ONCE, async (unit) => ({
-    ...unit,
-    status: unitStateOf(await findInstance(client, unit.instanceId)),
-  }));
-  return json(200, { ...answer, units });
+  if (answer.kind !== 'backfill' || answer.dataset === null) return json(200, answer);
+  const { units, page } = unitPage(status, await deps.ledger.entries(answer.dataset), Number(offsetText));
+  const located = await mapLimited(units, LOOKUPS_AT_ONCE, async ({ recorded, ...unit }) =>
+    recorded ? unit : { ...unit, status: unitStateOf(await findInstance(client, unit.instanceId)) },
+  );
+  return json(200, { ...answer, units: located, unitPage: page });
 }
 
 /**
@@ -90,9 +115,15 @@ export async function handleListRuns(
 /**
  * `POST /api/runs/{instanceId}/terminate`: stops a window, a unit or a backfill and the units of it still
  * running (terminating an orchestration does not stop its sub-orchestrations). The backfill goes first, so no
- * unit's end reaches it; an activity already running finishes its step, and its result is dropped.
+ * unit's end reaches it; an activity already running finishes its step, and its result is dropped. Each window
+ * it stopped before its verdict (the window, or every unit of the backfill not yet recorded) gets a `failed`
+ * ledger record saying so, so the healing schedule and a `failed` backfill redo it.
  */
-export async function handleTerminateRun(request: HttpRequest, client: RunsClient): Promise<HttpResponseInit> {
+export async function handleTerminateRun(
+  request: HttpRequest,
+  client: RunsClient,
+  deps: RunsDeps,
+): Promise<HttpResponseInit> {
   const instanceId = checkedInstanceId(request);
   if (typeof instanceId !== 'string') return instanceId;
   const status = await findInstance(client, instanceId, { showInput: true });
@@ -108,7 +139,8 @@ export async function handleTerminateRun(request: HttpRequest, client: RunsClien
   await client.terminate(instanceId, reason);
   const units = await runningUnits(client, status);
   await mapLimited(units, LOOKUPS_AT_ONCE, (unit) => client.terminate(unit, reason));
-  return json(202, { instanceId, terminated: [instanceId, ...units] });
+  const recorded = await recordTerminated(status, deps, reason);
+  return json(202, { instanceId, terminated: [instanceId, ...units], recordedFailed: recorded });
 }
 
 /** A backfill's units that are running now: its plan's, looked up one by one. */
@@ -122,12 +154,50 @@ async function runningUnits(client: RunsClient, backfill: InstanceStatus): Promi
   });
 }
 
+/**
+ * `failed` ledger records for the windows a terminated run leaves without a verdict: a window or unit itself, or
+ * each unit of a backfill's plan with no record of it since the backfill was created. Returns how many.
+ */
+async function recordTerminated(status: InstanceStatus, deps: RunsDeps, reason: string): Promise<number> {
+  const parsed = parseInstanceId(status.instanceId);
+  if (parsed === undefined) return 0;
+  const created = new Date(status.createdTime).toISOString();
+  const runs =
+    parsed.kind === 'backfill'
+      ? plannedUnits(status).map((window) => ({ window, instanceId: unitInstanceId(status.instanceId, window) }))
+      : [{ window: parsed.window, instanceId: status.instanceId }];
+  const reported = new Set(
+    (await deps.ledger.entries(parsed.dataset))
+      .filter((entry) => entry.finishedAt >= created)
+      .map((entry) => entry.instanceId),
+  );
+  const finishedAt = deps.now().toISOString();
+  const records: LedgerRecord[] = runs
+    .filter((run) => !reported.has(run.instanceId))
+    .map((run) => ({
+      dataset: parsed.dataset,
+      window: run.window,
+      status: 'failed',
+      fetched: 0,
+      staged: 0,
+      quarantined: 0,
+      rowsInWindow: 0,
+      instanceId: run.instanceId,
+      error: { kind: 'terminal', message: reason },
+      finishedAt,
+    }));
+  await deps.ledger.record(records);
+  return records.length;
+}
+
 df.app.client.http(GET_RUN, {
   route: 'runs/{instanceId}',
   methods: ['GET'],
   authLevel: 'function',
   handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) =>
-    handleGetRun(request, taskHubClient(client, context)).catch(serverError(context, 'reading the run')),
+    handleGetRun(request, taskHubClient(client, context), {
+      ledger: appLedger((message) => context.log(message)),
+    }).catch(serverError(context, 'reading the run')),
 });
 
 df.app.client.http(LIST_RUNS, {
@@ -145,5 +215,8 @@ df.app.client.http(TERMINATE_RUN, {
   methods: ['POST'],
   authLevel: 'function',
   handler: (request: HttpRequest, client: df.DurableClient, context: InvocationContext) =>
-    handleTerminateRun(request, taskHubClient(client, context)).catch(serverError(context, 'terminating the run')),
+    handleTerminateRun(request, taskHubClient(client, context), {
+      ledger: appLedger((message) => context.log(message)),
+      now: () => new Date(),
+    }).catch(serverError(context, 'terminating the run')),
 });

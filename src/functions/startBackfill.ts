@@ -1,7 +1,7 @@
 import * as df from 'durable-functions';
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { findMissingStep } from '../pipeline/steps';
-import { planAppLoads, withAppRun } from '../run/app';
+import { appLedger, planAppLoads, withAppRun } from '../run/app';
 import { handleBackfill } from './shared/backfill-endpoint';
 import { taskHubClient } from './shared/client';
 import { serverError } from './shared/http';
@@ -25,6 +25,7 @@ df.app.client.http(START_BACKFILL, {
           )
         ).missing,
       planLoads: planAppLoads,
+      ledger: appLedger((message) => context.log(message)),
       log: (message) => context.log(message),
       now: () => new Date(),
     }).catch(serverError(context, 'starting the backfill')),

@@ -1,7 +1,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import type { ErrorSummary } from '../common/errors';
-import type { LoadOutput, StageOutput, VerifyOutput } from '../pipeline/steps';
+import type { LoadOutput, ReportedRun, StageOutput, VerifyOutput } from '../pipeline/steps';
 import { type RunFinished, isStale } from '../pipeline/summary';
 import type { RunCounts, WindowCustomStatus, WindowRunInput, WindowRunOutput, WindowStep } from '../schedule/messages';
 import { LOAD_WINDOWS, STAGE_WINDOW, VERIFY_WINDOW } from './activities';
@@ -26,13 +26,14 @@ export const windowOrchestrator: OrchestrationHandler = function* (context: Orch
 
   function* fail(step: WindowStep, error: ErrorSummary): Generator<Task, never, unknown> {
     showStep('failed', { step, ...error });
-    const summary: RunFinished = {
+    const summary: ReportedRun = {
       ...summaryBase(),
       status: 'failed',
       durationMs: elapsedMs(context, startedAt),
       error: { kind: error.kind, message: error.message },
+      finishedAt: context.df.currentUtcDateTime.toISOString(),
     };
-    yield* reportRuns(context, { runs: [summary] });
+    yield* reportRuns(context, { ...run, runs: [summary] });
     // Failing the orchestration (not just returning) makes its runtime status Failed, so the timer reruns it.
     throw new Error(`${step} failed (${error.kind}): ${error.message}`);
   }
@@ -74,14 +75,15 @@ export const windowOrchestrator: OrchestrationHandler = function* (context: Orch
   counts = { ...counts, rowsInWindow };
 
   const stale = isStale(window, staged.value.staged, newestInSource);
-  const summary: RunFinished = {
+  const summary: ReportedRun = {
     ...summaryBase(),
     newestInSource,
     status: stale ? 'stale' : 'completed',
     durationMs: elapsedMs(context, startedAt),
+    finishedAt: context.df.currentUtcDateTime.toISOString(),
   };
   showStep('report');
-  yield* reportRuns(context, { runs: [summary] });
+  yield* reportRuns(context, { ...run, runs: [summary] });
   showStep('done');
   const output: WindowRunOutput = stale
     ? {

@@ -143,9 +143,19 @@ async function withLock<T>(
     throw error;
   }
   const signal = ports.signal ? AbortSignal.any([ports.signal, lock.lost]) : lock.lost;
+  const lostError = () =>
+    new TransientError(`the lock ${name} was lost while working; run again`, { cause: lock.lost.reason });
   try {
-    const result = await work(signal);
-    if (lock.lost.aborted) throw new TransientError(`the lock ${name} was lost while working; run again`);
+    let result: T;
+    try {
+      result = await work(signal);
+    } catch (error) {
+      // Work stopped because the lock went (a cancelled statement, an aborted request) failed for that reason,
+      // which another try can fix: transient, whatever error the interrupted work threw.
+      if (lock.lost.aborted && !ports.signal?.aborted) throw lostError();
+      throw error;
+    }
+    if (lock.lost.aborted) throw lostError();
     return result;
   } finally {
     await lock.release();

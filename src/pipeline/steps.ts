@@ -6,18 +6,21 @@
  * `loading.ts`; the verdict in `verdict.ts`.
  */
 import { findDataset } from './datasets';
+import { type LedgerEntry, readLedger, readLedgerRecord } from './ledger';
 import { withTable, withWindowLock } from './locks';
 import { loadWindows } from './loading';
 import type { StepPorts } from './ports';
 import { DEFAULT_CHUNK_DAYS, type StageOutput, stageChunks } from './staging';
 import { type VerifyInput, type VerifyOutput, type WindowInput, judgeWindow, readWindowTotals } from './verdict';
 import { type Window, describeWindow, splitWindow } from './window';
+import { type WindowState, weekStates } from './window-states';
 
 export type { StepPorts, StepTuning } from './ports';
 export { DEFAULT_CHUNK_DAYS, DEFAULT_ROWS_PER_PART, type StageOutput } from './staging';
 export { readManifest } from './loading';
 export { TABLE_LOCK_WAIT_MS, WINDOW_LOCK_WAIT_MS, tableLockWaitMs, windowLockWaitMs } from './locks';
 export { DEFAULT_MAX_QUARANTINE_PERCENT, type VerifyInput, type VerifyOutput, type WindowInput } from './verdict';
+export { type ReportInput, type ReportOutput, type ReportedRun, type SummaryLineSink, reportRunsStep } from './report';
 
 export interface LoadInput {
   readonly dataset: string;
@@ -92,4 +95,74 @@ export async function findMissingStep(ports: StepPorts, input: WindowInput): Pro
     else missing.push(week);
   }
   return { missing };
+}
+
+/** A week as `status` shows it: its state from the run ledger, its rows in the table, and its last run. */
+export interface WeekStatus {
+  readonly start: string;
+  readonly stop: string;
+  readonly state: WindowState;
+  readonly rows: number;
+  readonly lastRun: {
+    readonly instanceId: string;
+    readonly start: string;
+    readonly stop: string;
+    readonly status: LedgerEntry['status'];
+    readonly finishedAt: string;
+    readonly error?: { readonly kind: string; readonly message: string };
+  } | null;
+}
+
+export interface StatusOutput {
+  readonly dataset: string;
+  readonly window: Window;
+  readonly table: string;
+  readonly weeks: readonly WeekStatus[];
+  readonly counts: Readonly<Record<WindowState, number>>;
+}
+
+/** Failed last runs whose error `status` reads from their records; the rest show their verdict only. */
+export const MAX_ERRORS_READ = 50;
+
+/**
+ * Per week of the window (seven days from its start): loaded, stale, failed or never run, from the run ledger (one
+ * listing); the rows the table holds, from one aggregate query; and the last run with its verdict (a failed one's
+ * error read from its record). What a person looks at before choosing a backfill mode.
+ */
+export async function windowStatusStep(ports: StepPorts, input: WindowInput): Promise<StatusOutput> {
+  const dataset = findDataset(input.dataset);
+  const [entries, days] = await Promise.all([
+    readLedger(ports.stage, dataset.name),
+    ports.warehouse.rowsPerDay(dataset, input.window, ports.signal),
+  ]);
+  const rowsOn = new Map(days.map(({ day, rows }) => [day, rows]));
+  const states = weekStates(entries, input.window);
+  const failedRuns = [...new Set(states.flatMap(({ lastRun }) => (lastRun?.status === 'failed' ? [lastRun] : [])))];
+  const errors = new Map(
+    await Promise.all(
+      failedRuns
+        .slice(-MAX_ERRORS_READ)
+        .map(async (run) => [run.path, (await readLedgerRecord(ports.stage, run))?.error] as const),
+    ),
+  );
+  const weeks = states.map(({ window, state, lastRun }): WeekStatus => {
+    const error = lastRun && errors.get(lastRun.path);
+    return {
+      ...window,
+      state,
+      rows: splitWindow(window, 1).reduce((sum, day) => sum + (rowsOn.get(day.start) ?? 0), 0),
+      lastRun: lastRun
+        ? {
+            instanceId: lastRun.instanceId,
+            ...lastRun.window,
+            status: lastRun.status,
+            finishedAt: lastRun.finishedAt,
+            ...(error ? { error } : {}),
+          }
+        : null,
+    };
+  });
+  const counts = { loaded: 0, stale: 0, failed: 0, 'never-run': 0 };
+  for (const week of weeks) counts[week.state] += 1;
+  return { dataset: dataset.name, window: input.window, table: ports.warehouse.tableName(dataset), weeks, counts };
 }

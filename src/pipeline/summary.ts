@@ -33,6 +33,8 @@ export interface RunFinished {
   readonly maxQuarantinePercent?: number | null;
   /** Fields of the dataset's definition that no fetched record carried (a renamed column loads as NULL). */
   readonly missingFields?: readonly string[];
+  /** When the run finished (ISO 8601, UTC), on the driver's clock; its run-ledger record carries the same time. */
+  readonly finishedAt?: string;
 }
 
 /** The summary line, fields in their documented order whatever order the object was built in. */
@@ -52,6 +54,7 @@ export function runFinishedLine(event: RunFinished): string {
     ...(event.error ? { error: event.error } : {}),
     maxQuarantinePercent: event.maxQuarantinePercent ?? null,
     missingFields: event.missingFields ?? [],
+    ...(event.finishedAt !== undefined ? { finishedAt: event.finishedAt } : {}),
   };
   return `${RUN_FINISHED} ${JSON.stringify(ordered)}`;
 }

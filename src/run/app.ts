@@ -1,7 +1,9 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { BlockReader } from '../blocks/reader';
+import { TransientError } from '../common/errors';
 import { findDataset } from '../pipeline/datasets';
+import { type RunLedger, stageLedger } from '../pipeline/ledger';
 import { windowLayout } from '../pipeline/layout';
 import { DEFAULT_CHUNK_DAYS, type StepPorts } from '../pipeline/steps';
 import { type RequestFieldNames, type RunContext, openPorts, withRun } from './prepare';
@@ -49,7 +51,15 @@ function processBlockReader(env: NodeJS.ProcessEnv): BlockReader {
   return blocks;
 }
 
-/** Runs `work` with the ports for `dataset`, built from app settings, and always closes them. */
+/** Aborted when the worker shuts down: every run in this process stops (`stopAppRuns`). */
+let shutdown = new AbortController();
+const running = new Set<Promise<unknown>>();
+
+/**
+ * Runs `work` with the ports for `dataset`, built from app settings, and always closes them. The ports' signal
+ * aborts when the worker shuts down (`stopAppRuns`): requests in flight stop, locks are released, and a running
+ * warehouse statement is cancelled.
+ */
 export async function withAppRun<T>(
   dataset: string,
   log: (message: string) => void,
@@ -57,8 +67,46 @@ export async function withAppRun<T>(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<T> {
   const definition = findDataset(dataset);
-  const opened = await openPorts(definition, {}, appContext(log, env));
-  return withRun(opened, (run) => work(run.ports));
+  const run = (async () => {
+    const opened = await openPorts(definition, {}, appContext(log, env));
+    return withRun(opened, (prepared) => work(prepared.ports));
+  })();
+  running.add(run);
+  try {
+    return await run;
+  } finally {
+    running.delete(run);
+  }
+}
+
+/**
+ * Stops every run of this process (the worker is shutting down): aborts their signal, with a transient error so a
+ * step stopped this way is retried, and waits for them to wind down, at most `waitMs`. Runs started afterwards
+ * get a fresh signal. Returns how many were running.
+ */
+export async function stopAppRuns(reason: string, waitMs: number): Promise<number> {
+  const stopping = [...running];
+  shutdown.abort(new TransientError(reason));
+  shutdown = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, waitMs);
+  });
+  await Promise.race([Promise.allSettled(stopping), waited]);
+  clearTimeout(timer);
+  return stopping.length;
+}
+
+/** The run ledger on the stage the app settings name, for the Functions layer's reads and writes. */
+export function appLedger(log: (message: string) => void, env: NodeJS.ProcessEnv = process.env): RunLedger {
+  return {
+    entries: (dataset) => withAppRun(dataset, log, (ports) => stageLedger(ports.stage).entries(dataset), env),
+    record: async (records) => {
+      const first = records[0];
+      if (first === undefined) return;
+      await withAppRun(first.dataset, log, (ports) => stageLedger(ports.stage).record(records), env);
+    },
+  };
 }
 
 function appContext(log: (message: string) => void, env: NodeJS.ProcessEnv): RunContext {
@@ -67,6 +115,7 @@ function appContext(log: (message: string) => void, env: NodeJS.ProcessEnv): Run
     cwd: process.cwd(),
     now: () => new Date(),
     progress: log,
+    signal: shutdown.signal,
     names: APP_FIELD_NAMES,
     maxPagesInFlight: {
       pages: APP_MAX_PAGES_IN_FLIGHT,

@@ -37,6 +37,11 @@ export const SETTINGS = {
   schedule: 'BNT_SCHEDULE',
   /** Comma-separated datasets the weekly timer runs. Default: every built-in dataset. */
   datasets: 'BNT_DATASETS',
+  /**
+   * How many weeks before the current one each weekly fire looks back on, per dataset, to start again the weeks
+   * whose latest run failed or that were never run. Default 4; 0 turns healing off.
+   */
+  healWeeks: 'BNT_HEAL_WEEKS',
   /** The Durable task hub (host.json reads it as `%TASKHUB_NAME%`). */
   taskHub: 'TASKHUB_NAME',
   /** Runs that finished more than this many days ago are purged from the task hub. Default 30. */

@@ -4,7 +4,7 @@ import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { checkVaultUrl, openBlockStore } from '../blocks/open';
 import { BlockError, BlockReader } from '../blocks/reader';
 import { BLOCK_NAME_SETTINGS, blockNames } from '../blocks/types';
-import { InputError, describeError } from '../common/errors';
+import { InputError, describeError, messageOf } from '../common/errors';
 import { LocalStageStore } from '../stage/local';
 import type { DatabricksConnector } from '../warehouse/databricks';
 import type { StageStore, Warehouse } from '../pipeline/ports';
@@ -173,7 +173,9 @@ export async function openTargets(
   let warehouse: Warehouse;
   if (choice.warehouse === 'duckdb') {
     // Loaded only when chosen: Azure runs on Databricks never load the embedded engine's native binary.
-    const { DuckDbWarehouse } = await import('../warehouse/duckdb.js');
+    const { DuckDbWarehouse } = await import('../warehouse/duckdb.js').catch((error: unknown) => {
+      throw embeddedWarehouseMissing(error);
+    });
     warehouse = new DuckDbWarehouse(join(choice.dataDir, 'warehouse.duckdb'), {
       ...(deps.progress ? { onWait: deps.progress } : {}),
       signal: deps.signal,
@@ -239,4 +241,19 @@ async function appTokenFrom(
     );
     return undefined;
   }
+}
+
+/**
+ * Deploy packages leave the embedded DuckDB out (the Function App runs Databricks): choosing it there is a setting
+ * to change, not a crash with "Cannot find module".
+ */
+function embeddedWarehouseMissing(error: unknown): unknown {
+  const missing =
+    (error as NodeJS.ErrnoException | undefined)?.code === 'MODULE_NOT_FOUND' &&
+    messageOf(error).includes('@duckdb/node-api');
+  if (!missing) return error;
+  return new InputError(
+    SETTINGS.warehouse,
+    `${SETTINGS.warehouse} duckdb: the embedded DuckDB warehouse is not in this package (deploy packages leave it out); set ${SETTINGS.warehouse}=databricks, or run the pipeline from a clone after npm ci`,
+  );
 }

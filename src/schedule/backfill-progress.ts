@@ -1,5 +1,5 @@
-import type { StageOutput, VerifyOutput } from '../pipeline/steps';
-import { type RunFinished, isStale } from '../pipeline/summary';
+import type { ReportedRun, StageOutput, VerifyOutput } from '../pipeline/steps';
+import { isStale } from '../pipeline/summary';
 import { type Window, windowKey } from '../pipeline/window';
 import type { UnitPlan } from './backfill-plan';
 import type { BackfillMode } from './instances';
@@ -8,8 +8,8 @@ import type {
   BackfillCustomStatus,
   BackfillOutput,
   BackfillStep,
-  BackfillUnitResult,
   FailedStep,
+  FailedUnit,
   LoadWindowsInput,
   UnitCounts,
   UnitStatus,
@@ -24,7 +24,12 @@ import { type StepOutcome, shortened } from './outcome';
 export const MAX_LISTED_FAILURES = 3;
 export const LISTED_MESSAGE_LENGTH = 200;
 const LISTED_FIELD_LENGTH = 60;
-/** Each unit's error message in the output: enough to act on, bounded so the output stays small. */
+/**
+ * Failed units the output lists, and how long their messages may be: enough to act on, bounded so the output
+ * (stored in the history and read by every status request) stays small whatever the backfill's size. Every
+ * unit's verdict is in the run ledger, which `GET /api/runs/{id}` and the `failed` mode read.
+ */
+export const MAX_OUTPUT_FAILURES = 20;
 const OUTPUT_MESSAGE_LENGTH = 300;
 
 const UNIT_STATUSES: readonly UnitStatus[] = ['pending', 'staging', 'staged', 'loaded', 'completed', 'stale', 'failed'];
@@ -154,8 +159,8 @@ export class BackfillProgress {
     unit.status = isStale(unit.window, unit.stage?.staged ?? 0, unit.newestInSource) ? 'stale' : 'completed';
   }
 
-  /** Marks the batch finished and returns one summary line's content per unit in it. */
-  finishBatch(batch: number, at: Date): RunFinished[] {
+  /** Marks the batch finished and returns each unit's ledger record and summary line content. */
+  finishBatch(batch: number, at: Date): ReportedRun[] {
     this.finishedBatches.add(batch);
     return this.batchUnits(batch).map((unit) => this.summary(unit, at));
   }
@@ -198,7 +203,10 @@ export class BackfillProgress {
       counts: { units: this.units.length, completed: count('completed'), stale: count('stale'), failed },
       merges: this.finishedBatches.size,
       durationMs,
-      units: this.units.map((unit) => this.result(unit)),
+      failures: this.units
+        .filter((unit) => unit.failure !== undefined)
+        .slice(0, MAX_OUTPUT_FAILURES)
+        .map((unit) => this.failedUnit(unit, unit.failure as FailedStep)),
     };
   }
 
@@ -213,23 +221,16 @@ export class BackfillProgress {
     return totals;
   }
 
-  private result(unit: UnitState): BackfillUnitResult {
+  private failedUnit(unit: UnitState, failure: FailedStep): FailedUnit {
     return {
       start: unit.window.start,
       stop: unit.window.stop,
-      status: unit.status,
-      fetched: unit.stage?.fetched ?? 0,
-      staged: unit.stage?.staged ?? 0,
-      quarantined: unit.stage?.quarantined ?? 0,
-      rowsInWindow: unit.rowsInWindow,
-      newestInSource: unit.newestInSource,
-      ...(unit.failure
-        ? { error: { ...unit.failure, message: shortened(unit.failure.message, OUTPUT_MESSAGE_LENGTH) } }
-        : {}),
+      ...failure,
+      message: shortened(failure.message, OUTPUT_MESSAGE_LENGTH),
     };
   }
 
-  private summary(unit: UnitState, at: Date): RunFinished {
+  private summary(unit: UnitState, at: Date): ReportedRun {
     const status = unit.status === 'stale' ? 'stale' : unit.status === 'failed' ? 'failed' : 'completed';
     return {
       dataset: this.dataset,
@@ -246,6 +247,7 @@ export class BackfillProgress {
       ...(unit.failure ? { error: { kind: unit.failure.kind, message: unit.failure.message } } : {}),
       maxQuarantinePercent: unit.stage?.maxQuarantinePercent ?? null,
       missingFields: unit.stage?.missingFields ?? [],
+      finishedAt: at.toISOString(),
     };
   }
 

@@ -86,15 +86,9 @@ export const ACTIVE_STATUSES: readonly RuntimeStatus[] = ['Running', 'Pending', 
 /** States an instance never leaves: what a purge may remove. */
 export const FINISHED_STATUSES: readonly RuntimeStatus[] = ['Completed', 'Failed', 'Terminated', 'Canceled'];
 const ACTIVE: ReadonlySet<string> = new Set(ACTIVE_STATUSES);
-/** States whose run ended without doing its work: a new start may redo it. */
-const UNFINISHED: ReadonlySet<string> = new Set(['Failed', 'Terminated', 'Canceled']);
 
 export function isActive(runtimeStatus: string): boolean {
   return ACTIVE.has(runtimeStatus);
-}
-
-export function endedWithoutFinishing(runtimeStatus: string): boolean {
-  return UNFINISHED.has(runtimeStatus);
 }
 
 /** Whether two half-open windows share a day. */

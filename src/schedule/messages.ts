@@ -1,5 +1,5 @@
 import type { ErrorSummary } from '../common/errors';
-import type { LoadInput, VerifyInput, WindowInput } from '../pipeline/steps';
+import type { LoadInput, ReportedRun, VerifyInput, WindowInput } from '../pipeline/steps';
 import type { RunFinished } from '../pipeline/summary';
 import type { Window } from '../pipeline/window';
 import type { UnitPlan } from './backfill-plan';
@@ -22,10 +22,11 @@ export type PlanMissingInput = WindowInput & RunRef;
 export interface PlanMissingOutput extends UnitPlan {
   readonly missing: readonly Window[];
 }
-/** One summary line per finished window or unit. */
-export interface ReportRunInput {
-  readonly runs: readonly RunFinished[];
-}
+/**
+ * One ledger record and one summary line per finished window or unit; `window` is the span the runs cover (what
+ * the activity's log lines name).
+ */
+export type ReportRunInput = WindowInput & RunRef & { readonly runs: readonly ReportedRun[] };
 
 /** The weekly window orchestration's input. */
 export type WindowRunInput = WindowInput;
@@ -92,18 +93,8 @@ export interface BackfillCustomStatus {
   readonly error?: FailedStep;
 }
 
-/** One unit in a backfill's output; its instance id is the backfill's id and the unit window. */
-export interface BackfillUnitResult {
-  readonly start: string;
-  readonly stop: string;
-  readonly status: UnitStatus;
-  readonly fetched: number;
-  readonly staged: number;
-  readonly quarantined: number;
-  readonly rowsInWindow: number;
-  readonly newestInSource: string | null;
-  readonly error?: FailedStep;
-}
+/** A unit that failed, in a backfill's output: its window and which step failed, why (shortened). */
+export type FailedUnit = FailedStep & { readonly start: string; readonly stop: string };
 
 export interface BackfillOutput {
   readonly dataset: string;
@@ -120,5 +111,6 @@ export interface BackfillOutput {
   };
   readonly merges: number;
   readonly durationMs: number;
-  readonly units: readonly BackfillUnitResult[];
+  /** The first few failed units (every unit's verdict is in the run ledger). */
+  readonly failures: readonly FailedUnit[];
 }

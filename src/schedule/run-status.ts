@@ -1,12 +1,6 @@
 import type { Window } from '../pipeline/window';
-import {
-  type BackfillMode,
-  type RunKind,
-  endedWithoutFinishing,
-  isActive,
-  parseInstanceId,
-  unitInstanceId,
-} from './instances';
+import type { LedgerEntry } from '../pipeline/ledger';
+import { type BackfillMode, type RunKind, isActive, parseInstanceId, unitInstanceId } from './instances';
 import type { RunCounts, UnitStatus } from './messages';
 
 /**
@@ -50,8 +44,6 @@ export interface RunAnswer extends RunListEntry {
   /** The orchestration's output once it completed. */
   readonly result: unknown;
   readonly error: { readonly message: string; readonly step?: string; readonly kind?: string } | null;
-  /** Backfills only: every unit and where it is. */
-  readonly units?: readonly UnitAnswer[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -100,7 +92,7 @@ export function describeRun(status: InstanceStatus): RunAnswer {
     result: completed ? (output ?? null) : null,
     error: errorOf(status, custom),
   };
-  return entry.kind === 'backfill' ? { ...answer, units: unitsOf(status) } : answer;
+  return answer;
 }
 
 function countsOf(source: unknown): RunCounts | null {
@@ -129,26 +121,7 @@ function errorOf(status: InstanceStatus, custom: Record<string, unknown>): RunAn
   return null;
 }
 
-/**
- * Each unit of a backfill and where it is: from its output once completed, else from the plan in its input
- * (`pending` until a unit's own status is looked up; `unitStates` says where the unit instances are).
- */
-export function unitsOf(status: InstanceStatus): UnitAnswer[] {
-  if (isRecord(status.output) && Array.isArray(status.output.units)) {
-    return status.output.units.filter(isRecord).flatMap((unit) => {
-      const window = asWindow(unit);
-      if (!window || typeof unit.status !== 'string') return [];
-      return [{ ...window, instanceId: unitInstanceId(status.instanceId, window), status: unit.status }];
-    });
-  }
-  return plannedUnits(status).map((window) => ({
-    ...window,
-    instanceId: unitInstanceId(status.instanceId, window),
-    status: 'pending',
-  }));
-}
-
-/** The unit windows a backfill's input planned; none when it planned them itself (the `missing` mode). */
+/** The unit windows a backfill's input planned (in `missing` mode, once it has continued as new with its plan). */
 export function plannedUnits(status: Pick<InstanceStatus, 'input'>): Window[] {
   const input = isRecord(status.input) ? status.input : {};
   const plan = isRecord(input.plan) ? input.plan : {};
@@ -163,35 +136,33 @@ export function unitStateOf(run: Pick<InstanceStatus, 'runtimeStatus' | 'output'
   return 'failed';
 }
 
-const FINISHED_WELL: ReadonlySet<string> = new Set<UnitStatus>(['completed', 'stale']);
+/** Units a status answer lists at most; `unitOffset` pages through the rest. */
+export const UNITS_PER_ANSWER = 100;
+
+export interface UnitPage {
+  /** The page's units, each with its verdict from the run ledger when it has one, else `undefined`. */
+  readonly units: readonly (UnitAnswer & { readonly recorded: boolean })[];
+  readonly page: { readonly offset: number; readonly limit: number; readonly total: number; readonly next?: number };
+}
 
 /**
- * The units to redo after a backfill: those it recorded as failed. A backfill that ended without finishing
- * (failed, terminated) has no output: then every unit of its plan is redone, since none is known loaded.
+ * A page of a backfill's units in plan order, each with its latest run-ledger record of this backfill (its
+ * instance id, written since the backfill was created): `completed`, `stale` or `failed`. A unit without one is
+ * still `pending` here; the caller asks that unit's own instance where it is.
  */
-export function unitsRecordedFailed(backfill: InstanceStatus | undefined): Window[] {
-  if (backfill === undefined) return [];
-  if (endedWithoutFinishing(backfill.runtimeStatus)) return plannedUnits(backfill);
-  return unitsOf(backfill)
-    .filter((unit) => !FINISHED_WELL.has(unit.status))
-    .map(({ start, stop }) => ({ start, stop }));
-}
-
-/** The units to redo for a range: what its most recently updated backfill left undone. */
-export function unitsToRedo(backfills: readonly (InstanceStatus | undefined)[]): Window[] {
-  return distinctWindows(unitsRecordedFailed(latestOf(backfills)));
-}
-
-/** The most recently updated of several statuses. */
-export function latestOf(statuses: readonly (InstanceStatus | undefined)[]): InstanceStatus | undefined {
-  const present = statuses.filter((status): status is InstanceStatus => status !== undefined);
-  return present.sort((a, b) => Date.parse(isoTime(b.lastUpdatedTime)) - Date.parse(isoTime(a.lastUpdatedTime)))[0];
-}
-
-/** Distinct windows in date order. */
-export function distinctWindows(windows: readonly Window[]): Window[] {
-  const byKey = new Map(windows.map((window) => [`${window.start}_${window.stop}`, window]));
-  return [...byKey.values()].sort((a, b) =>
-    a.start === b.start ? a.stop.localeCompare(b.stop) : a.start.localeCompare(b.start),
-  );
+export function unitPage(backfill: InstanceStatus, entries: readonly LedgerEntry[], offset: number): UnitPage {
+  const planned = plannedUnits(backfill);
+  const created = isoTime(backfill.createdTime);
+  const latest = new Map<string, LedgerEntry>();
+  for (const entry of entries) if (entry.finishedAt >= created) latest.set(entry.instanceId, entry);
+  const units = planned.slice(offset, offset + UNITS_PER_ANSWER).map((window) => {
+    const instanceId = unitInstanceId(backfill.instanceId, window);
+    const recorded = latest.get(instanceId);
+    return { ...window, instanceId, status: recorded?.status ?? 'pending', recorded: recorded !== undefined };
+  });
+  const next = offset + UNITS_PER_ANSWER;
+  return {
+    units,
+    page: { offset, limit: UNITS_PER_ANSWER, total: planned.length, ...(next < planned.length ? { next } : {}) },
+  };
 }

@@ -25,6 +25,8 @@ import { holderRunning, thisHolder, waitForLock } from './local';
 
 const UPLOAD_BUFFER_BYTES = 4 * 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
+/** The most names one listing request returns (Blob Storage's own limit). */
+export const LIST_PAGE_SIZE = 5_000;
 
 /** How a run holds a lock on the Azure stage: a blob lease, renewed while the run works. */
 export interface BlobLockTiming {
@@ -211,6 +213,20 @@ export class BlobStageStore implements StageStore {
   async deletePrefix(prefix: string): Promise<void> {
     await this.ensureContainer();
     for await (const blob of this.container.listBlobsFlat({ prefix: `${prefix}/` })) await this.remove(blob.name);
+  }
+
+  /** Pages of 5,000 names, Blob Storage's largest: one request per 5,000 files. */
+  async listFiles(prefix: string): Promise<string[]> {
+    const names: string[] = [];
+    try {
+      const pages = this.container.listBlobsFlat({ prefix: `${prefix}/` }).byPage({ maxPageSize: LIST_PAGE_SIZE });
+      for await (const page of pages) names.push(...page.segment.blobItems.map((blob) => blob.name));
+    } catch (error) {
+      // No container yet: nothing has been written, so there is nothing to list.
+      if (statusOf(error) === 404) return [];
+      throw blobErrorWithKind(error, `listing ${prefix}/`);
+    }
+    return names;
   }
 
   async localFile(path: string): Promise<LocalFile> {

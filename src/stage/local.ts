@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -193,6 +193,23 @@ export class LocalStageStore implements StageStore {
 
   async localFile(path: string): Promise<LocalFile> {
     return { path: this.pathOf(path), release: async () => undefined };
+  }
+
+  async listFiles(prefix: string): Promise<string[]> {
+    const files: string[] = [];
+    const walk = async (directory: string, storePath: string): Promise<void> => {
+      const entries = await readdir(directory, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return [];
+        throw error;
+      });
+      for (const entry of entries) {
+        const child = `${storePath}/${entry.name}`;
+        if (entry.isDirectory()) await walk(resolve(directory, entry.name), child);
+        else if (entry.isFile()) files.push(child);
+      }
+    };
+    await walk(this.pathOf(prefix), prefix);
+    return files;
   }
 
   /**

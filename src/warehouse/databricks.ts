@@ -12,7 +12,7 @@ import {
 } from '../common/names';
 import type { RetryPolicy } from '../common/retry';
 import { partFileName, windowLayout } from '../pipeline/layout';
-import type { StageLocation, StageStore } from '../pipeline/ports';
+import type { DayRows, StageLocation, StageStore } from '../pipeline/ports';
 import { type Window, windowKey } from '../pipeline/window';
 import {
   APP_NAME,
@@ -33,6 +33,7 @@ import {
   columnDefinitions,
   countInWindowStatement,
   daysWithRowsStatement,
+  rowsPerDayStatement,
   mergeStatement,
   stringLiteral,
 } from './sql';
@@ -204,6 +205,18 @@ export class DatabricksWarehouse implements Warehouse {
       { timeoutSeconds: this.queryTimeoutSeconds, signal, tags: queryTags(dataset, 'find-missing', [window]) },
     ).catch(noTableMeans([]));
     return (rows ?? []).map((row) => String((row as { day?: unknown }).day));
+  }
+
+  async rowsPerDay(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<DayRows[]> {
+    const [rows] = await runStatements(
+      this.connection,
+      [rowsPerDayStatement(databricksDialect, this.tableName(dataset), dataset, window)],
+      { timeoutSeconds: this.queryTimeoutSeconds, signal, tags: queryTags(dataset, 'status', [window]) },
+    ).catch(noTableMeans([]));
+    return (rows ?? []).map((row) => {
+      const { day, row_count } = row as { day?: unknown; row_count?: unknown };
+      return { day: String(day), rows: Number(row_count) };
+    });
   }
 
   async rowsInWindow(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<number> {

@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { TerminalError, messageOf } from '../common/errors';
 import type { ColumnType, DatasetDefinition } from '../pipeline/datasets';
-import type { LocalFile, StageLocation, StageStore } from '../pipeline/ports';
+import type { DayRows, LocalFile, StageLocation, StageStore } from '../pipeline/ports';
 import { type Window, describeWindow } from '../pipeline/window';
 import {
   type FileTurn,
@@ -21,6 +22,7 @@ import {
   countInWindowStatement,
   daysWithRowsStatement,
   mergeStatement,
+  rowsPerDayStatement,
   stringLiteral,
 } from './sql';
 import type { StagedWindow, Warehouse } from '../pipeline/ports';
@@ -169,6 +171,16 @@ export class DuckDbWarehouse implements Warehouse {
       .runAndReadAll(daysWithRowsStatement(duckdbDialect, this.tableName(dataset), dataset, window))
       .catch(noTableMeans(undefined));
     return reader?.getRowObjects().map((row) => String(row.day)) ?? [];
+  }
+
+  /** A file that does not exist yet holds no rows: asking creates none. */
+  async rowsPerDay(dataset: DatasetDefinition, window: Window): Promise<DayRows[]> {
+    if (!this.opened && !existsSync(this.file)) return [];
+    const connection = await this.connection();
+    const reader = await connection
+      .runAndReadAll(rowsPerDayStatement(duckdbDialect, this.tableName(dataset), dataset, window))
+      .catch(noTableMeans(undefined));
+    return reader?.getRowObjects().map((row) => ({ day: String(row.day), rows: Number(row.row_count) })) ?? [];
   }
 
   async rowsInWindow(dataset: DatasetDefinition, window: Window): Promise<number> {

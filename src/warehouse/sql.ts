@@ -148,3 +148,18 @@ export function daysWithRowsStatement(
     `WHERE ${windowPredicate(dialect, dataset, window)} ORDER BY day`
   );
 }
+
+/** Rows per day of a window that has rows, days as `YYYY-MM-DD` text: what `status` shows per week, in one query. */
+export function rowsPerDayStatement(
+  dialect: SqlDialect,
+  table: string,
+  dataset: DatasetDefinition,
+  window: Window,
+): string {
+  const column = dialect.quote(checkedIdentifier(dataset.windowField, 'column'));
+  const day = `CAST(CAST(${column} AS DATE) AS ${dialect.columnType('string')})`;
+  return (
+    `SELECT ${day} AS day, COUNT(*) AS row_count FROM ${table} ` +
+    `WHERE ${windowPredicate(dialect, dataset, window)} GROUP BY ${day} ORDER BY day`
+  );
+}

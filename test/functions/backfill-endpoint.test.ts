@@ -8,6 +8,7 @@ import type { Window } from '../../src/pipeline/window';
 import { planUnits, splitUnits } from '../../src/schedule/backfill-plan';
 import { backfillInstanceId } from '../../src/schedule/instances';
 import { StandInDurableClient } from './support/durable-client';
+import { MemoryLedger } from './support/memory-ledger';
 
 const TRAFFIC = 'bnt-hourly-traffic';
 const CROSSINGS = 'bnt-hourly-crossings';
@@ -27,16 +28,20 @@ interface Harness {
   readonly deps: BackfillDeps;
   readonly planned: { dataset: string; batches: readonly (readonly Window[])[] }[];
   readonly missingAsked: Window[];
+  readonly ledger: MemoryLedger;
 }
 
 function harness(missing: readonly Window[] = []): Harness {
   const planned: Harness['planned'] = [];
   const missingAsked: Window[] = [];
+  const ledger = new MemoryLedger();
   return {
     client: new StandInDurableClient(),
     planned,
     missingAsked,
+    ledger,
     deps: {
+      ledger,
       findMissing: async (_dataset, window) => {
         missingAsked.push(window);
         return missing;
@@ -232,59 +237,72 @@ describe('POST /api/backfill', () => {
     });
   });
 
-  it('starts the failed mode with the units the range’s latest backfill left failed, as a plan', async () => {
-    const { client, deps } = harness();
+  it('starts the failed mode with the days whose latest run failed, whoever ran them, as a plan of units', async () => {
+    const { client, deps, ledger } = harness();
     const window = { start: '2024-01-01', stop: '2024-07-01' };
     // Units as an older plan cut them (five weeks): the failed mode redoes the units recorded, whatever their size.
     const units = splitUnits(CROSSINGS, [window], { pageRows: 10_000, rowsPerDay: 5_500 });
     const unit = (index: number) => units[index] as Window;
-    client.set(backfillInstanceId(CROSSINGS, window, 'all'), {
-      name: BACKFILL_ORCHESTRATOR,
-      runtimeStatus: 'Completed',
-      lastUpdatedTime: '2026-11-01T00:00:00Z',
-      output: {
-        units: [
-          { ...unit(1), status: 'failed' },
-          { ...unit(2), status: 'failed' },
-          { ...unit(4), status: 'failed' },
-          { ...unit(0), status: 'completed' },
-        ],
-      },
+    const all = backfillInstanceId(CROSSINGS, window, 'all');
+    const at = (day: string) => `${day}T12:00:00.000Z`;
+    for (const [index, status] of [
+      [0, 'completed'],
+      [1, 'failed'],
+      [2, 'failed'],
+      [3, 'completed'],
+      [4, 'failed'],
+      [5, 'completed'],
+    ] as const) {
+      ledger.add({
+        dataset: CROSSINGS,
+        window: unit(index),
+        status,
+        instanceId: `${all}_unit_x`,
+        finishedAt: at('2026-11-01'),
+      });
+    }
+    // A weekly run inside unit 3 failed later; a command-line run fixed unit 4 later still.
+    const week = { start: '2024-04-21', stop: '2024-04-28' };
+    ledger.add({
+      dataset: CROSSINGS,
+      window: week,
+      status: 'failed',
+      instanceId: 'weekly',
+      finishedAt: at('2026-11-02'),
     });
+    ledger.add({
+      dataset: CROSSINGS,
+      window: unit(4),
+      status: 'completed',
+      instanceId: 'cli',
+      finishedAt: at('2026-11-03'),
+    });
+    // Another dataset's failures are not this one's.
+    ledger.add({ dataset: TRAFFIC, window, status: 'failed', instanceId: 'cli', finishedAt: at('2026-11-04') });
     const response = await handleBackfill(
       post({ dataset: CROSSINGS, startDate: window.start, stopDate: window.stop, mode: 'failed', maxConcurrency: 2 }),
       client,
       deps,
     );
-    assert.equal(response.status, 202);
+    assert.equal(response.status, 202, JSON.stringify(body(response)));
+    assert.deepEqual(
+      (client.starts[0]?.input as { plan: { units: Window[] } }).plan.units,
+      [unit(1), unit(2), week],
+      'the failed days, in units of their own',
+    );
     assert.deepEqual(client.starts[0]?.input, {
       dataset: CROSSINGS,
       window,
       mode: 'failed',
       maxConcurrency: 2,
-      plan: { units: [unit(1), unit(2), unit(4)], batches: [[0, 1], [2]] },
+      plan: planUnits(CROSSINGS, [{ start: unit(1).start, stop: unit(2).stop }, week]),
     });
     assert.equal(client.starts[0]?.instanceId, backfillInstanceId(CROSSINGS, window, 'failed'));
-  });
-
-  it('redoes every planned unit of a backfill that ended without finishing (it failed on its own status)', async () => {
-    const { client, deps } = harness();
-    const window = { start: '2024-01-01', stop: '2024-07-01' };
-    const plan = planUnits(CROSSINGS, [window]);
-    client.set(backfillInstanceId(CROSSINGS, window, 'all'), {
-      name: BACKFILL_ORCHESTRATOR,
-      runtimeStatus: 'Failed',
-      input: { dataset: CROSSINGS, window, mode: 'all', maxConcurrency: 4, plan },
-      output:
-        'The UTF-16 size of the JSON-serialized payload must not exceed 16 KB. The current payload size is 17 KB.',
-    });
-    const response = await handleBackfill(
-      post({ dataset: CROSSINGS, startDate: window.start, stopDate: window.stop, mode: 'failed' }),
-      client,
-      deps,
+    assert.equal(ledger.listings, 1, 'one listing of the ledger');
+    assert.ok(
+      client.statusQueries.every((query) => query.instanceId === backfillInstanceId(CROSSINGS, window, 'failed')),
+      'no earlier backfill is read',
     );
-    assert.equal(response.status, 202);
-    assert.deepEqual((client.starts[0]?.input as { plan: unknown }).plan, plan);
   });
 
   it('starts nothing in the failed mode when no unit failed', async () => {

@@ -31,7 +31,7 @@ function scenario(
       [LOAD_WINDOWS]: (input: LoadWindowsInput) => ok({ dataset, windows: input.windows.length, staged: 1 }),
       [VERIFY_WINDOW]: (input: { staged: number }) => verified(input.staged),
       [PLAN_MISSING]: () => ok({ missing: [], units: [], batches: [] }),
-      [REPORT_RUN]: () => null,
+      [REPORT_RUN]: () => ok({ recorded: [] }),
       ...activities,
     } as Record<string, ActivityScript>,
     orchestrators: { [BACKFILL_UNIT_ORCHESTRATOR]: backfillUnitOrchestrator },
@@ -241,8 +241,11 @@ describe('a backfill orchestration', () => {
     );
     assert.equal(run.runtimeStatus, 'Completed');
     assert.deepEqual(run.output.counts, { units: 16, completed: 15, stale: 0, failed: 1 });
-    assert.equal(run.output.units[1].error.step, 'stage');
-    assert.match(run.output.units[1].error.message, /instance id in use/);
+    assert.deepEqual(
+      run.output.failures.map((failure: { start: string; step: string }) => [failure.start, failure.step]),
+      [[units[1]?.start, 'stage']],
+    );
+    assert.match(run.output.failures[0].message, /instance id in use/);
   });
 
   it('fails the units of a batch whose MERGE failed, and loads the other batch', async () => {
@@ -311,7 +314,7 @@ describe('a backfill orchestration', () => {
 describe('backfill modes', () => {
   const range = { start: '2024-01-07', stop: '2024-12-29' };
 
-  it('missing: asks findMissing once for the range and backfills only those parts', async () => {
+  it('missing: asks findMissing once for the range, continues as new with the plan as input, backfills only those parts', async () => {
     const missing = [
       { start: '2024-02-04', stop: '2024-02-18' },
       { start: '2024-06-02', stop: '2024-08-11' },
@@ -320,15 +323,24 @@ describe('backfill modes', () => {
       { dataset: CROSSINGS, window: range, mode: 'missing', maxConcurrency: 4 },
       scenario(CROSSINGS, { [PLAN_MISSING]: () => ok({ missing, ...planUnits(CROSSINGS, missing, FIVE_WEEK_UNITS) }) }),
     );
+    const [planning] = run.continuedFrom;
     assert.deepEqual(
-      named(run, PLAN_MISSING).map((call) => call.input),
-      [{ instanceId: BACKFILL_ID, dataset: CROSSINGS, window: range }],
+      planning?.calls.map((call) => [call.name, call.input]),
+      [[PLAN_MISSING, { instanceId: BACKFILL_ID, dataset: CROSSINGS, window: range }]],
     );
+    assert.equal(planning?.customStatuses[0] && (planning.customStatuses[0] as { step: string }).step, 'find-missing');
+    assert.deepEqual(run.input, {
+      dataset: CROSSINGS,
+      window: range,
+      mode: 'missing',
+      maxConcurrency: 4,
+      plan: planUnits(CROSSINGS, missing),
+    });
+    assert.equal(named(run, PLAN_MISSING).length, 0, 'the plan is never asked for again');
     assert.deepEqual(
       named(run, BACKFILL_UNIT_ORCHESTRATOR).map((call) => call.input.window),
       splitUnits(CROSSINGS, missing, FIVE_WEEK_UNITS),
     );
-    assert.equal(run.customStatuses[0]?.step, 'find-missing');
     assert.equal(run.output.counts.units, 3);
   });
 

@@ -6,19 +6,35 @@
  */
 import './support/core-standin';
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { HttpRequest } from '@azure/functions';
-import { LOAD_WINDOWS, PLAN_MISSING, REPORT_RUN, STAGE_WINDOW, VERIFY_WINDOW } from '../../src/functions/activities';
+import { after, before, describe, it } from 'node:test';
+import { HttpRequest, type Timer } from '@azure/functions';
+import {
+  LOAD_WINDOWS,
+  PLAN_MISSING,
+  REPORT_RUN,
+  STAGE_WINDOW,
+  VERIFY_WINDOW,
+  reportRun,
+} from '../../src/functions/activities';
 import { BACKFILL_ORCHESTRATOR, backfillOrchestrator } from '../../src/functions/backfillOrchestrator';
 import { BACKFILL_UNIT_ORCHESTRATOR, backfillUnitOrchestrator } from '../../src/functions/backfillUnitOrchestrator';
 import { type BackfillDeps, handleBackfill } from '../../src/functions/startBackfill';
-import type { Window } from '../../src/pipeline/window';
-import { planUnits } from '../../src/schedule/backfill-plan';
+import { handleWeeklyTimer } from '../../src/functions/weeklyTimer';
+import { WINDOW_ORCHESTRATOR, windowOrchestrator } from '../../src/functions/windowOrchestrator';
+import { type RunLedger, stageLedger } from '../../src/pipeline/ledger';
+import { type Window, addDays } from '../../src/pipeline/window';
+import { weekStates } from '../../src/pipeline/window-states';
+import { DEFAULT_SCHEDULE } from '../../src/run/settings';
+import { LocalStageStore } from '../../src/stage/local';
+import { planUnits, splitUnits } from '../../src/schedule/backfill-plan';
+import { parseSchedule } from '../../src/schedule/occurrence';
 import { MAX_ERROR_MESSAGE } from '../../src/schedule/outcome';
 import { HubClient } from './support/durable-client';
+import { MemoryLedger } from './support/memory-ledger';
 import { scriptsAsActivities, type ActivityScript } from './support/replay';
 import { ok, stageOutput, verified } from './support/scripts';
-import { type ActivityHandler, MAX_CUSTOM_STATUS_KB, TaskHub } from './support/task-hub';
+import { type ActivityHandler, MAX_CUSTOM_STATUS_KB, TaskHub, inProcess } from './support/task-hub';
+import { temporaryDirectory } from '../support/fixtures';
 
 const CROSSINGS = 'bnt-hourly-crossings';
 const TRAFFIC = 'bnt-hourly-traffic';
@@ -32,7 +48,7 @@ function activities(
     [LOAD_WINDOWS]: () => ok({ dataset, windows: 1, staged: 1 }),
     [VERIFY_WINDOW]: (input: { staged: number }) => verified(input.staged),
     [PLAN_MISSING]: () => ok({ missing: [], units: [], batches: [] }),
-    [REPORT_RUN]: () => null,
+    [REPORT_RUN]: () => ok({ recorded: [] }),
     ...overrides,
   } as Record<string, ActivityScript>);
 }
@@ -49,22 +65,28 @@ function hubFor(handlers: Record<string, ActivityHandler>, seed = 7): TaskHub {
   });
 }
 
-function deps(now: string): BackfillDeps {
+function deps(now: string, ledger: Pick<RunLedger, 'entries'> = new MemoryLedger()): BackfillDeps {
   return {
     findMissing: async () => [],
     planLoads: async () => [],
+    ledger,
     log: () => {},
     now: () => new Date(now),
   };
 }
 
-async function start(hub: TaskHub, body: Record<string, unknown>, now: string): Promise<string> {
+async function start(
+  hub: TaskHub,
+  body: Record<string, unknown>,
+  now: string,
+  ledger?: Pick<RunLedger, 'entries'>,
+): Promise<string> {
   const request = new HttpRequest({
     method: 'POST',
     url: 'https://bnt-func.azurewebsites.net/api/backfill',
     body: { string: JSON.stringify(body) },
   });
-  const response = await handleBackfill(request, new HubClient(hub), deps(now));
+  const response = await handleBackfill(request, new HubClient(hub), deps(now, ledger));
   assert.equal(response.status, 202, JSON.stringify(response.jsonBody));
   return (response.jsonBody as { instanceId: string }).instanceId;
 }
@@ -206,6 +228,163 @@ describe('overlapping backfills', () => {
       hub.stuck().map((execution) => execution.instanceId),
       [overwritten?.parentInstanceId],
       'the other parent never hears from its child',
+    );
+  });
+});
+
+/**
+ * The run ledger's two scenarios: each window run's verdict is recorded by the real `reportRun` activity, run
+ * in-process into a local stage, and read back by the real timer and starter.
+ */
+describe('what the run ledger remembers', () => {
+  let directory: Awaited<ReturnType<typeof temporaryDirectory>>;
+  let ledger: RunLedger;
+  const saved = { ...process.env };
+  before(async () => {
+    directory = await temporaryDirectory();
+    Object.assign(process.env, { BNT_STAGE: 'local', BNT_WAREHOUSE: 'duckdb', BNT_DATA_DIR: directory.path });
+    delete process.env.KEY_VAULT_URL;
+    ledger = stageLedger(new LocalStageStore(directory.path));
+  });
+  after(async () => {
+    process.env = saved;
+    await directory.remove();
+  });
+  const weekly: Timer = {
+    isPastDue: false,
+    schedule: { adjustForDST: false },
+    scheduleStatus: { last: '', next: '', lastUpdated: '' },
+  };
+
+  it('a weekly fire after a failed week runs that week again (before, the next fire only ran the next week)', async () => {
+    const failedWeek = { start: '2026-11-08', stop: '2026-11-15' };
+    // The weeks before it ran well.
+    for (let back = 1; back <= 4; back++) {
+      const window = { start: addDays(failedWeek.start, -7 * back), stop: addDays(failedWeek.stop, -7 * back) };
+      await ledger.record([
+        {
+          dataset: CROSSINGS,
+          window,
+          status: 'completed',
+          fetched: 1,
+          staged: 1,
+          quarantined: 0,
+          rowsInWindow: 1,
+          instanceId: `${CROSSINGS}_${window.start}_${window.stop}`,
+          finishedAt: `${window.stop}T12:30:00.000Z`,
+        },
+      ]);
+    }
+    let sourceDown = true;
+    const staged: string[] = [];
+    const hub = new TaskHub({
+      orchestrators: { [WINDOW_ORCHESTRATOR]: windowOrchestrator },
+      activities: {
+        ...activities(CROSSINGS, {
+          [STAGE_WINDOW]: (input: { window: Window; instanceId: string }) => {
+            staged.push(input.instanceId);
+            return sourceDown
+              ? { ok: false, error: { kind: 'terminal', message: 'HTTP 400 (query.soql.malformed)' } }
+              : ok(stageOutput(CROSSINGS, input.window));
+          },
+        }),
+        [REPORT_RUN]: inProcess(reportRun),
+      },
+      start: new Date('2026-11-16T12:00:00Z'),
+    });
+    const fire = (at: string) =>
+      handleWeeklyTimer(weekly, new HubClient(hub), {
+        schedule: parseSchedule(DEFAULT_SCHEDULE),
+        datasets: [CROSSINGS],
+        healWeeks: 4,
+        ledger,
+        now: () => new Date(at),
+        log: () => {},
+      });
+    const failedId = `${CROSSINGS}_${failedWeek.start}_${failedWeek.stop}`;
+    await fire('2026-11-16T12:00:00Z');
+    await hub.run();
+    assert.equal(hub.execution(failedId)?.runtimeStatus, 'Failed');
+
+    sourceDown = false;
+    const starts = await fire('2026-11-23T12:00:00Z');
+    await hub.run();
+    assert.deepEqual(
+      starts.map((start) => [start.instanceId, start.started, start.healing]),
+      [
+        [`${CROSSINGS}_2026-11-15_2026-11-22`, true, undefined],
+        [failedId, true, 'failed'],
+      ],
+    );
+    assert.deepEqual(staged, [failedId, `${CROSSINGS}_2026-11-15_2026-11-22`, failedId]);
+    assert.equal(hub.execution(failedId)?.runtimeStatus, 'Completed', 'the failed week ran again, and loaded');
+    const range = { start: failedWeek.start, stop: '2026-11-22' };
+    assert.deepEqual(
+      weekStates(await ledger.entries(CROSSINGS), range).map((week) => week.state),
+      ['loaded', 'loaded'],
+    );
+    assert.deepEqual(hub.stuck(), []);
+  });
+
+  it('a unit that failed in an all backfill is still redone by a failed backfill after a missing backfill of the range ran (before, it was forgotten)', async () => {
+    const range = { start: '2024-01-07', stop: '2024-03-31' };
+    const units = splitUnits(CROSSINGS, [range]);
+    const broken = units[1] as Window;
+    let tableBroken = true;
+    const verifiedUnits: string[] = [];
+    const hub = new TaskHub({
+      orchestrators: {
+        [BACKFILL_ORCHESTRATOR]: backfillOrchestrator,
+        [BACKFILL_UNIT_ORCHESTRATOR]: backfillUnitOrchestrator,
+      },
+      activities: {
+        ...activities(CROSSINGS, {
+          // The unit's rows were loaded, but fewer than staged: it fails at its verdict, and has rows in the table.
+          [VERIFY_WINDOW]: (input: { window: Window; staged: number }) => {
+            verifiedUnits.push(input.window.start);
+            return tableBroken && input.window.start === broken.start
+              ? { ok: false, error: { kind: 'terminal', message: 'the table holds 10 rows of the 26,000 staged' } }
+              : verified(input.staged);
+          },
+        }),
+        [REPORT_RUN]: inProcess(reportRun),
+      },
+      seed: 5,
+    });
+    const now = '2026-11-30T09:00:00Z';
+    const all = await start(hub, { dataset: CROSSINGS, startDate: range.start, stopDate: range.stop }, now, ledger);
+    await hub.run();
+    assert.equal(hub.execution(all)?.output.counts.failed, 1);
+    tableBroken = false;
+
+    // A missing backfill of the range finds every week with rows (the broken unit's too) and does nothing.
+    const missing = await start(
+      hub,
+      { dataset: CROSSINGS, startDate: range.start, stopDate: range.stop, mode: 'missing' },
+      now,
+      ledger,
+    );
+    await hub.run();
+    assert.equal(hub.execution(missing)?.output.status, 'nothing-to-do');
+
+    verifiedUnits.length = 0;
+    const failed = await start(
+      hub,
+      { dataset: CROSSINGS, startDate: range.start, stopDate: range.stop, mode: 'failed' },
+      now,
+      ledger,
+    );
+    assert.deepEqual(
+      (hub.execution(failed)?.input as { plan: { units: Window[] } }).plan.units,
+      [broken],
+      'the failed mode plans exactly the unit whose latest run failed',
+    );
+    await hub.run();
+    assert.equal(hub.execution(failed)?.output.status, 'completed');
+    assert.deepEqual(verifiedUnits, [broken.start]);
+    assert.ok(
+      weekStates(await ledger.entries(CROSSINGS), range).every((week) => week.state === 'loaded'),
+      'every week of the range is loaded now',
     );
   });
 });

@@ -3,9 +3,10 @@
  * Azurite, the table in DuckDB, the local Socrata stand-in as the source. Only the JSON an activity returns
  * crosses into the orchestration, and every log line names the dataset, the window and the instance.
  */
-import './support/core-standin';
+import { hooks } from './support/core-standin';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InvocationContext } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { LocalBlockStore } from '../../src/blocks/store';
@@ -167,5 +168,23 @@ describe('pipeline activities against Azurite and DuckDB, configured by app sett
     } finally {
       process.env.BNT_WAREHOUSE = 'duckdb';
     }
+  });
+
+  test('when the worker shuts down, the appTerminate hook stops a running step at once and releases its lock', async () => {
+    const terminate = hooks.find((hook) => hook.name === 'appTerminate');
+    assert.ok(terminate, 'the app registers an appTerminate hook');
+    const week = { start: '2024-01-21', stop: '2024-01-28' };
+    const asked = server.requests.length;
+    server.failNext({ kind: 'stall' });
+    const running = stageWindow({ dataset: DATASET, window: week, instanceId: 'stopping' }, context([]));
+    while (server.requests.length === asked) await sleep(10);
+    await terminate.callback({});
+    await assert.rejects(running, /the Functions worker is shutting down/, 'a transient failure: Durable retries it');
+    const lock = BlobServiceClient.fromConnectionString(azurite.connectionString)
+      .getContainerClient('stage')
+      .getBlobClient(`locks/${DATASET}/${week.start}_${week.stop}`);
+    assert.equal((await lock.getProperties()).leaseState, 'available', 'the window lock was released');
+    const again = await stageWindow({ dataset: DATASET, window: week, instanceId: 'after' }, context([]));
+    assert.ok(again.ok, 'steps started after the shutdown signal run as usual');
   });
 });

@@ -22,7 +22,7 @@ function runWindow(activities: Partial<Record<string, ActivityScript>>): Promise
         [STAGE_WINDOW]: () => ok(stageOutput(DATASET, WEEK, 3_360)),
         [LOAD_WINDOWS]: () => ok({ dataset: DATASET, windows: 1, staged: 3_360 }),
         [VERIFY_WINDOW]: () => verified(3_360),
-        [REPORT_RUN]: () => null,
+        [REPORT_RUN]: () => ok({ recorded: [] }),
         ...activities,
       } as Record<string, ActivityScript>,
     },
@@ -63,8 +63,15 @@ describe('the window orchestration', () => {
         durationMs: summary?.durationMs,
         maxQuarantinePercent: 1,
         missingFields: [],
+        finishedAt: new Date(Date.parse('2026-11-23T12:00:00Z') + (summary?.durationMs ?? 0)).toISOString(),
       },
     ]);
+    const report = run.calls.find((call) => call.name === REPORT_RUN);
+    assert.deepEqual(
+      { ...report?.input, runs: undefined },
+      { instanceId: INSTANCE_ID, dataset: DATASET, window: WEEK, runs: undefined },
+      'the report step is told which run it reports, for its log lines',
+    );
     assert.equal(run.output.status, 'completed');
     assert.equal(run.output.warning, undefined);
   });

@@ -71,6 +71,23 @@ for (const name of Object.keys(JSON.parse(readFileSync(path.join(appRoot, 'packa
   }
 }
 
-process.stdout.write(
-  `${JSON.stringify({ registered, files: files.length, loadMs, modules, outside: [...outside], unloadable })}\n`,
+// The embedded warehouse, asked for where the package may leave it out: what a run would be told.
+async function embeddedWarehouse() {
+  const { openTargets } = require(path.join(appRoot, 'dist/src/run/targets.js'));
+  const dataDir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'load-package-'));
+  try {
+    const targets = await openTargets({ stage: 'local', warehouse: 'duckdb', dataDir }, {}, { appToken: 'unused' });
+    await targets.warehouse.close();
+    return { loaded: true };
+  } catch (error) {
+    return { loaded: false, kind: error.kind, field: error.field, message: error.message };
+  } finally {
+    require('node:fs').rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+embeddedWarehouse().then((duckdb) =>
+  process.stdout.write(
+    `${JSON.stringify({ registered, files: files.length, loadMs, modules, outside: [...outside], unloadable, duckdb })}\n`,
+  ),
 );

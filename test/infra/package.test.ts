@@ -221,9 +221,15 @@ describe('the deployment package', () => {
       modules: number;
       outside: string[];
       unloadable: string[];
+      duckdb: { loaded: boolean; kind?: string; field?: string; message?: string };
     };
     assert.deepEqual(result.outside, [], 'modules found only outside the package');
     assert.deepEqual(result.unloadable, [], 'dependencies that do not load');
+    // The package leaves DuckDB out: choosing it there is a setting to fix, named, not "Cannot find module".
+    assert.equal(result.duckdb.loaded, false);
+    assert.equal(result.duckdb.kind, 'input');
+    assert.equal(result.duckdb.field, 'BNT_WAREHOUSE');
+    assert.match(result.duckdb.message ?? '', /not in this package .*BNT_WAREHOUSE=databricks/);
     // The same functions as the compiled app in the repository registers (test/functions/registrations.test.ts
     // pins that list): nothing the package leaves out costs a registration.
     const fromRepository = spawnSync(process.execPath, [join(ROOT, 'test/infra/load-package.cjs'), ROOT], {

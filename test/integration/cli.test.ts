@@ -209,6 +209,80 @@ describe('pipeline command line', () => {
     );
   });
 
+  test('every run leaves a ledger record, failed ones too, and status shows each week’s state, rows and last run', async () => {
+    const dataDir = join(directory.path, 'ledgered');
+    const run = (start: string, stop: string) =>
+      runCli(
+        ['run', '--source-url', server.baseUrl, '--data-dir', dataDir, '--start-date', start, '--stop-date', stop],
+        {
+          cwd: directory.path,
+        },
+      );
+    const loaded = await run('2024-01-07', '2024-01-14');
+    assert.equal(loaded.code, 0, loaded.stderr);
+    assert.match(
+      loaded.stderr,
+      /^bnt\.run\.finished \{"dataset":"bnt-hourly-traffic","start":"2024-01-07".*"instanceId":"cli","status":"completed"/m,
+    );
+    server.failNext({ kind: 'status', status: 400, body: { code: 'query.soql.malformed', message: 'bad query' } });
+    const failed = await run('2024-01-14', '2024-01-21');
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /^bnt\.run\.finished \{.*"start":"2024-01-14".*"status":"failed"/m);
+
+    const status = await runCli(
+      ['status', '--data-dir', dataDir, '--start-date', '2024-01-07', '--stop-date', '2024-01-28', '--json'],
+      { cwd: directory.path, now: new Date('2024-03-01T00:00:00Z') },
+    );
+    assert.equal(status.code, 0, status.stderr);
+    const answer = lastJsonLine(status.stdout) as { weeks: { state: string; rows: number; lastRun: any }[] };
+    assert.deepEqual(
+      answer.weeks.map((week) => [week.state, week.rows, week.lastRun?.instanceId, week.lastRun?.status]),
+      [
+        ['loaded', 3360, 'cli', 'completed'],
+        ['failed', 0, 'cli', 'failed'],
+        ['never-run', 0, undefined, undefined],
+      ],
+    );
+    assert.match(answer.weeks[1]?.lastRun.error.message, /HTTP 400 \(query\.soql\.malformed\): bad query/);
+    assert.match(status.stderr, /2024-01-14 \.\. 2024-01-20 {2}failed/);
+
+    const byDefault = await runCli(['status', '--data-dir', dataDir, '--json'], {
+      cwd: directory.path,
+      now: new Date('2024-01-24T09:00:00Z'),
+    });
+    assert.equal(byDefault.code, 0, byDefault.stderr);
+    const defaultWeeks = lastJsonLine(byDefault.stdout) as { window: unknown; weeks: { state: string }[] };
+    assert.deepEqual(
+      defaultWeeks.window,
+      { start: '2023-10-29', stop: '2024-01-21' },
+      'without dates: the twelve Sunday–Saturday weeks before the last Sunday',
+    );
+    assert.deepEqual(
+      defaultWeeks.weeks.slice(-2).map((week) => week.state),
+      ['loaded', 'failed'],
+    );
+
+    // Dates typed mid-week still show the timer's Sunday–Saturday weeks, widened to hold them.
+    const midWeek = await runCli(
+      ['status', '--data-dir', dataDir, '--start-date', '2024-01-10', '--stop-date', '2024-01-16', '--json'],
+      { cwd: directory.path, now: new Date('2024-03-01T00:00:00Z') },
+    );
+    assert.equal(midWeek.code, 0, midWeek.stderr);
+    const widened = lastJsonLine(midWeek.stdout) as { window: unknown; weeks: { start: string; state: string }[] };
+    assert.deepEqual(widened.window, { start: '2024-01-07', stop: '2024-01-21' });
+    assert.deepEqual(
+      widened.weeks.map((week) => [week.start, week.state]),
+      [
+        ['2024-01-07', 'loaded'],
+        ['2024-01-14', 'failed'],
+      ],
+    );
+
+    const wrong = await runCli(['status', '--data-dir', dataDir, '--stop-date', '2024-01-28'], { cwd: directory.path });
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /--start-date is required when --stop-date is given/);
+  });
+
   /** The command line as its own process, as `npm run pipeline` starts it. */
   async function spawnCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'pipeline.ts'), ...args], {

@@ -4,7 +4,10 @@ import { once } from 'node:events';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { LockBusyError } from '../../src/common/errors';
+import { LockBusyError, TransientError } from '../../src/common/errors';
+import { BNT_HOURLY_TRAFFIC } from '../../src/pipeline/datasets';
+import { withTableLock } from '../../src/pipeline/locks';
+import type { StepPorts } from '../../src/pipeline/ports';
 import { LocalStageStore } from '../../src/stage/local';
 import { temporaryDirectory } from '../support/fixtures';
 
@@ -128,6 +131,23 @@ describe('local stage lock', () => {
     await within(once(lock.lost, 'abort'), 10_000, 'lost');
     assert.match(String((lock.lost.reason as Error).message), new RegExp(`^lost the lock ${LOCK}`));
     await lock.release();
+  });
+
+  test('work interrupted because its lock was lost fails as transient, whatever the interrupted work threw', async () => {
+    const stage = new LocalStageStore(directory.path, FAST);
+    const ports = {
+      stage,
+      warehouse: { tableName: () => 'bronze.bnt_traffic_hourly' },
+      progress: () => undefined,
+    } as unknown as StepPorts;
+    const failure = await withTableLock(ports, BNT_HOURLY_TRAFFIC, async (signal) => {
+      await rm(join(directory.path, 'locks/bnt-hourly-traffic/table'), { recursive: true });
+      await within(once(signal, 'abort'), 10_000, 'lost');
+      // What a cancelled statement or an aborted request throws: nothing in it says "try again".
+      throw new Error('the statement was cancelled');
+    }).catch((error: unknown) => error);
+    assert.ok(failure instanceof TransientError, String(failure));
+    assert.match(failure.message, /the lock locks\/bnt-hourly-traffic\/table was lost while working; run again/);
   });
 
   test('a lock held by a process killed with SIGKILL expires by itself and the next run takes it', async () => {

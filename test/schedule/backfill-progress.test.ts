@@ -85,7 +85,7 @@ describe('backfill progress', () => {
     );
   });
 
-  it('writes one summary per unit: completed, stale or failed, with counts and duration', () => {
+  it('writes one summary per unit: completed, stale or failed, with counts, duration and finish time', () => {
     const { progress, units } = progressFor({ start: '2024-01-01', stop: '2024-03-01' });
     progress.startWave([0, 1], at);
     progress.recordStage(0, { ok: true, value: staged(units[0] as Window, 10) });
@@ -111,6 +111,7 @@ describe('backfill progress', () => {
       durationMs: 30 * 60_000,
       maxQuarantinePercent: 1,
       missingFields: [],
+      finishedAt: later.toISOString(),
     });
     assert.equal(second?.status, 'stale');
     const output = progress.output(123);
@@ -129,7 +130,7 @@ describe('backfill progress', () => {
     progress.finishBatch(0, later);
     const output = progress.output(1);
     assert.equal(output.status, 'partial');
-    assert.deepEqual(output.units[1]?.error, { step: 'stage', kind: 'transient', message: 'HTTP 503' });
+    assert.deepEqual(output.failures, [{ ...units[1], step: 'stage', kind: 'transient', message: 'HTTP 503' }]);
   });
 
   it('keeps its custom status under 16 KB (UTF-16) for any accepted request: 25 years, every unit failed with the longest message', (t) => {

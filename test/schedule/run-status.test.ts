@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { type LedgerEntry, ledgerPath, parseLedgerPath } from '../../src/pipeline/ledger';
+import type { RunStatus } from '../../src/pipeline/summary';
 import {
   type InstanceStatus,
+  UNITS_PER_ANSWER,
   describeRun,
-  latestOf,
   listEntry,
+  unitPage,
   unitStateOf,
-  unitsRecordedFailed,
-  unitsToRedo,
 } from '../../src/schedule/run-status';
 
 const WINDOW_ID = 'bnt-hourly-traffic_2026-11-15_2026-11-22';
@@ -71,27 +72,39 @@ describe('a run’s status answer', () => {
     assert.deepEqual(answer.error, { message: 'Non-Deterministic workflow detected' });
   });
 
-  it('lists each unit of a running backfill from the plan in its input, pending until looked up', () => {
-    const answer = describeRun(
-      status({
-        instanceId: BACKFILL_ID,
-        name: 'backfillOrchestrator',
-        input: {
+  it('pages a backfill’s units from the plan in its input, each with its ledger verdict since the backfill began', () => {
+    const backfill = status({
+      instanceId: BACKFILL_ID,
+      name: 'backfillOrchestrator',
+      createdTime: '2026-11-29T08:00:00Z',
+      input: { plan: { units: [UNIT_1, UNIT_2], batches: [[0, 1]] } },
+    });
+    const entry = (window: typeof UNIT_1, status: RunStatus, finishedAt: string, id = window): LedgerEntry =>
+      parseLedgerPath(
+        ledgerPath({
           dataset: 'bnt-hourly-crossings',
-          window: { start: '2024-01-01', stop: '2024-03-01' },
-          mode: 'all',
-          maxConcurrency: 4,
-          plan: { units: [UNIT_1, UNIT_2], batches: [[0, 1]] },
-        },
-        customStatus: { step: 'stage', units: { total: 2, staging: 2 } },
-      }),
+          window,
+          status,
+          finishedAt,
+          instanceId: `${BACKFILL_ID}_unit_${id.start}_${id.stop}`,
+        }),
+      ) as LedgerEntry;
+    const page = unitPage(
+      backfill,
+      [
+        entry(UNIT_1, 'failed', '2026-11-29T09:00:00.000Z'),
+        entry(UNIT_1, 'completed', '2026-11-29T10:00:00.000Z'),
+        entry(UNIT_2, 'failed', '2026-11-01T00:00:00.000Z'),
+      ],
+      0,
     );
-    assert.equal(answer.kind, 'backfill');
-    assert.equal(answer.mode, 'all');
-    assert.deepEqual(answer.units, [
-      { ...UNIT_1, instanceId: `${BACKFILL_ID}_unit_2024-01-01_2024-02-05`, status: 'pending' },
-      { ...UNIT_2, instanceId: `${BACKFILL_ID}_unit_2024-02-05_2024-03-01`, status: 'pending' },
+    assert.deepEqual(page.units, [
+      { ...UNIT_1, instanceId: `${BACKFILL_ID}_unit_2024-01-01_2024-02-05`, status: 'completed', recorded: true },
+      { ...UNIT_2, instanceId: `${BACKFILL_ID}_unit_2024-02-05_2024-03-01`, status: 'pending', recorded: false },
     ]);
+    assert.deepEqual(page.page, { offset: 0, limit: UNITS_PER_ANSWER, total: 2 });
+    assert.equal(describeRun(backfill).kind, 'backfill');
+    assert.equal('units' in describeRun(backfill), false, 'the units are the status endpoint’s, page by page');
   });
 
   it('tells where a unit is from its own instance', () => {
@@ -101,23 +114,6 @@ describe('a run’s status answer', () => {
     assert.equal(unitStateOf({ runtimeStatus: 'Completed', output: { ok: false, error: {} } }), 'failed');
     assert.equal(unitStateOf({ runtimeStatus: 'Failed', output: 'x' }), 'failed');
     assert.equal(unitStateOf({ runtimeStatus: 'Terminated', output: null }), 'failed');
-  });
-
-  it('lists each unit of a completed backfill from its output', () => {
-    const units = [
-      { start: '2024-01-01', stop: '2024-02-05', instanceId: 'u1', status: 'failed', error: { message: 'x' } },
-    ];
-    const answer = describeRun(
-      status({ instanceId: BACKFILL_ID, runtimeStatus: 'Completed', output: { status: 'failed', units } }),
-    );
-    assert.deepEqual(answer.units, [
-      {
-        start: '2024-01-01',
-        stop: '2024-02-05',
-        instanceId: `${BACKFILL_ID}_unit_2024-01-01_2024-02-05`,
-        status: 'failed',
-      },
-    ]);
   });
 
   it('lists runs from the id alone (list calls return no inputs)', () => {
@@ -132,58 +128,5 @@ describe('a run’s status answer', () => {
       createdTime: '2026-11-23T12:00:01.000Z',
       lastUpdatedTime: '2026-11-23T12:05:00.000Z',
     });
-  });
-});
-
-describe('failed units', () => {
-  it('include units a backfill recorded as failed after staging', () => {
-    const backfill = status({
-      instanceId: BACKFILL_ID,
-      runtimeStatus: 'Completed',
-      output: {
-        units: [
-          { start: '2024-01-01', stop: '2024-02-05', status: 'failed' },
-          { start: '2024-02-05', stop: '2024-03-01', status: 'completed' },
-        ],
-      },
-    });
-    assert.deepEqual(unitsRecordedFailed(backfill), [{ start: '2024-01-01', stop: '2024-02-05' }]);
-  });
-
-  it('are every planned unit of a backfill that ended without finishing: none is known loaded', () => {
-    for (const runtimeStatus of ['Terminated', 'Failed']) {
-      const backfill = status({
-        instanceId: BACKFILL_ID,
-        runtimeStatus,
-        input: { plan: { units: [UNIT_1, UNIT_2], batches: [[0, 1]] } },
-        output: 'The UTF-16 size of the JSON-serialized payload must not exceed 16 KB.',
-      });
-      assert.deepEqual(unitsRecordedFailed(backfill), [UNIT_1, UNIT_2], runtimeStatus);
-    }
-  });
-
-  it('are none for a range no backfill ran, and the latest backfill’s otherwise', () => {
-    assert.deepEqual(unitsToRedo([undefined, undefined]), []);
-    const failedEarlier = status({
-      instanceId: BACKFILL_ID,
-      runtimeStatus: 'Completed',
-      lastUpdatedTime: '2026-01-01T00:00:00Z',
-      output: { units: [{ ...UNIT_1, status: 'failed' }] },
-    });
-    const fixedLater = status({
-      instanceId: BACKFILL_ID.replace('backfill-all', 'backfill-failed'),
-      runtimeStatus: 'Completed',
-      lastUpdatedTime: '2026-02-01T00:00:00Z',
-      output: { units: [{ ...UNIT_1, status: 'completed' }] },
-    });
-    assert.deepEqual(unitsToRedo([failedEarlier, undefined, fixedLater]), []);
-    assert.deepEqual(unitsToRedo([failedEarlier]), [UNIT_1]);
-  });
-
-  it('come from the most recently updated backfill', () => {
-    const older = status({ instanceId: 'a', lastUpdatedTime: '2026-01-01T00:00:00Z' });
-    const newer = status({ instanceId: 'b', lastUpdatedTime: new Date('2026-02-01T00:00:00Z') });
-    assert.equal(latestOf([older, undefined, newer])?.instanceId, 'b');
-    assert.equal(latestOf([undefined]), undefined);
   });
 });

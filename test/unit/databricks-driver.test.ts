@@ -432,6 +432,35 @@ test('query history says who ran a statement: the app in the user agent, dataset
     );
   }));
 
+test('rows per day come from one GROUP BY over the window, days as text, tagged for status; no table, no rows', () =>
+  withStandIn(async (standIn) => {
+    standIn.onStatement(/^SELECT CAST/, {
+      rows: [
+        { day: '2024-01-07', row_count: 480 },
+        { day: '2024-01-09', row_count: 12 },
+      ],
+    });
+    const target = warehouse(standIn);
+    const week = { start: '2024-01-07', stop: '2024-01-14' };
+    assert.deepEqual(await target.rowsPerDay(BNT_HOURLY_TRAFFIC, week), [
+      { day: '2024-01-07', rows: 480 },
+      { day: '2024-01-09', rows: 12 },
+    ]);
+    const statement = standIn.statements.find((s) => /^SELECT CAST/.test(s.statement));
+    assert.match(
+      statement?.statement ?? '',
+      /COUNT\(\*\) AS row_count FROM .* GROUP BY CAST\(CAST\(`date` AS DATE\) AS STRING\) ORDER BY day$/,
+    );
+    assert.equal(
+      statement?.queryTags,
+      'app:bnt-hourly-traffic,dataset:bnt-hourly-traffic,purpose:status,window:2024-01-07_2024-01-14',
+    );
+    standIn.onStatement(/^SELECT CAST/, {
+      error: { errorClass: 'TABLE_OR_VIEW_NOT_FOUND', message: 'The table cannot be found.', sqlState: '42P01' },
+    });
+    assert.deepEqual(await target.rowsPerDay(BNT_HOURLY_TRAFFIC, week), []);
+  }));
+
 test('counting a table that was never created answers zero; any other failure of the count is thrown', () =>
   withStandIn(async (standIn) => {
     const notFound = {

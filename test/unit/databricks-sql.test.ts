@@ -50,6 +50,7 @@ function stageStore(location: StageLocation): StageStore {
     readText: untouchable,
     remove: untouchable,
     deletePrefix: untouchable,
+    listFiles: untouchable,
     localFile: untouchable,
     acquireLock: untouchable,
   };

@@ -4,9 +4,10 @@ import { findDataset } from '../../pipeline/datasets';
 import { type Window, clipWindow, describeWindow, utcDate } from '../../pipeline/window';
 import { type UnitPlan, batchWindows, planBackfill, planUnits } from '../../schedule/backfill-plan';
 import { type BackfillRequest, parseBackfillRequest } from '../../schedule/backfill-request';
+import type { RunLedger } from '../../pipeline/ledger';
+import { failedStretches } from '../../pipeline/window-states';
 import {
   ACTIVE_STATUSES,
-  BACKFILL_MODES,
   backfillInstanceId,
   isActive,
   parseInstanceId,
@@ -14,7 +15,6 @@ import {
 } from '../../schedule/instances';
 import { runLogger } from '../../schedule/log';
 import type { BackfillRunInput } from '../../schedule/messages';
-import { unitsToRedo } from '../../schedule/run-status';
 import { BACKFILL_ORCHESTRATOR } from '../backfillOrchestrator';
 import { type RunsClient, collectInstances, findInstance, startOnce } from './client';
 import { badRequest, json, readJson, statusUrl } from './http';
@@ -27,6 +27,8 @@ export interface BackfillDeps {
     dataset: string;
     batches: readonly (readonly Window[])[];
   }) => Promise<readonly string[]>;
+  /** The run ledger: what the `failed` mode redoes. */
+  readonly ledger: Pick<RunLedger, 'entries'>;
   readonly log: (message: string) => void;
   /** Today, for clipping a range to the dates a dataset can have. */
   readonly now: () => Date;
@@ -86,7 +88,7 @@ export async function handleBackfill(
     }
   }
 
-  const plan = await unitsToRun(backfill.mode, dataset, window, dryRun, client, deps);
+  const plan = await unitsToRun(backfill.mode, dataset, window, dryRun, deps);
   const estimate = plan && planBackfill(dataset, instanceId, plan, maxConcurrency);
 
   if (dryRun) {
@@ -181,27 +183,27 @@ async function unitsToRun(
   dataset: string,
   window: Window,
   dryRun: boolean,
-  client: RunsClient,
   deps: BackfillDeps,
 ): Promise<UnitPlan | undefined> {
   switch (mode) {
     case 'all':
       return planUnits(dataset, [window]);
     case 'failed':
-      return planFailed(client, dataset, window);
+      return planFailed(deps.ledger, dataset, window);
     case 'missing':
       return dryRun ? planUnits(dataset, await deps.findMissing(dataset, window)) : undefined;
   }
 }
 
 /**
- * The units to redo in the `failed` mode, from the range's latest backfill: those it recorded as failed
- * (staging, loading or verifying), or, when it ended without finishing (terminated, failed), every unit of its
- * plan, since none of them is known to be loaded.
+ * The units to redo in the `failed` mode: the days of the range whose latest run failed, whoever ran them (a
+ * weekly window, a unit of any earlier backfill, the command line), merged into stretches and cut into units.
+ * From the run ledger's one listing; no warehouse is asked.
  */
-export async function planFailed(client: RunsClient, dataset: string, range: Window): Promise<UnitPlan> {
-  const backfills = await Promise.all(
-    BACKFILL_MODES.map((mode) => findInstance(client, backfillInstanceId(dataset, range, mode), { showInput: true })),
-  );
-  return planUnits(dataset, unitsToRedo(backfills));
+export async function planFailed(
+  ledger: Pick<RunLedger, 'entries'>,
+  dataset: string,
+  range: Window,
+): Promise<UnitPlan> {
+  return planUnits(dataset, failedStretches(await ledger.entries(dataset), range));
 }

@@ -88,15 +88,14 @@ export function* settleAll<T>(
 }
 
 /**
- * Writes the summary lines. A failure to log is not the run's failure: the run's output holds the same facts.
+ * Writes the runs' ledger records and summary lines. A failure to write them is not the runs' failure (their
+ * output and runtime status hold the same facts), so it is logged and the orchestration goes on.
  */
 export function* reportRuns(context: OrchestrationContext, input: ReportRunInput): Generator<Task, void, unknown> {
   if (input.runs.length === 0) return;
-  try {
-    yield context.df.callActivityWithRetry(REPORT_RUN, stepRetryOptions(REPORT_RUN), input);
-  } catch (error) {
-    if (!context.df.isReplaying)
-      context.warn(`the summary lines could not be written: ${failureOfTask(error).message}`);
+  const reported = yield* callStep(context, REPORT_RUN, input);
+  if (!reported.ok && !context.df.isReplaying) {
+    context.warn(`the ledger records and summary lines could not be written: ${reported.error.message}`);
   }
 }
 

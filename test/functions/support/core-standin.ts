@@ -17,6 +17,9 @@ export interface Registration {
 
 export const registrations: Registration[] = [];
 
+/** Hooks the app registered (`app.hook.appTerminate(…)` and the like), by hook name, as the worker would run them. */
+export const hooks: { readonly name: string; readonly callback: (context: unknown) => unknown }[] = [];
+
 const core = {
   registerFunction(metadata: Registration['metadata'], handler: unknown) {
     registrations.push({ metadata, handler });
@@ -26,7 +29,8 @@ const core = {
   getProgrammingModel() {
     return undefined;
   },
-  registerHook() {
+  registerHook(name: string, callback: (context: unknown) => unknown) {
+    hooks.push({ name, callback });
     return { dispose() {} };
   },
   log() {},

@@ -34,6 +34,9 @@ export interface Run {
   readonly maxConcurrentSubOrchestrations: number;
   readonly children: ReadonlyMap<string, Run>;
   readonly episodes: number;
+  readonly input: unknown;
+  /** Earlier executions of the same id that continued as new into this one, oldest first. */
+  readonly continuedFrom: readonly Execution[];
 }
 
 export function scriptsAsActivities(
@@ -86,5 +89,9 @@ export function runOf(hub: TaskHub, instanceId: string): Run {
     maxConcurrentSubOrchestrations: execution.maxConcurrentChildren,
     children,
     episodes: execution.episodes,
+    input: execution.input,
+    continuedFrom: hub.executions.filter(
+      (earlier) => earlier.instanceId === instanceId && earlier.runtimeStatus === 'ContinuedAsNew',
+    ),
   };
 }

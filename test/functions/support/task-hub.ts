@@ -23,6 +23,8 @@
  *   number when its failure is processed, as the JavaScript replay engine expects.
  * - **Terminating an orchestration stops only it:** its sub-orchestrations and running activities go on; a
  *   terminated child reports a failure to its parent.
+ * - **Continue-as-new** ends the execution (`ContinuedAsNew`) and starts a new one of the same id with the new
+ *   input and an empty history; messages still addressed to the old execution are dropped.
  *
  * Activities are scripted per test, or run for real in-process (`inProcess`), several at once up to
  * `maxConcurrentActivities`, as the host runs them. Retry ids assume no `Task.any` races a retried activity.
@@ -76,8 +78,18 @@ export function inProcess(
     );
 }
 
+/**
+ * An orchestrator as an app registers it with `df.app.orchestration`: already wrapped by durable-functions'
+ * `createOrchestrator`, taking the trigger's binding data (what the host's registration receives).
+ */
+export interface RegisteredOrchestrator {
+  readonly registered: (binding: unknown, context: unknown) => Promise<unknown>;
+}
+
+export type HubOrchestrator = OrchestrationHandler | RegisteredOrchestrator;
+
 export interface HubOptions {
-  readonly orchestrators: Readonly<Record<string, OrchestrationHandler>>;
+  readonly orchestrators: Readonly<Record<string, HubOrchestrator>>;
   readonly activities: Readonly<Record<string, ActivityHandler>>;
   /** Seeds the shuffling of batches and the choice of which instance runs next. */
   readonly seed?: number;
@@ -106,7 +118,7 @@ export interface Call {
   readonly retryOptions?: RetryOptionsShape;
 }
 
-export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated';
+export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
 
 /** One execution of an instance id, as the hub saw it. */
 export interface Execution {
@@ -168,7 +180,7 @@ interface RetryState {
 
 interface InstanceState {
   readonly execution: Execution;
-  readonly handler: OrchestrationHandler;
+  readonly handler: HubOrchestrator;
   readonly history: unknown[];
   readonly inbox: Message[];
   readonly parent?: { instanceId: string; executionId: number; taskId: number };
@@ -190,6 +202,7 @@ interface WorkItem {
 const CALL_ACTIVITY = 0;
 const CALL_ACTIVITY_WITH_RETRY = 1;
 const CALL_SUB_ORCHESTRATOR = 2;
+const CONTINUE_AS_NEW = 4;
 const CREATE_TIMER = 5;
 const WHEN_ANY = 11;
 const WHEN_ALL = 12;
@@ -298,6 +311,7 @@ export class TaskHub {
   private deliverStart(
     instanceId: string,
     info: { name: string; input: unknown; parent?: { instanceId: string; executionId: number; taskId: number } },
+    dropReason = 'execution overwritten by a new start',
   ): void {
     const handler = this.options.orchestrators[info.name];
     if (!handler) throw new Error(`no orchestrator ${info.name} in the task hub`);
@@ -306,9 +320,7 @@ export class TaskHub {
     if (previous) {
       const old = previous.execution;
       if (old.runtimeStatus === 'Pending' || old.runtimeStatus === 'Running') old.overwrittenBy = executionId;
-      for (const message of previous.inbox) {
-        this.dropped.push({ instanceId, kind: message.kind, reason: 'execution overwritten by a new start' });
-      }
+      for (const message of previous.inbox) this.dropped.push({ instanceId, kind: message.kind, reason: dropReason });
     }
     const execution: Execution = {
       instanceId,
@@ -405,8 +417,14 @@ export class TaskHub {
     const actions = flatten(result.actions);
     this.checkReplay(state, actions);
     if (execution.runtimeStatus !== 'Running') return;
-    for (const action of actions.slice(state.actions.length)) this.schedule(state, action);
-    state.actions.push(...actions.slice(state.actions.length));
+    const fresh = actions.slice(state.actions.length);
+    for (const action of fresh) if (action.actionType !== CONTINUE_AS_NEW) this.schedule(state, action);
+    state.actions.push(...fresh);
+    const continued = fresh.find((action) => action.actionType === CONTINUE_AS_NEW);
+    if (continued && !result.failed) {
+      this.continueAsNew(state, typeof continued.input === 'string' ? safeParse(continued.input) : continued.input);
+      return;
+    }
     state.history.push(...lateEvents, new OrchestratorCompletedEvent(this.stamp()));
     execution.maxConcurrentChildren = Math.max(execution.maxConcurrentChildren, state.openChildren.size);
     execution.lastUpdatedTime = this.now;
@@ -579,6 +597,18 @@ export class TaskHub {
     throw new Error(`this task hub does not play action type ${action.actionType} (${action.functionName})`);
   }
 
+  /** DurableTask's ContinueAsNew: this execution ends, and a new one of the same id starts with `input`. */
+  private continueAsNew(state: InstanceState, input: unknown): void {
+    const execution = state.execution;
+    execution.runtimeStatus = 'ContinuedAsNew';
+    execution.lastUpdatedTime = this.now;
+    this.deliverStart(
+      execution.instanceId,
+      { name: execution.name, input, ...(state.parent ? { parent: state.parent } : {}) },
+      'continued as new',
+    );
+  }
+
   private finish(state: InstanceState, ok: boolean, outcome: unknown): void {
     const execution = state.execution;
     execution.runtimeStatus = ok ? 'Completed' : 'Failed';
@@ -674,7 +704,10 @@ async function replay(state: InstanceState): Promise<EpisodeState> {
   const execution = state.execution;
   // Logs from orchestrators would only repeat on every replay: keep them out of the test output.
   const context = new DummyOrchestrationContext('orchestrator', 'invocation', () => {});
-  const orchestrator = createOrchestrator(state.handler);
+  const orchestrator =
+    'registered' in state.handler
+      ? (state.handler.registered as ReturnType<typeof createOrchestrator>)
+      : createOrchestrator(state.handler);
   const binding = new DurableOrchestrationInput(
     execution.instanceId,
     [...state.history],
