@@ -287,8 +287,8 @@ describe('POST /api/backfill', () => {
     assert.equal(response.status, 202, JSON.stringify(body(response)));
     assert.deepEqual(
       (client.starts[0]?.input as { plan: { units: Window[] } }).plan.units,
-      [unit(1), unit(2), week],
-      'the failed days, in units of their own',
+      [{ start: unit(1).start, stop: unit(2).stop }, week],
+      'the failed days, in units of their own (one for the ten weeks of units 1 and 2: a unit holds 25 weeks)',
     );
     assert.deepEqual(client.starts[0]?.input, {
       dataset: CROSSINGS,

@@ -334,7 +334,7 @@ describe('backfill modes', () => {
       window: range,
       mode: 'missing',
       maxConcurrency: 4,
-      plan: planUnits(CROSSINGS, missing),
+      plan: planUnits(CROSSINGS, missing, FIVE_WEEK_UNITS),
     });
     assert.equal(named(run, PLAN_MISSING).length, 0, 'the plan is never asked for again');
     assert.deepEqual(
