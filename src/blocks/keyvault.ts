@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
-import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
+import type { SecretClient, SecretClientOptions } from '@azure/keyvault-secrets';
 import { httpStatusOf, messageOf } from '../common/errors';
 import { type BlockListing, type BlockStore, type StoredBlock, checkBlockForWrite, storedBlockType } from './store';
 import { BlockError, type BlockDocument, type BlockType, isBlockType } from './types';
@@ -15,18 +15,31 @@ export const BLOCK_CONTENT_TYPE = 'application/json';
  */
 export class KeyVaultBlockStore implements BlockStore {
   readonly description: string;
-  private readonly client: SecretClient;
+  private readonly vaultUrl: string;
+  private readonly credential: TokenCredential;
+  private readonly clientOptions: SecretClientOptions | undefined;
+  /** Made on first use: the Key Vault SDK is loaded only by a process that reads or writes a vault. */
+  private secretClient: Promise<SecretClient> | undefined;
 
   /** `clientOptions` is for tests (a local stand-in) and for tuning retries; production passes none. */
   constructor(vaultUrl: string, credential: TokenCredential, clientOptions?: SecretClientOptions) {
-    this.client = new SecretClient(vaultUrl, credential, clientOptions);
-    this.description = `Key Vault ${this.client.vaultUrl}`;
+    this.vaultUrl = vaultUrl;
+    this.credential = credential;
+    this.clientOptions = clientOptions;
+    this.description = `Key Vault ${vaultUrl}`;
+  }
+
+  private client(): Promise<SecretClient> {
+    this.secretClient ??= import('./keyvault-client.js').then(({ secretClient }) =>
+      secretClient(this.vaultUrl, this.credential, this.clientOptions),
+    );
+    return this.secretClient;
   }
 
   async get(name: string): Promise<StoredBlock | undefined> {
     let secret;
     try {
-      secret = await this.client.getSecret(name);
+      secret = await (await this.client()).getSecret(name);
     } catch (error) {
       if (httpStatusOf(error) === 404) return undefined;
       throw this.failure(`could not read block "${name}"`, error);
@@ -49,7 +62,9 @@ export class KeyVaultBlockStore implements BlockStore {
   async put<T extends BlockType>(name: string, type: T, document: BlockDocument<T>): Promise<void> {
     const checked = checkBlockForWrite(name, type, document);
     try {
-      await this.client.setSecret(name, JSON.stringify(checked), {
+      await (
+        await this.client()
+      ).setSecret(name, JSON.stringify(checked), {
         contentType: BLOCK_CONTENT_TYPE,
         tags: { [BLOCK_TYPE_TAG]: type },
       });
@@ -62,7 +77,7 @@ export class KeyVaultBlockStore implements BlockStore {
   async list(): Promise<BlockListing[]> {
     const blocks: BlockListing[] = [];
     try {
-      for await (const properties of this.client.listPropertiesOfSecrets()) {
+      for await (const properties of (await this.client()).listPropertiesOfSecrets()) {
         const tag = properties.tags?.[BLOCK_TYPE_TAG];
         if (tag === undefined) continue;
         blocks.push({ name: properties.name, type: isBlockType(tag) ? tag : undefined });

@@ -27,6 +27,7 @@ interface RunFlags {
   stage?: string;
   warehouse?: string;
   maxQuarantinePercent?: string;
+  pagesInFlight?: string;
   json?: boolean;
 }
 
@@ -69,7 +70,7 @@ function formatPlan(plan: Plan): string {
     `table ${plan.table} in ${plan.warehouse}; stage ${plan.stage}`,
     '',
     ...section(
-      'source requests (the count, then pages moving $offset by the rows received until an empty page)',
+      'source requests (the count, then pages of the counted rows, several at once, until a short or empty page)',
       plan.sourceRequests.map(readableUrl),
     ),
     '',
@@ -241,6 +242,10 @@ function addRunOptions(command: Command): Command {
     .option(
       '--max-quarantine-percent <percent>',
       `the most of a window's fetched records that may be quarantined before it fails (env ${SETTINGS.maxQuarantinePercent}; default the dataset's own, else 1)`,
+    )
+    .option(
+      '--pages-in-flight <n>',
+      `page requests kept in flight at once, 1 to 8 (env ${SETTINGS.pagesInFlight}; default 4)`,
     )
     .addOption(
       new Option(

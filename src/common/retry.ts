@@ -12,13 +12,21 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
   /** No new attempt starts once this long has passed since the first began; unset, only `attempts` bounds it. */
   readonly budgetMs?: number;
+  /**
+   * The longest a server's Retry-After is waited out (default `maxDelayMs`); a longer one is cut to it, and the
+   * retry event's `limit` says so.
+   */
+  readonly maxServerDelayMs?: number;
 }
 
 export interface RetryEvent {
   readonly attempt: number;
   readonly delayMs: number;
   readonly error: unknown;
-  /** The limits in force, for the retry line: `attempt 2 of 6, 1.2 s, gives up after 180 s`. */
+  /**
+   * The limits in force, for the retry line: `attempt 2 of 6, gives up 180 s after the first`, led by
+   * `Retry-After 3600 s capped at 60 s` when the server asked for longer than the policy waits.
+   */
   readonly limit: string;
 }
 
@@ -50,7 +58,8 @@ export interface AttemptContext {
 /**
  * Runs `attempt` until it succeeds, throws something that is not transient, or the policy runs out. Giving
  * up throws a transient error naming the limit that fired, with the last failure as its cause: an outer
- * driver may still try the whole step again later. A server's Retry-After is honoured up to `maxDelayMs`.
+ * driver may still try the whole step again later. A server's Retry-After is honoured up to `maxServerDelayMs`
+ * (default `maxDelayMs`); the backoff never waits less than it would without one.
  */
 export async function withRetry<T>(
   attempt: (context: AttemptContext) => Promise<T>,
@@ -69,7 +78,8 @@ export async function withRetry<T>(
     } catch (error) {
       if (options.signal?.aborted || errorKind(error) !== 'transient') throw error;
       const serverDelay = error instanceof TransientError ? (error.retryAfterMs ?? 0) : 0;
-      const delayMs = Math.min(policy.maxDelayMs, Math.max(serverDelay, backoffDelay(policy, attemptNumber)));
+      const serverCap = policy.maxServerDelayMs ?? policy.maxDelayMs;
+      const delayMs = Math.max(Math.min(serverDelay, serverCap), backoffDelay(policy, attemptNumber));
       const spent = now() - started;
       if (attemptNumber >= policy.attempts) {
         throw new TransientError(
@@ -84,11 +94,15 @@ export async function withRetry<T>(
           { cause: error },
         );
       }
+      const capped =
+        serverDelay > serverCap
+          ? `Retry-After ${Math.round(serverDelay / 1000)} s capped at ${Math.round(serverCap / 1000)} s; `
+          : '';
       options.onRetry?.({
         attempt: attemptNumber,
         delayMs,
         error,
-        limit: `attempt ${attemptNumber + 1} of ${policy.attempts}${
+        limit: `${capped}attempt ${attemptNumber + 1} of ${policy.attempts}${
           policy.budgetMs === undefined ? '' : `, gives up ${Math.round(policy.budgetMs / 1000)} s after the first`
         }`,
       });

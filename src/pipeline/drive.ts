@@ -108,10 +108,12 @@ export async function runWindow(ports: StepPorts, dataset: DatasetDefinition, wi
     const locked = { ...ports, signal };
     // Under the lock, before the source is asked: a warehouse that cannot be written is refused up front.
     await ports.warehouse.open();
+    const load = batchedLoads((windows) =>
+      withTable(locked, dataset, (signal) => loadWindows({ ...locked, signal }, dataset, windows)),
+    );
     const staged = await stageChunks(locked, dataset, window, async (manifest) => {
       // A chunk with no rows has nothing to load: a long, mostly empty window costs no statements.
-      if (manifest.staged === 0) return;
-      await withTable(locked, dataset, (signal) => loadWindows({ ...locked, signal }, dataset, [manifest.window]));
+      if (manifest.staged > 0) await load(manifest.window);
     });
     const rowsInWindow = await withTable(locked, dataset, (signal) =>
       ports.warehouse.rowsInWindow(dataset, window, signal),
@@ -128,13 +130,59 @@ export async function runWindow(ports: StepPorts, dataset: DatasetDefinition, wi
   });
 }
 
+/** One MERGE covers chunks spanning at most this many days (about a year), as a backfill's batches do. */
+export const MAX_DAYS_PER_LOAD = 366;
+
+/**
+ * Loads staged chunks behind the fetching, in order, one at a time: the chunks that were staged while a load ran go
+ * into the next load together, up to `MAX_DAYS_PER_LOAD` days of them, so a source faster than the warehouse costs
+ * a few MERGEs rather than one per chunk, and a slow source still has each chunk loaded as soon as it is staged. The
+ * promise for a chunk settles when its load does; after a failed load, no other is started.
+ */
+function batchedLoads(loadWindows: (windows: Window[]) => Promise<unknown>): (chunk: Window) => Promise<void> {
+  const waiting: { chunk: Window; loaded: () => void; failed: (error: unknown) => void }[] = [];
+  let loading = false;
+  let failure: { error: unknown } | undefined;
+  const next = async () => {
+    loading = true;
+    while (waiting.length > 0) {
+      let size = 1;
+      let days = daysIn(waiting[0]?.chunk as Window);
+      for (const { chunk } of waiting.slice(1)) {
+        days += daysIn(chunk);
+        if (days > MAX_DAYS_PER_LOAD) break;
+        size += 1;
+      }
+      const batch = waiting.splice(0, size);
+      try {
+        if (failure) throw failure.error;
+        await loadWindows(batch.map(({ chunk }) => chunk));
+        for (const { loaded } of batch) loaded();
+      } catch (error) {
+        failure ??= { error };
+        for (const { failed } of batch) failed(error);
+      }
+    }
+    loading = false;
+  };
+  return (chunk) =>
+    new Promise<void>((resolve, reject) => {
+      waiting.push({ chunk, loaded: resolve, failed: reject });
+      if (!loading) void next();
+    });
+}
+
+function daysIn(window: Window): number {
+  return Math.round((Date.parse(window.stop) - Date.parse(window.start)) / 86_400_000);
+}
+
 /** What `run` would do, worked out without touching the source, the stage or the warehouse. */
 export interface Plan {
   readonly dataset: string;
   readonly window: Window;
   readonly requestedWindow?: Window;
   readonly chunks: readonly Window[];
-  /** The count and the first page; later pages move `$offset` by the rows received, to an empty page. */
+  /** The count and the first page (sent together); later pages follow at offsets of a page up to the count, several in flight. */
   readonly sourceRequests: readonly string[];
   /** Per chunk: the first part file, the quarantine file and the manifest (more parts follow for big chunks). */
   readonly stagePaths: readonly string[];

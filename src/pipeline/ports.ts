@@ -168,7 +168,7 @@ export interface StepPorts {
 export interface StepTuning {
   /** Days per chunk of a long window: each chunk is staged with its own manifest and loaded on its own. */
   readonly chunkDays?: number;
-  /** Above this many rows a new part file is started (at a page boundary), keeping files a sane size. */
+  /** Above this many rows a new part file is started (after a slice of a page is written), keeping files a sane size. */
   readonly rowsPerPart?: number;
   /** How long a run waits for another run of the same window before it is refused. */
   readonly windowLockWaitMs?: number;

@@ -114,7 +114,30 @@ function isRejection(value: string | number | Rejection): value is Rejection {
   return typeof value === 'object';
 }
 
+/** The value of up to nine plain digits (what the sources send almost always), or -1 for anything else. */
+function plainDigits(raw: string): number {
+  if (raw.length === 0 || raw.length > 9) return -1;
+  let value = 0;
+  for (let at = 0; at < raw.length; at += 1) {
+    const digit = raw.charCodeAt(at) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
 function parseInteger(field: FieldDefinition, raw: string): number | Rejection {
+  const plain = plainDigits(raw);
+  if (plain >= 0) {
+    if (field.range && (plain < field.range.min || plain > field.range.max)) {
+      return reject(
+        'out_of_range',
+        field.name,
+        `${field.name} ${plain} is outside ${field.range.min}–${field.range.max}`,
+      );
+    }
+    return plain;
+  }
   if (!INTEGER.test(raw)) {
     const what = NUMBER.test(raw) ? 'is not a whole number' : 'is not a number';
     return reject('not_an_integer', field.name, `${field.name} "${raw}" ${what}`);

@@ -1,8 +1,11 @@
 import { InputError, TerminalError, TransientError, describeError } from '../common/errors';
 import { type AttemptContext, type RetryEvent, type RetryPolicy, reportWhileWaiting, withRetry } from '../common/retry';
+import { formatCount } from '../common/format';
 import { carriesCredentials, safeUrl } from '../common/urls';
 import type { DatasetDefinition } from './datasets';
 import { pageOrder } from './datasets';
+import { InFlightLimit, type Slot } from './in-flight';
+import { BodyBuffers, PageBody, invalidJson, looksLikeJsonArray, parseRows, readInto } from './page-body';
 import type { SourceRecord } from './records';
 import { type Window, checkedDate } from './window';
 
@@ -12,11 +15,22 @@ export const ROW_ID = ':id';
 /** Some Socrata deployments refuse larger pages with HTTP 400; 50,000 is safe everywhere. */
 export const MAX_PAGE_SIZE = 50_000;
 
+/** Page requests in flight at once by default, and at most (the `BNT_PAGES_IN_FLIGHT` setting, `--pages-in-flight`). */
+export const DEFAULT_PAGES_IN_FLIGHT = 4;
+export const MAX_PAGES_IN_FLIGHT = 8;
+
 /**
  * How long one source request may take and how long the source is retried, together: a stalled or dripping
- * source is given up on about three minutes after the first try, not after six two-minute timeouts.
+ * source is given up on about three minutes after the first try, not after six two-minute timeouts. A 429's
+ * Retry-After is waited out up to a minute; a longer one is cut to that, and the retry line says so.
  */
-export const SOURCE_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 1_000, maxDelayMs: 15_000, budgetMs: 180_000 };
+export const SOURCE_RETRY: RetryPolicy = {
+  attempts: 6,
+  baseDelayMs: 1_000,
+  maxDelayMs: 15_000,
+  budgetMs: 180_000,
+  maxServerDelayMs: 60_000,
+};
 /** A whole request, body included. A page of 50,000 rows takes seconds; two minutes is a stall. */
 export const REQUEST_TIMEOUT_MS = 120_000;
 /** No byte for this long while a request is open counts as a stall. */
@@ -34,6 +48,8 @@ export interface SourceOptions {
   /** Socrata app token, sent as `X-App-Token`; without one, requests share a per-IP throttle pool. */
   readonly appToken?: string | undefined;
   readonly pageSize?: number;
+  /** Page requests in flight at once, at most (1–8, default 4); a 429 lowers it for a while. */
+  readonly pagesInFlight?: number;
   readonly retry?: RetryPolicy;
   readonly timeoutMs?: number;
   readonly idleTimeoutMs?: number;
@@ -42,6 +58,8 @@ export interface SourceOptions {
   readonly onRetry?: (event: RetryEvent) => void;
   /** Told every 15 s while a request is open, so a slow source never looks like a hang. */
   readonly onWait?: (message: string) => void;
+  /** Told when a 429 lowers the requests in flight, and when they are raised again. */
+  readonly onPacing?: (message: string) => void;
   /** Where the URL came from (`BNT_SOURCE_URL`, `--source-url`): named when it is wrong. */
   readonly urlField?: string;
 }
@@ -50,7 +68,11 @@ export interface Page {
   /** 1-based. */
   readonly number: number;
   readonly offset: number;
-  readonly records: SourceRecord[];
+  /**
+   * The page's records in order, parsed a slice (about 1,000) at a time as they are asked for (`page-body.ts`):
+   * work on a slice before asking for the next, so its objects die young. One pass.
+   */
+  readonly slices: Iterable<SourceRecord[]>;
 }
 
 /** A Socrata error body: `{code, error, message, data}`, or the older `{message, errorCode}`. */
@@ -168,11 +190,15 @@ function describeErrorBody(text: string): { code: string | undefined; message: s
 /** A client for one Socrata resource: GET requests with retries, paging and the two aggregates we need. */
 export class SocrataClient {
   readonly resourceUrl: string;
+  /** Page requests that may be in flight at once, at most. */
+  readonly pagesInFlight: number;
   private readonly options: SourceOptions;
   private readonly pageSize: number;
   private readonly headers: Headers;
   private readonly retry: RetryPolicy;
   private readonly maxBodyBytes: number;
+  private readonly inFlight: InFlightLimit;
+  private readonly buffers: BodyBuffers;
   /** Queries asked of the source, retries not counted: what the request budget is measured in. */
   requests = 0;
 
@@ -182,12 +208,34 @@ export class SocrataClient {
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
       throw new InputError('pageSize', `the page size ${pageSize} must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
     }
+    const pagesInFlight = options.pagesInFlight ?? DEFAULT_PAGES_IN_FLIGHT;
+    if (!Number.isInteger(pagesInFlight) || pagesInFlight < 1 || pagesInFlight > MAX_PAGES_IN_FLIGHT) {
+      throw new InputError(
+        'pagesInFlight',
+        `the pages in flight ${pagesInFlight} must be a whole number from 1 to ${MAX_PAGES_IN_FLIGHT}`,
+      );
+    }
     this.resourceUrl = url.toString();
     this.options = options;
     this.pageSize = pageSize;
+    this.pagesInFlight = pagesInFlight;
     this.headers = requestHeaders(options.appToken);
     this.retry = options.retry ?? SOURCE_RETRY;
     this.maxBodyBytes = options.maxBodyBytes ?? Math.max(MIN_BODY_CAP_BYTES, pageSize * BODY_BYTES_PER_ROW);
+    // The bodies in flight and the page being read: what memory holds, whatever the window.
+    this.buffers = new BodyBuffers(pagesInFlight + 1);
+    this.inFlight = new InFlightLimit(pagesInFlight, (from, to, why) =>
+      options.onPacing?.(
+        why === 'throttled'
+          ? `the source throttled (HTTP 429): ${to} request${to === 1 ? '' : 's'} in flight instead of ${from}, until answers come without one`
+          : `the source answers again: ${to} requests in flight (at most ${pagesInFlight})`,
+      ),
+    );
+  }
+
+  /** The most requests that were in flight at once (attempts, retries included). */
+  get mostInFlight(): number {
+    return this.inFlight.mostInFlight;
   }
 
   /** The request URL for a query; it never carries the app token, which travels in a header. */
@@ -212,12 +260,12 @@ export class SocrataClient {
    * `SOURCE_RETRY`'s attempts and time budget. `signal` abandons it, retries and backoff included.
    */
   async query(params: Record<string, string>, signal?: AbortSignal): Promise<SourceRecord[]> {
-    const url = this.urlFor(params);
-    this.requests += 1;
-    return withRetry((attempt) => this.getOnce(url, attempt, signal), this.retry, {
-      what: `GET ${url.origin}${url.pathname}`,
-      ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
-      signal,
+    return this.fetchQuery(params, signal, -1, (body) => {
+      try {
+        return parseRows(body.bytes);
+      } finally {
+        body.release();
+      }
     });
   }
 
@@ -241,39 +289,147 @@ export class SocrataClient {
   }
 
   /**
-   * Every record of a query, a page at a time (`$offset` moves on by the rows received). The next page is requested
-   * while the caller works on the current one; at most two pages are held, so memory does not grow with the result.
-   * Paging ends at an empty page, not a short one: a server that sends fewer rows than asked cannot end it early.
-   * Stopping the iteration (or `signal`) abandons the request in flight.
+   * Every record of a query whose count is `rows`, a page at a time, in order. The first page needs no count, so it
+   * is requested at once, beside the count; every later page's offset follows from the count, so up to
+   * `pagesInFlight` requests are in flight side by side (fewer while the source throttles), and the page that proves
+   * where the result ends goes out with the last of them: every page up to the first expected short (or empty) is
+   * asked for, `floor(rows / page size) + 1` pages (a result that ends exactly on a page costs the empty page after
+   * it). A page's body is held as the bytes that came until its turn and parsed then, a slice at a time, while the
+   * next pages are in flight: memory holds at most `pagesInFlight` bodies besides the page being read, and one parsed
+   * slice of it, whatever the result's length.
+   *
+   * Paging ends at a short page at or past the count, or at an empty page. A page shorter than asked before the count
+   * cannot end it: the pages requested after it are dropped and paging goes on from the rows received, as it does
+   * after a full page where a short one was expected (a result that grew). Whether the pages add up to the count is
+   * the caller's to judge. Stopping the iteration, `close`, a failed count or `signal` abandons the requests in flight.
    */
-  async *pages(query: Record<string, string>, signal?: AbortSignal): AsyncGenerator<Page> {
+  pages(query: Record<string, string>, rows: number | Promise<number>, signal?: AbortSignal): Paging {
     const abandon = new AbortController();
     const pageSignal = signal ? AbortSignal.any([signal, abandon.signal]) : abandon.signal;
-    const fetchPage = (number: number, offset: number): Promise<Page> => {
-      const page = this.query(this.pageParams(query, offset), pageSignal).then((records) => ({
-        number,
-        offset,
-        records,
-      }));
-      // The prefetch may fail while the caller is busy; its error is thrown where it is awaited.
-      page.catch(() => undefined);
-      return page;
+    const first = this.requestPage(query, 1, 0, pageSignal);
+    Promise.resolve(rows).catch(() => abandon.abort(new Error('the count failed')));
+    const generator = this.readPages(query, rows, first, abandon, pageSignal);
+    return {
+      [Symbol.asyncIterator]: () => generator,
+      close: () => abandon.abort(new Error('paging was stopped')),
     };
+  }
+
+  private async *readPages(
+    query: Record<string, string>,
+    counted: number | Promise<number>,
+    first: PageRequest,
+    abandon: AbortController,
+    pageSignal: AbortSignal,
+  ): AsyncGenerator<Page> {
     try {
-      let next: Promise<Page> | undefined = fetchPage(1, 0);
-      while (next) {
-        const page: Page = await next;
-        next = page.records.length > 0 ? fetchPage(page.number + 1, page.offset + page.records.length) : undefined;
-        if (page.records.length > 0) yield page;
+      const rows = await counted;
+      const requested: PageRequest[] = [first];
+      let number = 2;
+      let nextOffset = this.pageSize;
+      /** The page expected short is requested: nothing is planned past it until a page says the result goes on. */
+      let endRequested = rows < this.pageSize;
+      const requestPages = () => {
+        while (!endRequested && requested.length < this.pagesInFlight) {
+          requested.push(this.requestPage(query, number, nextOffset, pageSignal));
+          endRequested = rows - nextOffset < this.pageSize;
+          number += 1;
+          nextOffset += this.pageSize;
+        }
+      };
+      const dropRequested = () => {
+        for (const request of requested.splice(0)) request.abandon.abort(new Error('the page is not needed'));
+      };
+      requestPages();
+      for (let head = requested.shift(); head; head = requested.shift()) {
+        // Keep the pages in flight full while this one is read.
+        requestPages();
+        const bytes = await head.body;
+        const body = new PageBody(bytes.bytes);
+        try {
+          const slices = body.slices();
+          if (!body.empty) yield { number: head.number, offset: head.offset, slices };
+          for (const unread of slices) void unread; // the caller stopped short: count the rest
+        } finally {
+          bytes.release();
+        }
+        const continuesAt = head.offset + body.received;
+        const ended = body.received === 0 || (body.received < this.pageSize && continuesAt >= rows);
+        if (ended) {
+          dropRequested();
+          return;
+        }
+        const inPlace = requested.length > 0 ? requested[0]?.offset === continuesAt : nextOffset === continuesAt;
+        if (!inPlace) {
+          // The pages asked for after this one start in the wrong place: ask again from the rows received.
+          dropRequested();
+          number = head.number + 1;
+          nextOffset = continuesAt;
+        }
+        // Nothing more asked for, yet the result goes on (it grew, or a page came short): plan past it again.
+        if (requested.length === 0) endRequested = false;
+        requestPages();
       }
     } finally {
       abandon.abort(new Error('paging was stopped'));
     }
   }
 
-  private async getOnce(url: URL, attempt: AttemptContext, signal: AbortSignal | undefined): Promise<SourceRecord[]> {
+  /** A page's body, requested now and held as bytes; its failure is thrown where it is read. */
+  private requestPage(query: Record<string, string>, number: number, offset: number, signal: AbortSignal): PageRequest {
+    const abandon = new AbortController();
+    const params = this.pageParams(query, offset);
+    const body = this.fetchQuery(params, AbortSignal.any([signal, abandon.signal]), offset, (answer) => {
+      // A cut-off body or an error page is retried now; the records are parsed at the page's turn.
+      if (looksLikeJsonArray(answer.bytes)) return answer;
+      answer.release();
+      throw invalidJson(answer.bytes.length);
+    });
+    body.catch(() => undefined);
+    return { number, offset, body, abandon };
+  }
+
+  /** One query's answer, retried; `accept` turns the body into the result or throws (transient to retry). */
+  private async fetchQuery<T>(
+    params: Record<string, string>,
+    signal: AbortSignal | undefined,
+    priority: number,
+    accept: (body: Body) => T,
+  ): Promise<T> {
+    const url = this.urlFor(params);
+    this.requests += 1;
+    return withRetry(async (attempt) => accept(await this.getOnce(url, attempt, priority, signal)), this.retry, {
+      what: `GET ${url.origin}${url.pathname}`,
+      ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+      signal,
+    });
+  }
+
+  /** One attempt in its turn among the requests in flight: the body of a successful answer, as bytes. */
+  private async getOnce(
+    url: URL,
+    attempt: AttemptContext,
+    priority: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Body> {
+    const queued = Date.now();
+    const slot = await this.inFlight.acquire(priority, signal);
+    try {
+      const remainingMs = attempt.remainingMs === undefined ? undefined : attempt.remainingMs - (Date.now() - queued);
+      return await this.getInTurn(url, remainingMs, slot, signal);
+    } finally {
+      slot.release();
+    }
+  }
+
+  private async getInTurn(
+    url: URL,
+    remainingMs: number | undefined,
+    slot: Slot,
+    signal: AbortSignal | undefined,
+  ): Promise<Body> {
     // The last attempt gets only what is left of the budget, so the budget holds however slow the source is.
-    const timeoutMs = Math.min(this.options.timeoutMs ?? REQUEST_TIMEOUT_MS, attempt.remainingMs ?? Infinity);
+    const timeoutMs = Math.max(1, Math.min(this.options.timeoutMs ?? REQUEST_TIMEOUT_MS, remainingMs ?? Infinity));
     const idleMs = this.options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     const limits = new AbortController();
     const total = setTimeout(
@@ -296,13 +452,13 @@ export class SocrataClient {
     const requestSignal = signal ? AbortSignal.any([signal, limits.signal]) : limits.signal;
     let status: number;
     let retryAfter: string | null;
-    let text: string;
+    let body: Body;
     try {
       resetIdle();
       const response = await this.fetchWithinOrigin(url, requestSignal);
       status = response.status;
       retryAfter = response.headers.get('retry-after');
-      text = await this.readBody(response, resetIdle);
+      body = await this.readBody(response, resetIdle);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (limits.signal.aborted) throw limits.signal.reason;
@@ -313,32 +469,24 @@ export class SocrataClient {
       clearTimeout(idle);
       stopReporting();
     }
+    if (status === 429) this.inFlight.throttled(slot);
+    else this.inFlight.answered(slot);
+    if (status >= 200 && status < 300) return body;
+    const text = body.bytes.toString('utf8');
+    body.release();
     if (status === 429 || status >= 500) {
       const { message } = describeErrorBody(text);
       throw new TransientError(`the source answered HTTP ${status}: ${message}`, {
         retryAfterMs: parseRetryAfter(retryAfter),
       });
     }
-    if (status < 200 || status >= 300) {
-      const { code, message } = describeErrorBody(text);
-      const codeText = code ? ` (${code})` : '';
-      throw new SourceRequestError(
-        status,
-        code,
-        `the source refused the request with HTTP ${status}${codeText}: ${message}`,
-      );
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (error) {
-      throw new TransientError(`the source sent a truncated or invalid JSON body (${text.length} bytes)`, {
-        cause: error,
-      });
-    }
-    if (!Array.isArray(body))
-      throw new TransientError(`the source sent a JSON ${typeof body} where an array of rows was expected`);
-    return body as SourceRecord[];
+    const { code, message } = describeErrorBody(text);
+    const codeText = code ? ` (${code})` : '';
+    throw new SourceRequestError(
+      status,
+      code,
+      `the source refused the request with HTTP ${status}${codeText}: ${message}`,
+    );
   }
 
   /**
@@ -372,26 +520,58 @@ export class SocrataClient {
     }
   }
 
-  /** The body as text, refusing more than a page can hold; every chunk that arrives resets the idle timer. */
-  private async readBody(response: Response, onData: () => void): Promise<string> {
-    if (!response.body) return '';
-    // Decoded as it arrives: the chunks are not kept, and no second copy of the whole body is made to join them.
-    const decoder = new TextDecoder();
-    let text = '';
-    let bytes = 0;
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      onData();
-      bytes += chunk.byteLength;
-      if (bytes > this.maxBodyBytes) {
-        await response.body.cancel().catch(() => undefined);
+  /**
+   * The body as the bytes that came, refusing more than a page can hold; every chunk that arrives resets the idle
+   * timer. Read into one of the client's reusable buffers (outside the JS heap), given back with `release`.
+   */
+  private async readBody(response: Response, onData: () => void): Promise<Body> {
+    if (!response.body) return { bytes: Buffer.alloc(0), release: () => undefined };
+    const stated = Number(response.headers.get('content-length'));
+    const expected = Number.isSafeInteger(stated) && stated <= this.maxBodyBytes ? stated : 0;
+    const { buffer, bytes } = await readInto(
+      this.buffers,
+      response.body as AsyncIterable<Uint8Array>,
+      expected,
+      async (soFar) => {
+        onData();
+        if (soFar <= this.maxBodyBytes) return;
+        await response.body?.cancel().catch(() => undefined);
         throw new TransientError(
-          `the source sent more than ${megabytes(this.maxBodyBytes)} for one page of at most ${this.pageSize.toLocaleString('en-US')} rows (limit: response size); the answer was not parsed`,
+          `the source sent more than ${megabytes(this.maxBodyBytes)} for one page of at most ${formatCount(this.pageSize)} rows (limit: response size); the answer was not parsed`,
         );
-      }
-      text += decoder.decode(chunk, { stream: true });
-    }
-    return text + decoder.decode();
+      },
+    );
+    let released = false;
+    return {
+      // A view, not a copy: valid until released.
+      bytes: buffer.subarray(0, bytes),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.buffers.give(buffer);
+      },
+    };
   }
+}
+
+/** The pages of a query, in order; `close` abandons the requests in flight (a loop that breaks does too). */
+export interface Paging extends AsyncIterable<Page> {
+  close(): void;
+}
+
+/** An answer's bytes, in a buffer the client uses again once they are `release`d. */
+interface Body {
+  readonly bytes: Buffer;
+  release(): void;
+}
+
+/** A page asked for and not yet read: its body arrives (or has arrived) as bytes. */
+interface PageRequest {
+  readonly number: number;
+  readonly offset: number;
+  readonly body: Promise<Body>;
+  /** Drops this page alone (paging went on from elsewhere). */
+  readonly abandon: AbortController;
 }
 
 /** A bounded piece of an unexpected answer: enough to recognise it, never a flood. */

@@ -23,6 +23,8 @@ import { type Window, describeWindow, splitWindow } from './window';
 
 export const DEFAULT_CHUNK_DAYS = 28;
 export const DEFAULT_ROWS_PER_PART = 1_000_000;
+/** Staged text is written once this much has gathered (and at the end of every page): few writes, short-lived text. */
+const FLUSH_AT_CHARACTERS = 1024 * 1024;
 
 /** A staged window: the manifest's counts, summed over its chunks. */
 export interface StageOutput {
@@ -56,9 +58,12 @@ export class SourceInconsistentError extends TransientError {
  * Fetches a window with one paged query ordered on the window field, checks every record, and writes each
  * chunk (`DEFAULT_CHUNK_DAYS` days) as JSON Lines with its quarantine and its manifest, the manifest last.
  * A chunk is restaged from scratch: its old manifest goes first, so a run that fails halfway leaves nothing a
- * load would accept. Memory holds two pages and one chunk's keys at most whatever the window's length, and
- * `onChunk` lets a driver load a chunk while the next is fetched. The source costs ceil(rows / page size) + 2
- * requests: the count, the pages and the empty page that ends them.
+ * load would accept. The count comes first, so every page's offset is known and the source client keeps several
+ * pages in flight (`SocrataClient.pages`); they are checked and written strictly in order, one parsed page at a
+ * time. Memory holds the pages in flight as text, one parsed page and one chunk's keys at most, whatever the
+ * window's length, and `onChunk` lets a driver load a chunk while the next is fetched. The source costs
+ * floor(rows / page size) + 2 requests: the count and the pages, the last of them short (or, when the rows end
+ * exactly on a page, an empty one).
  *
  * Offset paging sees every row exactly once, each in its chunk, only if the result holds still and comes in the
  * order asked; when it does not (a row on two pages, more rows than counted, fewer at the end, a record earlier
@@ -82,7 +87,16 @@ export async function stageChunks(
     new SourceInconsistentError(`${what}: ${detail}, so the window was not staged; run it again`);
   const shifted = (detail: string) => inconsistent(`${detail}; the source changed while paging`);
 
-  const sourceCount = await source.count(windowWhere(dataset, window), signal);
+  // The first page needs no count: it is asked for beside it, and the rest once the count gives their offsets.
+  const counted = source.count(windowWhere(dataset, window), signal);
+  const paging = source.pages(windowQuery(dataset, window), counted, signal);
+  let sourceCount: number;
+  try {
+    sourceCount = await counted;
+  } catch (error) {
+    paging.close();
+    throw error;
+  }
   progress(
     `${what}: the source has ${count(sourceCount)} rows${chunks.length > 1 ? `, staged in ${chunks.length} chunks` : ''}`,
   );
@@ -96,35 +110,41 @@ export async function stageChunks(
   try {
     let chunkIndex = 0;
     await writer.begin(chunks[0] as Window);
-    for await (const page of source.pages(windowQuery(dataset, window), signal)) {
-      const firstRowId = page.records[0]?.[ROW_ID];
-      if (firstRowId !== undefined && firstRowId === lastRowId)
-        throw shifted(`row ${JSON.stringify(firstRowId)} came on two pages`);
-      lastRowId = page.records.at(-1)?.[ROW_ID];
-      if (fetched + page.records.length > sourceCount) {
-        throw shifted(`the source sent more than the ${count(sourceCount)} rows it counted`);
-      }
-      for (const record of page.records) {
-        const checked = check(record);
-        const position = checked.position;
-        if (position !== undefined) {
-          if (highest !== undefined && position < highest) {
-            throw inconsistent(
-              `the source did not return rows in the order asked ($order=${pageOrder(dataset).join(',')}): ${dataset.windowField} ${position} came after ${highest}`,
-            );
-          }
-          highest = position;
-          // In order, so a record past the chunk's end starts the next chunk (inside the window, there is one).
-          while (position.slice(0, 10) >= writer.chunk.stop) {
-            await writer.finish();
-            chunkIndex += 1;
-            await writer.begin(chunks[chunkIndex] as Window);
-          }
+    for await (const page of paging) {
+      let firstOfPage = true;
+      // A slice at a time (`Page.slices`): checked and written before the next is parsed.
+      for (const records of page.slices) {
+        const firstRowId = records[0]?.[ROW_ID];
+        if (firstOfPage && firstRowId !== undefined && firstRowId === lastRowId)
+          throw shifted(`row ${JSON.stringify(firstRowId)} came on two pages`);
+        firstOfPage = false;
+        lastRowId = records.at(-1)?.[ROW_ID];
+        if (fetched + records.length > sourceCount) {
+          throw shifted(`the source sent more than the ${count(sourceCount)} rows it counted`);
         }
-        writer.add(record, checked);
+        for (const record of records) {
+          const checked = check(record);
+          const position = checked.position;
+          if (position !== undefined) {
+            if (highest !== undefined && position < highest) {
+              throw inconsistent(
+                `the source did not return rows in the order asked ($order=${pageOrder(dataset).join(',')}): ${dataset.windowField} ${position} came after ${highest}`,
+              );
+            }
+            highest = position;
+            // In order, so a record past the chunk's end starts the next chunk (inside the window, there is one).
+            while (position.slice(0, 10) >= writer.chunk.stop) {
+              await writer.finish();
+              chunkIndex += 1;
+              await writer.begin(chunks[chunkIndex] as Window);
+            }
+          }
+          writer.add(record, checked);
+        }
+        fetched += records.length;
+        if (writer.pendingText > FLUSH_AT_CHARACTERS) await writer.flush();
       }
       await writer.flush();
-      fetched += page.records.length;
       const seconds = (Date.now() - started) / 1000;
       progress(
         `page ${page.number}: ${count(fetched)}/${count(sourceCount)} rows fetched, ` +
@@ -142,6 +162,7 @@ export async function stageChunks(
       await writer.finish();
     }
   } catch (error) {
+    paging.close();
     await writer.abort(error instanceof Error ? error : new Error(String(error)), {
       // The chunks already written may lack rows that came late or were skipped: take their manifests back.
       withdraw: error instanceof SourceInconsistentError && !signal?.aborted,
@@ -201,8 +222,8 @@ class ChunkWriter {
   private unseenInWindow: Set<string> | undefined;
   /** The manifests this run wrote, so a window that turns out inconsistent can take them back. */
   private readonly written: string[] = [];
-  /** Loads run behind the fetching; the chain keeps them in order and its failure is kept for `settled`. */
-  private loads: Promise<void> = Promise.resolve();
+  /** Loads run behind the fetching (the driver orders and batches them); their first failure is kept for `settled`. */
+  private readonly loads: Promise<unknown>[] = [];
   private loadFailure: { error: unknown } | undefined;
 
   constructor(
@@ -241,12 +262,15 @@ class ChunkWriter {
   add(record: SourceRecord, checked: Checked): void {
     const state = this.current;
     state.fetched += 1;
-    for (const name of state.unseen) {
-      if (record[name] !== undefined && record[name] !== null) state.unseen.delete(name);
+    if (state.unseen.size > 0) {
+      for (const name of state.unseen) {
+        if (record[name] !== undefined && record[name] !== null) state.unseen.delete(name);
+      }
     }
+    const keysBefore = state.keys.size;
     if ('rejection' in checked) {
       this.quarantine(checked.rejection, record);
-    } else if (state.keys.has(checked.key)) {
+    } else if (state.keys.add(checked.key).size === keysBefore) {
       this.quarantine(
         {
           reason: 'duplicate_key',
@@ -256,14 +280,18 @@ class ChunkWriter {
         record,
       );
     } else {
-      state.keys.add(checked.key);
       this.stagedText += `${JSON.stringify(checked.row)}\n`;
       state.staged += 1;
       state.rowsInPart += 1;
     }
   }
 
-  /** Writes what the current page added; called at page boundaries and before a chunk ends. */
+  /** Characters of staged and quarantined text not yet written. */
+  get pendingText(): number {
+    return this.stagedText.length + this.quarantineText.length;
+  }
+
+  /** Writes what the current page added so far; called as it gathers, at the end of a page and of a chunk. */
   async flush(): Promise<void> {
     const state = this.current;
     if (this.stagedText) {
@@ -325,19 +353,21 @@ class ChunkWriter {
     }
     this.parts.push(...state.parts);
     if (manifest.quarantineFile) this.quarantineFiles.push(manifest.quarantineFile);
-    const onChunk = this.onChunk;
-    if (onChunk) {
-      this.loads = this.loads.then(() => onChunk(manifest));
+    if (this.onChunk) {
+      // Handed over at once, so a driver can load the chunks that are staged while a load runs in one statement.
+      const loaded = Promise.resolve(this.onChunk(manifest));
       // Kept, not thrown here: the next chunk's start or `settled` throws it, so fetching stops early.
-      this.loads.catch((error: unknown) => {
+      loaded.catch((error: unknown) => {
         this.loadFailure ??= { error };
       });
+      this.loads.push(loaded);
     }
   }
 
   /** Waits for the loads behind the fetching; throws the first that failed. */
   async settled(): Promise<void> {
-    await this.loads;
+    await Promise.allSettled(this.loads);
+    if (this.loadFailure) throw this.loadFailure.error;
   }
 
   /** Gives up on the chunk being written; `withdraw` also removes the manifests written before it. */
@@ -345,7 +375,7 @@ class ChunkWriter {
     const state = this.current;
     await Promise.all([state.part?.abort(error), state.quarantine?.abort(error)]);
     // Let a load in flight finish or fail before the caller moves on, so nothing runs behind the error.
-    await this.loads.catch(() => undefined);
+    await Promise.allSettled(this.loads);
     if (options.withdraw) {
       for (const manifest of this.written) await this.ports.stage.remove(manifest).catch(() => undefined);
     }

@@ -28,7 +28,15 @@ export const APP_FIELD_NAMES: RequestFieldNames = {
   stage: SETTINGS.stage,
   warehouse: SETTINGS.warehouse,
   maxQuarantinePercent: SETTINGS.maxQuarantinePercent,
+  pagesInFlight: SETTINGS.pagesInFlight,
 };
+
+/**
+ * The most pages one step keeps in flight in the Functions app, whatever `BNT_PAGES_IN_FLIGHT` asks: a backfill
+ * stages up to 16 units at once (`maxConcurrency`), so a backfill never has more than 16 × 4 = 64 requests in flight
+ * to the source (`MAX_SOURCE_REQUESTS_IN_FLIGHT`, src/schedule/backfill-request.ts); 16 with the defaults (4 × 4).
+ */
+export const APP_MAX_PAGES_IN_FLIGHT = 4;
 
 let credential: TokenCredential | undefined;
 let blocks: BlockReader | undefined;
@@ -109,6 +117,10 @@ function appContext(log: (message: string) => void, env: NodeJS.ProcessEnv): Run
     progress: log,
     signal: shutdown.signal,
     names: APP_FIELD_NAMES,
+    maxPagesInFlight: {
+      pages: APP_MAX_PAGES_IN_FLIGHT,
+      why: 'a backfill stages up to 16 units at once, and keeps at most 64 requests in flight to the source',
+    },
     deps: { credential: processCredential(), blocks: processBlockReader(env) },
   };
 }

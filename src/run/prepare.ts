@@ -1,11 +1,10 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
 import { checkAppToken } from '../blocks/types';
 import { InputError, describeError } from '../common/errors';
 import { DEFAULT_DATASET, type DatasetDefinition, findDataset } from '../pipeline/datasets';
-import { SocrataClient, resourceUrlUnder } from '../pipeline/source';
+import { DEFAULT_PAGES_IN_FLIGHT, MAX_PAGES_IN_FLIGHT, SocrataClient, resourceUrlUnder } from '../pipeline/source';
 import type { StepPorts, StepTuning } from '../pipeline/steps';
 import { type Window, clipWindow, resolveWindow, utcDate } from '../pipeline/window';
 import { SETTINGS, readSetting } from './settings';
@@ -29,6 +28,8 @@ export interface RunRequest {
   readonly warehouse?: string | undefined;
   /** The quarantine limit in percent, as typed; it overrides the dataset's own. */
   readonly maxQuarantinePercent?: string | undefined;
+  /** Page requests in flight at once, as typed (1–8). */
+  readonly pagesInFlight?: string | undefined;
 }
 
 /** How the caller spells each request field, so an error names what the user typed. */
@@ -44,6 +45,7 @@ export const CLI_FIELD_NAMES: RequestFieldNames = {
   stage: '--stage',
   warehouse: '--warehouse',
   maxQuarantinePercent: '--max-quarantine-percent',
+  pagesInFlight: '--pages-in-flight',
 };
 
 export interface RunContext {
@@ -60,6 +62,11 @@ export interface RunContext {
   readonly forWriting?: boolean;
   /** The source client's waits and retries; tests shorten them. */
   readonly sourceOptions?: Partial<ConstructorParameters<typeof SocrataClient>[0]>;
+  /**
+   * The most pages in flight this host allows, whatever the setting asks (the Functions app's cap); a setting above
+   * it is lowered to it, with a progress line saying why.
+   */
+  readonly maxPagesInFlight?: { readonly pages: number; readonly why: string };
 }
 
 export interface PreparedRun {
@@ -102,12 +109,13 @@ export async function openPorts(
   const choice = chooseTargets(request, context.env, context.cwd, names);
   const dataDirField = request.dataDir !== undefined ? names.dataDir : SETTINGS.dataDir;
   await checkDataDir(choice, dataDirField, false);
-  if (choice.stageConnectionString !== undefined) checkConnectionString(choice.stageConnectionString);
+  if (choice.stageConnectionString !== undefined) await checkConnectionString(choice.stageConnectionString);
 
   if (request.appToken !== undefined) checkAppToken(request.appToken, names.appToken);
   const envToken = readSetting(context.env, 'appToken');
   if (request.appToken === undefined && envToken !== undefined) checkAppToken(envToken, SETTINGS.appToken);
   const maxQuarantinePercent = quarantineLimit(request, context.env, names);
+  const pagesInFlight = pagesInFlightFor(request, context, names);
   const urlField = request.sourceUrl !== undefined ? names.sourceUrl : SETTINGS.sourceUrl;
   const base = request.sourceUrl ?? readSetting(context.env, 'sourceUrl');
   const resourceUrl = base === undefined ? dataset.resourceUrl : resourceUrlUnder(base, dataset, urlField);
@@ -119,6 +127,8 @@ export async function openPorts(
       onRetry: ({ delayMs, error, limit }) =>
         context.progress(`retrying in ${(delayMs / 1000).toFixed(1)} s (${limit}): ${describeError(error)}`),
       onWait: context.progress,
+      onPacing: context.progress,
+      ...(pagesInFlight !== undefined ? { pagesInFlight } : {}),
       ...context.sourceOptions,
     });
   makeSource(undefined); // checks the URL before any block store is read
@@ -232,10 +242,39 @@ function quarantineLimit(
   return value;
 }
 
+/**
+ * Page requests in flight from a flag or setting, 1–8; undefined leaves the client's default (4). A host's cap lowers
+ * it, saying so once.
+ */
+function pagesInFlightFor(
+  request: Pick<RunRequest, 'pagesInFlight'>,
+  context: RunContext,
+  names: RequestFieldNames,
+): number | undefined {
+  const field = request.pagesInFlight !== undefined ? names.pagesInFlight : SETTINGS.pagesInFlight;
+  const text = request.pagesInFlight ?? readSetting(context.env, 'pagesInFlight');
+  let pages: number | undefined;
+  if (text !== undefined) {
+    pages = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+    if (!(pages >= 1 && pages <= MAX_PAGES_IN_FLIGHT)) {
+      throw new InputError(
+        field,
+        `${field} "${text}" must be a whole number from 1 to ${MAX_PAGES_IN_FLIGHT}: the page requests kept in flight at once`,
+      );
+    }
+  }
+  const cap = context.maxPagesInFlight;
+  if (cap === undefined || (pages ?? DEFAULT_PAGES_IN_FLIGHT) <= cap.pages) return pages;
+  if (pages !== undefined) context.progress(`${field} ${pages} is capped at ${cap.pages} here: ${cap.why}`);
+  return cap.pages;
+}
+
 /** A development connection string (Azurite) that the storage SDK cannot read is named, never echoed. */
-function checkConnectionString(connectionString: string): void {
+async function checkConnectionString(connectionString: string): Promise<void> {
+  // The storage SDK is loaded only when an azure stage is given a connection string (development, Azurite).
+  const { readConnectionString } = await import('../stage/blob.js');
   try {
-    BlobServiceClient.fromConnectionString(connectionString);
+    readConnectionString(connectionString);
   } catch (error) {
     const reason = describeError(error).replaceAll(connectionString, '<the value>');
     throw new InputError(

@@ -25,6 +25,12 @@ export const SETTINGS = {
    * Default: the dataset's own limit, else 1.
    */
   maxQuarantinePercent: 'BNT_MAX_QUARANTINE_PERCENT',
+  /**
+   * Page requests a run keeps in flight at once, 1–8 (default 4): every page's offset is known from the count, so
+   * they are requested side by side and read in order. A 429 lowers it for a while. Capped at 4 in the Functions
+   * app (see `APP_MAX_PAGES_IN_FLIGHT`).
+   */
+  pagesInFlight: 'BNT_PAGES_IN_FLIGHT',
   /** The Socrata app token; otherwise the socrata-source block is read. */
   appToken: 'SOCRATA_APP_TOKEN',
   /** The weekly timer's NCRONTAB schedule (six fields, UTC). Default `0 0 12 * * 1`, Monday 12:00. */

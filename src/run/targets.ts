@@ -1,14 +1,12 @@
 import { join, resolve } from 'node:path';
-import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential } from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { checkVaultUrl, openBlockStore } from '../blocks/open';
 import { BlockError, BlockReader } from '../blocks/reader';
 import { BLOCK_NAME_SETTINGS, blockNames } from '../blocks/types';
 import { InputError, describeError, messageOf } from '../common/errors';
-import { BlobStageStore } from '../stage/blob';
 import { LocalStageStore } from '../stage/local';
-import { type DatabricksConnector, DatabricksWarehouse } from '../warehouse/databricks';
+import type { DatabricksConnector } from '../warehouse/databricks';
 import type { StageStore, Warehouse } from '../pipeline/ports';
 import { DEFAULT_DATA_DIR, SETTINGS, readSetting } from './settings';
 
@@ -99,6 +97,20 @@ export function chooseTargets(
   };
 }
 
+/**
+ * `DefaultAzureCredential`, loaded when a token is first asked for: a run on the embedded defaults never loads the
+ * Azure identity SDK (start-up is part of every run's time).
+ */
+export function defaultAzureCredential(): TokenCredential {
+  let credential: Promise<TokenCredential> | undefined;
+  return {
+    async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+      credential ??= import('./credential.js').then(({ newDefaultAzureCredential }) => newDefaultAzureCredential());
+      return (await credential).getToken(scopes, options);
+    },
+  };
+}
+
 /** What tests (and the Functions app, for its per-process cache) hand in instead of the defaults. */
 export interface TargetDeps {
   readonly credential?: TokenCredential;
@@ -135,7 +147,7 @@ export function blockReaderFor(
 
 /**
  * Builds the stage and warehouse a run uses. Reads blocks but writes nothing and connects to nothing:
- * `plan` uses the same targets as `run`.
+ * `plan` uses the same targets as `run`. Each adapter's module (and its SDK) is loaded only when it is chosen.
  */
 export async function openTargets(
   choice: TargetChoice,
@@ -143,7 +155,7 @@ export async function openTargets(
   deps: TargetDeps = {},
 ): Promise<Targets> {
   let credential = deps.credential;
-  const getCredential = () => (credential ??= new DefaultAzureCredential());
+  const getCredential = () => (credential ??= defaultAzureCredential());
   const blocks = deps.blocks ?? blockReaderFor(choice, getCredential, deps.keyVaultClientOptions);
   const names = blockNames(env);
 
@@ -152,6 +164,7 @@ export async function openTargets(
     stage = new LocalStageStore(choice.dataDir);
   } else {
     const container = await blocks.read(names['azure-container'], 'azure-container');
+    const { BlobStageStore } = await import('../stage/blob.js');
     stage = choice.stageConnectionString
       ? BlobStageStore.withConnectionString(choice.stageConnectionString, container.container)
       : BlobStageStore.withCredential(container, getCredential());
@@ -169,9 +182,10 @@ export async function openTargets(
       ...(deps.duckDbWaitMs !== undefined ? { waitMs: deps.duckDbWaitMs } : {}),
     });
   } else {
-    const [connection, table] = await Promise.all([
+    const [connection, table, { DatabricksWarehouse }] = await Promise.all([
       blocks.read(names['databricks-warehouse'], 'databricks-warehouse'),
       blocks.read(names['lakehouse-table'], 'lakehouse-table'),
+      import('../warehouse/databricks.js'),
     ]);
     warehouse = new DatabricksWarehouse({
       host: connection.host,

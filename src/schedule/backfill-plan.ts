@@ -4,8 +4,10 @@ import { unitInstanceId } from './instances';
 
 /**
  * How a backfill range becomes work, sized in rows rather than days:
- * - a **unit** holds about four full source pages (~200,000 rows), so paging costs stay close to the minimum;
- *   it is staged by its own sub-orchestration, and is what a failure or a retry is counted in;
+ * - a **unit** holds whole source pages of rows, about 19.5 (~975,000 rows): it costs its count and 20 pages, the
+ *   last short enough to end paging by itself (no empty page) even when the source has a little more than the
+ *   estimate, so a full history costs little more than its pages; it is staged by its own sub-orchestration, and is
+ *   what a failure or a retry is counted in;
  * - at most `maxConcurrency` units stage at once: **waves** of consecutive units;
  * - loads are **batched**: adjacent staged units are merged together, one MERGE covering at most a year of
  *   history, so a long backfill writes the table a few times instead of once per unit. Only adjacent units:
@@ -19,8 +21,8 @@ import { unitInstanceId } from './instances';
 
 /** Rows per source page (the source client's page size). */
 export const SOURCE_PAGE_ROWS = 50_000;
-/** What a unit aims at: four full pages. */
-export const UNIT_TARGET_ROWS = 200_000;
+/** What a unit aims at: this many source pages of rows, the last half full. */
+export const UNIT_PAGES = 19.5;
 /** One MERGE covers consecutive units spanning at most this many days (about a year of history). */
 export const LOAD_BATCH_MAX_DAYS = 366;
 
@@ -30,26 +32,43 @@ export function daysIn(window: Window): number {
   return Math.round((Date.parse(`${window.stop}T00:00:00Z`) - Date.parse(`${window.start}T00:00:00Z`)) / DAY_MS);
 }
 
+/** What units are sized by: a page's rows and the dataset's rows a day. Tests scale both down together. */
+export interface UnitSizing {
+  readonly pageRows: number;
+  readonly rowsPerDay: number;
+}
+
+export function unitSizing(dataset: string): UnitSizing {
+  return { pageRows: SOURCE_PAGE_ROWS, rowsPerDay: rowsPerDay(dataset) };
+}
+
 /**
- * A unit's length: whole weeks (the same grain the `missing` mode finds gaps in), as many as fit the row
- * target; at least one. Traffic (~480 rows a day): 59 weeks. Crossings (~5,500): 5 weeks.
+ * A unit's length: whole weeks (the same grain the `missing` mode finds gaps in), as many as fit `UNIT_PAGES` pages of
+ * rows; at least one. Traffic (~480 rows a day): 290 weeks (974,400 rows). Crossings (~5,500): 25 weeks (962,500).
  */
-export function unitDays(dataset: string): number {
-  return Math.max(1, Math.floor(UNIT_TARGET_ROWS / rowsPerDay(dataset) / 7)) * 7;
+export function unitDays(dataset: string, sizing: UnitSizing = unitSizing(dataset)): number {
+  return Math.max(1, Math.floor((UNIT_PAGES * sizing.pageRows) / sizing.rowsPerDay / 7)) * 7;
 }
 
-export function estimatedRows(dataset: string, window: Window): number {
-  return daysIn(window) * rowsPerDay(dataset);
+export function estimatedRows(dataset: string, window: Window, sizing: UnitSizing = unitSizing(dataset)): number {
+  return daysIn(window) * sizing.rowsPerDay;
 }
 
-/** The count request, the pages, and the empty page that ends paging; retries not counted. */
-export function estimatedRequests(dataset: string, window: Window): number {
-  return Math.ceil(estimatedRows(dataset, window) / SOURCE_PAGE_ROWS) + 2;
+/**
+ * The count request and the pages, retries not counted: paging ends at the first short page, so a window costs
+ * floor(rows / page) + 2 (when its rows end exactly on a page, the last request is the empty page after it).
+ */
+export function estimatedRequests(dataset: string, window: Window, sizing: UnitSizing = unitSizing(dataset)): number {
+  return Math.floor(estimatedRows(dataset, window, sizing) / sizing.pageRows) + 2;
 }
 
 /** Each part (the whole range, or each missing stretch) cut into units from its start. */
-export function splitUnits(dataset: string, parts: readonly Window[]): Window[] {
-  const days = unitDays(dataset);
+export function splitUnits(
+  dataset: string,
+  parts: readonly Window[],
+  sizing: UnitSizing = unitSizing(dataset),
+): Window[] {
+  const days = unitDays(dataset, sizing);
   return parts.flatMap((part) => splitWindow(part, days));
 }
 
@@ -92,8 +111,12 @@ export interface UnitPlan {
 }
 
 /** The plan for parts of a range (the whole range, the missing stretches or the failed units). */
-export function planUnits(dataset: string, parts: readonly Window[]): UnitPlan {
-  const units = splitUnits(dataset, parts);
+export function planUnits(
+  dataset: string,
+  parts: readonly Window[],
+  sizing: UnitSizing = unitSizing(dataset),
+): UnitPlan {
+  const units = splitUnits(dataset, parts, sizing);
   return { units, batches: loadBatches(units) };
 }
 
@@ -124,14 +147,15 @@ export function planBackfill(
   backfillInstanceId: string,
   plan: UnitPlan,
   maxConcurrency: number,
+  sizing: UnitSizing = unitSizing(dataset),
 ): BackfillPlan {
   const { units, batches } = plan;
   const planned = units.map((unit) => ({
     start: unit.start,
     stop: unit.stop,
     instanceId: unitInstanceId(backfillInstanceId, unit),
-    estimatedRows: estimatedRows(dataset, unit),
-    estimatedRequests: estimatedRequests(dataset, unit),
+    estimatedRows: estimatedRows(dataset, unit, sizing),
+    estimatedRequests: estimatedRequests(dataset, unit, sizing),
   }));
   return {
     dataset,

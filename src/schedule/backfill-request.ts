@@ -8,6 +8,12 @@ import { BACKFILL_MODES, type BackfillMode } from './instances';
 export const MAX_BACKFILL_YEARS = 25;
 export const DEFAULT_MAX_CONCURRENCY = 4;
 export const MAX_CONCURRENCY = 16;
+/**
+ * The most requests one backfill has in flight to the source: its units staging at once (`maxConcurrency`, at most
+ * 16) times the pages each keeps in flight (at most 4 in the Functions app, `APP_MAX_PAGES_IN_FLIGHT` in
+ * src/run/app.ts). With the defaults, 4 × 4 = 16. A 429 halves a unit's pages in flight.
+ */
+export const MAX_SOURCE_REQUESTS_IN_FLIGHT = 64;
 
 export interface BackfillRequest {
   readonly dataset: string;

@@ -91,6 +91,11 @@ export interface BlobStageTarget {
   readonly endpoint?: string | undefined;
 }
 
+/** Reads a connection string as the storage SDK does: throws the SDK's error when it cannot. */
+export function readConnectionString(connectionString: string): void {
+  BlobServiceClient.fromConnectionString(connectionString);
+}
+
 /**
  * Staged files in an Azure Blob Storage container (an ADLS Gen2 account in production, so Databricks can
  * read them over abfss). Authenticates with a token credential (managed identity in Azure) or, for Azurite

@@ -106,9 +106,9 @@ describe('POST /api/backfill', () => {
       window: HISTORY,
       mode: 'all',
       maxConcurrency: 4,
-      units: 14,
-      estimatedRequests: 83,
-      merges: 14,
+      units: 3,
+      estimatedRequests: 59,
+      merges: 3,
     });
     assert.deepEqual(response.headers, { Location: `https://bnt-func.azurewebsites.net/api/runs/${instanceId}` });
     assert.deepEqual(client.starts, [
@@ -183,19 +183,19 @@ describe('POST /api/backfill', () => {
     assert.equal(response.status, 200);
     const answer = body(response);
     assert.equal(answer.dryRun, true);
-    assert.equal(answer.units.length, 14);
+    assert.equal(answer.units.length, 3);
     assert.deepEqual(answer.units[0], {
       start: '2010-01-01',
-      stop: '2011-02-18',
-      instanceId: 'bnt-hourly-traffic_backfill-all_2010-01-01_2025-06-01_unit_2010-01-01_2011-02-18',
-      estimatedRows: 198_240,
-      estimatedRequests: 6,
+      stop: '2015-07-24',
+      instanceId: 'bnt-hourly-traffic_backfill-all_2010-01-01_2025-06-01_unit_2010-01-01_2015-07-24',
+      estimatedRows: 974_400,
+      estimatedRequests: 21,
     });
-    assert.equal(answer.estimatedRequests, 83);
-    assert.equal(answer.merges, 14);
-    assert.equal(answer.waves, 4);
-    assert.equal(answer.batches.length, 14);
-    assert.equal(answer.statements.length, 14);
+    assert.equal(answer.estimatedRequests, 59);
+    assert.equal(answer.merges, 3);
+    assert.equal(answer.waves, 1);
+    assert.equal(answer.batches.length, 3);
+    assert.equal(answer.statements.length, 3);
     assert.equal(planned.length, 1);
     assert.deepEqual(planned[0]?.batches.flat(), splitUnits(TRAFFIC, [HISTORY]));
     assert.equal(client.starts.length, 0);
@@ -240,7 +240,8 @@ describe('POST /api/backfill', () => {
   it('starts the failed mode with the days whose latest run failed, whoever ran them, as a plan of units', async () => {
     const { client, deps, ledger } = harness();
     const window = { start: '2024-01-01', stop: '2024-07-01' };
-    const units = splitUnits(CROSSINGS, [window]);
+    // Units as an older plan cut them (five weeks): the failed mode redoes the units recorded, whatever their size.
+    const units = splitUnits(CROSSINGS, [window], { pageRows: 10_000, rowsPerDay: 5_500 });
     const unit = (index: number) => units[index] as Window;
     const all = backfillInstanceId(CROSSINGS, window, 'all');
     const at = (day: string) => `${day}T12:00:00.000Z`;
@@ -286,8 +287,8 @@ describe('POST /api/backfill', () => {
     assert.equal(response.status, 202, JSON.stringify(body(response)));
     assert.deepEqual(
       (client.starts[0]?.input as { plan: { units: Window[] } }).plan.units,
-      [unit(1), unit(2), week],
-      'the failed days, in units of their own',
+      [{ start: unit(1).start, stop: unit(2).stop }, week],
+      'the failed days, in units of their own (one for the ten weeks of units 1 and 2: a unit holds 25 weeks)',
     );
     assert.deepEqual(client.starts[0]?.input, {
       dataset: CROSSINGS,

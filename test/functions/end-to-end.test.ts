@@ -259,7 +259,11 @@ describe('the compiled app in one process, activities for real four at a time', 
         params: { instanceId: backfillId },
       });
       const units = (run.jsonBody as { units: { status: string }[] }).units;
-      assert.ok(units.length >= 2 && units.every((unit) => unit.status === 'completed'), JSON.stringify(units));
+      const planned = (backfill.jsonBody as { units: number }).units;
+      assert.ok(
+        units.length === planned && units.every((unit) => unit.status === 'completed'),
+        `${planned} units planned: ${JSON.stringify(units)}`,
+      );
 
       // 5. Two overlapping backfills of traffic: the second is refused while the first runs; after it, it runs, and
       //    both ranges hold exactly the source's rows, each loaded once.

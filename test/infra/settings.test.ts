@@ -47,6 +47,7 @@ const LOCAL_ONLY: Readonly<Record<string, string>> = {
  */
 const OPTIONAL: Readonly<Record<string, string>> = {
   BNT_MAX_QUARANTINE_PERCENT: "the quarantine limit; the dataset's own, else 1 %, when not set",
+  BNT_PAGES_IN_FLIGHT: 'pages requested at once per run, default 4 (also the most the Functions app uses)',
 };
 
 /** Settings that break or mislead a Flex Consumption app, or carry keys. */

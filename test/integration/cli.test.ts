@@ -132,6 +132,16 @@ describe('pipeline command line', () => {
       /--source-url is not a URL/,
     ],
     ['an unknown flag', ['--frobnicate'], /unknown option '--frobnicate'/],
+    [
+      'more pages in flight than 8',
+      ['--pages-in-flight', '9', '--start-date', '2024-01-07', '--stop-date', '2024-01-14'],
+      /--pages-in-flight "9" must be a whole number from 1 to 8/,
+    ],
+    [
+      'pages in flight that are no whole number',
+      ['--pages-in-flight', '2.5', '--start-date', '2024-01-07', '--stop-date', '2024-01-14'],
+      /--pages-in-flight "2\.5" must be a whole number from 1 to 8/,
+    ],
   ];
   for (const [name, flags, message] of badInput) {
     test(`refuses ${name} with exit 2, naming the flag, touching nothing`, async () => {

@@ -82,12 +82,15 @@ const badTraffic: Record<string, string>[] = [
 interface RunOptions {
   dataset?: DatasetDefinition;
   pageSize?: number;
+  pagesInFlight?: number;
   rowsPerPart?: number;
   chunkDays?: number;
 }
 
 interface Harness {
   dataDir: string;
+  /** Every staged file (parts, quarantine, manifests) by its path under the stage, as bytes. */
+  stagedFiles(): Promise<Map<string, Buffer>>;
   run(window: Window, options?: RunOptions): Promise<RunSummary>;
   query(sql: string): Promise<Record<string, unknown>[]>;
   remove(): Promise<void>;
@@ -110,11 +113,13 @@ async function newHarness(server: SocrataTestServer): Promise<Harness> {
               resourceUrl: server.resourceUrl(id),
               retry: FAST_RETRY,
               pageSize: options.pageSize ?? 1000,
+              ...(options.pagesInFlight ? { pagesInFlight: options.pagesInFlight } : {}),
             }),
             stage: new LocalStageStore(directory.path),
             warehouse,
             progress: () => undefined,
             tuning: {
+              now: () => new Date('2024-02-01T00:00:00Z'),
               ...(options.rowsPerPart ? { rowsPerPart: options.rowsPerPart } : {}),
               ...(options.chunkDays ? { chunkDays: options.chunkDays } : {}),
             },
@@ -136,6 +141,16 @@ async function newHarness(server: SocrataTestServer): Promise<Harness> {
       } finally {
         instance.closeSync();
       }
+    },
+    async stagedFiles() {
+      const root = join(directory.path, 'stage');
+      const files = new Map<string, Buffer>();
+      for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile()) continue;
+        const path = join(entry.parentPath, entry.name);
+        files.set(path.slice(root.length), await readFile(path));
+      }
+      return files;
     },
     remove: () => directory.remove(),
   };
@@ -280,22 +295,52 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
     ]);
   });
 
-  test('a long window is fetched with one query: ceil(rows / page size) + 2 requests, whatever its chunks', async () => {
+  test('a long window is fetched with one query: floor(rows / page size) + 2 requests, whatever its chunks', async () => {
     server.requests.length = 0;
     const summary = await harness.run({ start: '2024-01-07', stop: '2024-01-21' }, { chunkDays: 3, pageSize: 1000 });
     assert.equal(summary.chunks, 5);
-    assert.equal(summary.requests, Math.ceil(summary.fetched / 1000) + 2);
+    // The count and 7 pages, the last short (6,728 rows): a short page ends paging, so no empty page follows.
+    assert.equal(summary.requests, Math.floor(summary.fetched / 1000) + 2);
     assert.equal(server.requests.length, summary.requests, 'the server saw exactly the requests the summary counts');
   });
 
+  test('staged output is the same byte for byte with one page in flight and with four', async () => {
+    const window = { start: '2024-01-07', stop: '2024-01-21' };
+    const options = { chunkDays: 5, pageSize: 700, rowsPerPart: 1500 };
+    server.requests.length = 0;
+    server.answerTogether(4, { $limit: '700' });
+    const concurrent = await harness.run(window, { ...options, pagesInFlight: 4 });
+    assert.equal(server.maxInFlight, 4, 'four pages were in flight together');
+    const sequential = await newHarness(server);
+    try {
+      server.requests.length = 0;
+      const alone = await sequential.run(window, { ...options, pagesInFlight: 1 });
+      assert.equal(server.maxInFlight, 1);
+      const counts = ({
+        fetched,
+        staged,
+        quarantined,
+        quarantineReasons,
+        requests,
+        parts,
+        rowsInWindow,
+      }: RunSummary) => ({ fetched, staged, quarantined, quarantineReasons, requests, parts, rowsInWindow });
+      assert.deepEqual(counts(alone), counts(concurrent));
+      const [four, one] = [await harness.stagedFiles(), await sequential.stagedFiles()];
+      assert.ok(four.size >= 9, `${four.size} files staged: parts, the quarantine and a manifest per chunk`);
+      assert.deepEqual([...one.keys()].sort(), [...four.keys()].sort());
+      for (const [path, bytes] of four) assert.ok(bytes.equals(one.get(path) ?? Buffer.alloc(0)), `${path} differs`);
+    } finally {
+      await sequential.remove();
+    }
+  });
+
   test('a page that fails after a chunk was staged stops the run with its cause; the chunk before stays loaded', async () => {
-    const pass = { kind: 'delay', ms: 0 } as const;
-    // The count and page 1 (rows of 14–18 Jan, so the chunk 14–17 Jan is complete); page 2 is refused.
-    server.failNext(pass, pass, {
-      kind: 'status',
-      status: 400,
-      body: { code: 'query.soql.bad', message: 'refused' },
-    });
+    // Page 1 (rows of 14–18 Jan, so the chunk 14–17 Jan is complete) comes; page 2, in flight beside it, is refused.
+    server.failOn(
+      { $offset: '2000' },
+      { kind: 'status', status: 400, body: { code: 'query.soql.bad', message: 'refused' } },
+    );
     await assert.rejects(
       harness.run({ start: '2024-01-14', stop: '2024-01-21' }, { chunkDays: 3, pageSize: 2000 }),
       /HTTP 400 \(query\.soql\.bad\): refused/,
@@ -312,9 +357,8 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
   });
 
   test('rows lost while paging (a page that comes back empty too soon) fail the window instead of loading part of it', async () => {
-    const pass = { kind: 'delay', ms: 0 } as const;
     // The count answers normally; the first page comes back empty, as a capped or confused server might send it.
-    server.failNext(pass, { kind: 'status', status: 200, body: [] });
+    server.failOn({ $offset: '0' }, { kind: 'status', status: 200, body: [] });
     await assert.rejects(
       harness.run({ start: '2024-01-18', stop: '2024-01-19' }),
       /the source counted 480 rows but paging returned 0; the source changed while paging, so the window was not staged; run it again/,
@@ -337,13 +381,11 @@ describe('standalone pipeline: Socrata → local stage → DuckDB', () => {
 
   test('a failure in the middle of a window leaves nothing a load would take for a complete window', async () => {
     await harness.run(week1);
-    const pass = { kind: 'delay', ms: 0 } as const;
-    // count, page 1, then a refusal on page 2 (not retried).
-    server.failNext(pass, pass, {
-      kind: 'status',
-      status: 400,
-      body: { code: 'query.soql.boom', message: 'boom' },
-    });
+    // Page 2 is refused (not retried), whichever of the pages in flight arrives first.
+    server.failOn(
+      { $offset: '1000' },
+      { kind: 'status', status: 400, body: { code: 'query.soql.boom', message: 'boom' } },
+    );
     await assert.rejects(harness.run(week1, { pageSize: 1000 }), /HTTP 400 \(query\.soql\.boom\): boom/);
     await assert.rejects(
       readManifest(new LocalStageStore(harness.dataDir), BNT_HOURLY_TRAFFIC, week1),
@@ -407,23 +449,45 @@ describe('a source that changes while a window is paged', () => {
       },
       { dataset: BNT_HOURLY_TRAFFIC.name, window },
     );
-
-  test('a row that shows up on two pages (the result shifted under the offset) fails the window', async () => {
-    const client = new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), pageSize: 300 });
-    const page1 = await client.query(client.pageParams(windowQuery(BNT_HOURLY_TRAFFIC, window), 0));
-    const pass = { kind: 'delay', ms: 0 } as const;
-    // Page 2 starts with the last row of page 1, as it would after a row was inserted before the offset.
-    server.failNext(pass, pass, { kind: 'status', status: 200, body: [page1.at(-1), ...page1.slice(0, 179)] });
-    await assert.rejects(stage(300), /row "row-\d+" came on two pages; the source changed while paging/);
-    await assert.rejects(
+  const assertNotStaged = () =>
+    assert.rejects(
       readManifest(new LocalStageStore(directory.path), BNT_HOURLY_TRAFFIC, window),
       /not completely staged/,
     );
+  const pageOf = async (offset: number, pageSize: number) => {
+    const client = new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), pageSize });
+    const page = await client.query(client.pageParams(windowQuery(BNT_HOURLY_TRAFFIC, window), offset));
+    server.requests.length = 0;
+    return page;
+  };
+
+  test('a row that shows up on two pages (the result shifted under the offset) fails the window', async () => {
+    const page1 = await pageOf(0, 160);
+    // Pages 1–3 are in flight together; page 2 starts with the last row of page 1, as after a row was inserted.
+    server.answerTogether(3, { $limit: '160' });
+    server.failOn({ $offset: '160' }, { kind: 'status', status: 200, body: [page1.at(-1), ...page1.slice(0, 159)] });
+    await assert.rejects(stage(160), /row "row-\d+" came on two pages; the source changed while paging/);
+    assert.equal(server.maxInFlight, 3);
+    await assertNotStaged();
+  });
+
+  test('a result that shifted the other way (a row gone before the offset) fails the window', async () => {
+    const page2 = await pageOf(160, 160);
+    const page3 = await pageOf(320, 160);
+    // Page 2 comes one row late, as after a row before it was deleted: its first row is skipped.
+    server.answerTogether(3, { $limit: '160' });
+    server.failOn({ $offset: '160' }, { kind: 'status', status: 200, body: [...page2.slice(1), page3[0]] });
+    await assert.rejects(stage(160), /the source changed while paging, so the window was not staged/);
+    assert.equal(server.maxInFlight, 3);
+    await assertNotStaged();
   });
 
   test('a source that sends more rows than it counted fails the window as soon as it does', async () => {
-    // The count says 5; the first page already brings 480.
-    server.failNext({ kind: 'status', status: 200, body: [{ count: '5' }] });
-    await assert.rejects(stage(1000), /the source sent more than the 5 rows it counted/);
+    // The count says 250: pages at 0, 100 and 200 go out together, and the last brings 100 rows, not 50.
+    server.failOn({ $select: 'count(*)' }, { kind: 'status', status: 200, body: [{ count: '250' }] });
+    server.answerTogether(3, { $limit: '100' });
+    await assert.rejects(stage(100), /the source sent more than the 250 rows it counted/);
+    assert.equal(server.maxInFlight, 3);
+    await assertNotStaged();
   });
 });

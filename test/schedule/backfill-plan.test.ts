@@ -24,40 +24,52 @@ function assertTiles(units: readonly Window[], range: Window): void {
 }
 
 describe('backfill units', () => {
-  it('are sized in rows: traffic about a year, crossings about four weeks, both 150,000–250,000 rows', () => {
-    assert.equal(unitDays('bnt-hourly-traffic'), 413);
-    assert.equal(unitDays('bnt-hourly-crossings'), 35);
+  it('are sized in whole source pages: about 19.5 of them, so 20 pages end on a short one', () => {
+    assert.equal(unitDays('bnt-hourly-traffic'), 2030);
+    assert.equal(unitDays('bnt-hourly-crossings'), 175);
     for (const [dataset, perDay] of [
       ['bnt-hourly-traffic', 480],
       ['bnt-hourly-crossings', 5_500],
     ] as const) {
       const rows = unitDays(dataset) * perDay;
-      assert.ok(rows >= 150_000 && rows <= 250_000, `${dataset}: ${rows} rows`);
+      assert.ok(rows > 19 * 50_000 && rows <= 19.5 * 50_000, `${dataset}: ${rows} rows`);
+      assert.equal(unitDays(dataset) % 7, 0, 'whole weeks, the grain of the missing mode');
     }
   });
 
+  it('scale with the page and the rows a day together', () => {
+    assert.equal(unitDays('bnt-hourly-crossings', { pageRows: 2_500, rowsPerDay: 275 }), 175);
+    assert.equal(unitDays('bnt-hourly-crossings', { pageRows: 50_000, rowsPerDay: 1_000_000 }), 7, 'at least a week');
+  });
+
   it('tile the range exactly, the last one shorter', () => {
-    const units = splitUnits('bnt-hourly-crossings', [{ start: '2024-01-01', stop: '2024-04-01' }]);
+    const units = splitUnits('bnt-hourly-crossings', [{ start: '2024-01-01', stop: '2025-01-01' }]);
     assert.deepEqual(units, [
-      { start: '2024-01-01', stop: '2024-02-05' },
-      { start: '2024-02-05', stop: '2024-03-11' },
-      { start: '2024-03-11', stop: '2024-04-01' },
+      { start: '2024-01-01', stop: '2024-06-24' },
+      { start: '2024-06-24', stop: '2024-12-16' },
+      { start: '2024-12-16', stop: '2025-01-01' },
     ]);
   });
 
   it('are cut from each part separately (the missing mode’s stretches)', () => {
     const parts = [
       { start: '2024-01-07', stop: '2024-01-21' },
-      { start: '2024-06-02', stop: '2024-09-01' },
+      { start: '2024-06-02', stop: '2025-09-01' },
     ];
     const units = splitUnits('bnt-hourly-crossings', parts);
     assert.deepEqual(units[0], parts[0]);
     assertTiles(units.slice(1), parts[1] as Window);
   });
 
-  it('cost a count, the pages and the empty page that ends paging', () => {
-    assert.equal(estimatedRequests('bnt-hourly-traffic', { start: '2024-01-01', stop: '2025-02-17' }), 4 + 2);
-    assert.equal(estimatedRequests('bnt-hourly-traffic', { start: '2024-01-01', stop: '2024-01-02' }), 1 + 2);
+  it('cost a count and the pages up to the first short one: floor(rows / page) + 2', () => {
+    // 2,030 days of traffic: 974,400 rows, 19 full pages and a short one.
+    assert.equal(estimatedRequests('bnt-hourly-traffic', { start: '2010-01-01', stop: '2015-07-24' }), 1 + 20);
+    assert.equal(estimatedRequests('bnt-hourly-traffic', { start: '2024-01-01', stop: '2024-01-02' }), 1 + 1);
+    // Rows that end exactly on a page need the empty page after it.
+    assert.equal(
+      estimatedRequests('x', { start: '2024-01-01', stop: '2024-01-11' }, { pageRows: 100, rowsPerDay: 10 }),
+      3,
+    );
   });
 });
 
@@ -65,35 +77,33 @@ describe('the full-history traffic backfill (2010-01-01 to 2025-06-01, ~2.7 mill
   const backfillId = backfillInstanceId('bnt-hourly-traffic', FULL_HISTORY, 'all');
   const plan = planBackfill('bnt-hourly-traffic', backfillId, planUnits('bnt-hourly-traffic', [FULL_HISTORY]), 4);
 
-  it('covers the whole range in units of about a year', () => {
+  it('covers the whole range in units of about five and a half years', () => {
     assertTiles(plan.units, FULL_HISTORY);
-    assert.equal(plan.units.length, 14);
+    assert.equal(plan.units.length, 3);
     assert.ok(plan.estimatedRows > 2_650_000 && plan.estimatedRows < 2_750_000, `${plan.estimatedRows} rows`);
   });
 
-  it('needs at most 100 source requests without retries', () => {
-    assert.equal(plan.estimatedRequests, 83);
-    assert.ok(plan.estimatedRequests <= 100);
+  it('needs 59 source requests without retries: its 57 pages and a count per unit', () => {
+    assert.equal(plan.estimatedRequests, 21 + 21 + 17);
   });
 
-  it('needs at most 20 MERGE statements, and no more than one per year of history', () => {
-    assert.equal(plan.merges, 14);
-    assert.ok(plan.merges <= 20);
+  it('needs no more than one MERGE per unit, and no more than one per year of history', () => {
+    assert.equal(plan.merges, 3);
     assert.ok(plan.merges <= Math.ceil(daysIn(FULL_HISTORY) / 365));
   });
 
   it('stages in waves of at most maxConcurrency units', () => {
-    assert.equal(plan.waves, 4);
+    assert.equal(plan.waves, 1);
     assert.deepEqual(
-      waves(plan.units, 4).map((wave) => wave.length),
-      [4, 4, 4, 2],
+      waves(plan.units, 2).map((wave) => wave.length),
+      [2, 1],
     );
   });
 
   it('gives every unit its own deterministic instance id, under the backfill’s id', () => {
     assert.equal(
       plan.units[0]?.instanceId,
-      'bnt-hourly-traffic_backfill-all_2010-01-01_2025-06-01_unit_2010-01-01_2011-02-18',
+      'bnt-hourly-traffic_backfill-all_2010-01-01_2025-06-01_unit_2010-01-01_2015-07-24',
     );
     assert.equal(new Set(plan.units.map((unit) => unit.instanceId)).size, plan.units.length);
   });

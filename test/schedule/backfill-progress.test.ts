@@ -3,11 +3,14 @@ import { describe, it } from 'node:test';
 import type { StageOutput } from '../../src/pipeline/steps';
 import { type Window, splitWindow } from '../../src/pipeline/window';
 import { MAX_BACKFILL_YEARS, MAX_CONCURRENCY } from '../../src/schedule/backfill-request';
-import { type UnitPlan, planUnits, waves } from '../../src/schedule/backfill-plan';
+import { type UnitPlan, type UnitSizing, planUnits, waves } from '../../src/schedule/backfill-plan';
 import { BackfillProgress } from '../../src/schedule/backfill-progress';
 import type { BackfillStep } from '../../src/schedule/messages';
 import { MAX_ERROR_MESSAGE } from '../../src/schedule/outcome';
 import { utf16Bytes } from '../functions/support/task-hub';
+
+/** Units of five weeks of crossings (smaller than production's), so a few months hold several units and batches. */
+const FIVE_WEEK_UNITS: UnitSizing = { pageRows: 10_000, rowsPerDay: 5_500 };
 
 const DATASET = 'bnt-hourly-crossings';
 const BACKFILL = 'bnt-hourly-crossings_backfill-all_2024-01-01_2024-04-01';
@@ -32,7 +35,7 @@ function staged(unit: Window, rows: number): StageOutput {
 }
 
 function progressFor(range: Window): { progress: BackfillProgress; units: readonly Window[] } {
-  const plan = planUnits(DATASET, [range]);
+  const plan = planUnits(DATASET, [range], FIVE_WEEK_UNITS);
   return {
     progress: new BackfillProgress(DATASET, range, 'all', BACKFILL, plan, waves(plan.units, 2).length),
     units: plan.units,
@@ -135,8 +138,8 @@ describe('backfill progress', () => {
     // The most units a request can plan: the whole range (all mode), or every other week missing (missing mode).
     const everyOtherWeek = splitWindow(range, 7).filter((_, index) => index % 2 === 0);
     const plans: [string, UnitPlan][] = [
-      ['all', planUnits(DATASET, [range])],
-      ['missing, every other week', planUnits(DATASET, everyOtherWeek)],
+      ['all', planUnits(DATASET, [range], FIVE_WEEK_UNITS)],
+      ['missing, every other week', planUnits(DATASET, everyOtherWeek, FIVE_WEEK_UNITS)],
     ];
     // The longest message an activity returns, made of what costs most in UTF-16 JSON: quotes and backslashes
     // (escaped), control characters (six characters each if left in), astral characters (two units each).

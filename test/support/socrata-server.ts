@@ -11,8 +11,9 @@
  *  - SoQL error bodies (`query.soql.*` codes) and the `X-SODA2-Fields`/`X-SODA2-Types`/`Last-Modified`
  *    response headers.
  * On top of that a test can queue faults (HTTP errors, truncated bodies, connection resets,
- * delays, redirects) and inspect every request that arrived, and a dataset can misbehave the way a real
- * API sometimes does: pages that ignore `$order` (shuffled, reversed, a few rows sent last) or a column
+ * delays, redirects), for the next request or for the next one asking for a given page (`failOn`), hold
+ * answers until several requests wait together (`answerTogether`), and inspect every request that arrived,
+ * with how many were in flight when it did; and a dataset can misbehave the way a real API sometimes does: pages that ignore `$order` (shuffled, reversed, a few rows sent last) or a column
  * renamed upstream. A dataset id may carry a path prefix (`mirror/qzve-kjga` is served at
  * `/mirror/resource/qzve-kjga.json`), so one server can stand for several bases.
  *
@@ -22,6 +23,9 @@
  * a new `$where` window for every chunk; when some of its AND-ed terms compare the leading `$order`
  * column (or, without `$order`, any column) with <, <=, =, >=, >, the matching rows are one span of
  * that sorted order, found by binary search, and only the other terms are checked row by row.
+ *
+ * A dataset may also be generated instead of stored (`GeneratedDataset`): a fixed number of rows per day, made
+ * when a page asks for them, so a test can page through years of history without holding millions of rows.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -41,6 +45,23 @@ export interface TestDataset {
   lastModified?: Date;
   /** How the dataset's answers misbehave; every page of a query misbehaves the same way, so paging stays stable. */
   misbehave?: Misbehaviour;
+}
+
+/**
+ * Rows made on demand: `rowsPerDay` rows for every day of [firstDate, stopDate), in the order of the window field
+ * (the window field of day `day` is `${day}T…`, and `row` must keep a day's rows in the order the client asks for).
+ * It answers what the pipeline asks of a window — `count(*)`, `max(<window field>)`, and pages of the window's rows
+ * with `:id` — over `$where <window field> >= '…' AND <window field> < '…'` at midnights; `$order` is taken to be the
+ * pipeline's own (window field first), which the rows already follow.
+ */
+export interface GeneratedDataset {
+  fields: Record<string, SocrataType>;
+  windowField: string;
+  firstDate: string;
+  stopDate: string;
+  rowsPerDay: number;
+  /** The `index`-th row (0-based) of `day` (`YYYY-MM-DD`), values as strings. */
+  row(day: string, index: number): Record<string, string>;
 }
 
 export interface Misbehaviour {
@@ -79,6 +100,10 @@ export interface RecordedRequest {
   params: Record<string, string>;
   /** Request headers with lower-case names; repeated headers are joined with ", ". */
   headers: Record<string, string | undefined>;
+  /** Resource requests being answered when this one arrived, itself included (0 for other paths). */
+  inFlight: number;
+  /** `Date.now()` when it arrived. */
+  receivedAt: number;
 }
 
 export interface SocrataTestServer {
@@ -95,6 +120,21 @@ export interface SocrataTestServer {
   readonly requests: RecordedRequest[];
   /** Queue faults; each one is applied to one later resource request, in order. */
   failNext(...faults: Fault[]): void;
+  /**
+   * Queue faults for later resource requests whose query parameters include `match` (e.g. `{ $offset: '300' }`),
+   * one request each, in order: a page's fault, whatever order concurrent pages arrive in.
+   */
+  failOn(match: Record<string, string>, ...faults: Fault[]): void;
+  /**
+   * Holds the next `count` resource requests that include `match` until all of them have arrived, then answers
+   * them: requests that were sent side by side are then in flight together, however the machine schedules them.
+   * Held requests are answered anyway after `timeoutMs` (default 5 s), so a client that sends fewer never hangs.
+   */
+  answerTogether(count: number, match?: Record<string, string>, timeoutMs?: number): void;
+  /** The most resource requests that were in flight at once, over the requests recorded. */
+  readonly maxInFlight: number;
+  /** How long every resource request waits before its answer (the `latencyMs` option); may be changed between runs. */
+  latencyMs: number;
   /** Faults queued but not yet applied. */
   readonly pendingFaults: number;
   close(): Promise<void>;
@@ -115,13 +155,24 @@ export interface SocrataServerOptions {
   rangeSearch?: boolean;
   /** Every resource request waits this long before its answer, as a real API's round trip does (the benchmark). */
   latencyMs?: number;
+  /**
+   * Keep every successful answer, by dataset and query, and send it again when the same query comes (the benchmark):
+   * a real API's work happens on its own machines, so the stand-in's should not compete with the client's for the
+   * same cores. Up to 1 GB of answers.
+   */
+  cacheAnswers?: boolean;
 }
 
 export async function startSocrataServer(
-  datasets: Record<string, TestDataset>,
+  datasets: Record<string, TestDataset | GeneratedDataset>,
   options: SocrataServerOptions = {},
 ): Promise<SocrataTestServer> {
-  const server = new SocrataServer(datasets, options.rangeSearch ?? true, options.latencyMs ?? 0);
+  const server = new SocrataServer(
+    datasets,
+    options.rangeSearch ?? true,
+    options.latencyMs ?? 0,
+    options.cacheAnswers ?? false,
+  );
   await server.listen();
   return server;
 }
@@ -449,7 +500,7 @@ interface Answer {
   types: string[];
 }
 
-class ServedDataset implements ColumnTypes {
+class ServedDataset implements Answering {
   readonly fieldNames: string[];
   readonly lastModified: Date;
   /** Filtered row lists found by range search (see {@link SocrataTestServer.rangeSearches}). */
@@ -733,6 +784,86 @@ class ServedDataset implements ColumnTypes {
   }
 }
 
+const DAY_MS = 86_400_000;
+const dayNumber = (date: string) => Date.parse(`${date}T00:00:00Z`) / DAY_MS;
+const dayText = (day: number) => new Date(day * DAY_MS).toISOString().slice(0, 10);
+
+/** A `GeneratedDataset` served: counts by arithmetic, pages made when asked for, nothing stored. */
+class GeneratedRows implements Answering {
+  readonly fieldNames: string[];
+  readonly rangeSearches = 0;
+  private readonly first: number;
+  private readonly stop: number;
+
+  constructor(
+    private readonly data: GeneratedDataset,
+    readonly lastModified: Date,
+  ) {
+    this.fieldNames = Object.keys(data.fields);
+    this.first = dayNumber(data.firstDate);
+    this.stop = dayNumber(data.stopDate);
+  }
+
+  typeOf(column: string): SocrataType {
+    if (column === ROW_ID_COLUMN) return 'text';
+    const type = this.data.fields[column];
+    if (type === undefined) throw noSuchColumn(column);
+    return type;
+  }
+
+  answer(query: Query): Answer {
+    const { from, to } = this.days(query.where);
+    const perDay = this.data.rowsPerDay;
+    const total = Math.max(0, to - from) * perDay;
+    if (query.selection.kind === 'aggregate') {
+      const row: Record<string, string> = {};
+      for (const item of query.selection.items) {
+        if (item.fn === 'count' && item.column === null) row[item.alias] = String(total);
+        else if (item.column === this.data.windowField && item.fn !== 'count') {
+          const day = item.fn === 'max' ? to - 1 : from;
+          const value =
+            total > 0 ? this.data.row(dayText(day), item.fn === 'max' ? perDay - 1 : 0)[item.column] : undefined;
+          if (value !== undefined) row[item.alias] = value;
+        } else throw malformed(`a generated dataset answers count(*) and min/max of ${this.data.windowField} only`);
+      }
+      return { body: JSON.stringify([row]), fields: Object.keys(row), types: Object.keys(row).map(() => 'text') };
+    }
+    const columns = query.selection.columns ?? this.fieldNames.map((name) => ({ source: name, alias: name }));
+    const rows: Record<string, string>[] = [];
+    for (let at = query.offset; at < Math.min(total, query.offset + query.limit); at += 1) {
+      const day = from + Math.floor(at / perDay);
+      const index = at % perDay;
+      const generated = this.data.row(dayText(day), index);
+      const row: Record<string, string> = {};
+      for (const { source, alias } of columns) {
+        const value = source === ROW_ID_COLUMN ? rowIdOf((day - this.first) * perDay + index) : generated[source];
+        if (value !== undefined) row[alias] = value;
+      }
+      rows.push(row);
+    }
+    return {
+      body: JSON.stringify(rows),
+      fields: columns.map((column) => column.alias),
+      types: columns.map((column) => this.typeOf(column.source)),
+    };
+  }
+
+  /** The days `$where` keeps: `>=` and `<` on the window field at midnights, within the dataset's dates. */
+  private days(where: Condition[]): { from: number; to: number } {
+    let [from, to] = [this.first, this.stop];
+    for (const { column, op, value } of where) {
+      const text = String(value);
+      if (column !== this.data.windowField || !text.endsWith('T00:00:00.000') || (op !== '>=' && op !== '<')) {
+        throw malformed(`a generated dataset filters on ${this.data.windowField} >= and < at midnight only`);
+      }
+      const day = dayNumber(text.slice(0, 10));
+      if (op === '>=') from = Math.max(from, day);
+      else to = Math.min(to, day);
+    }
+    return { from, to };
+  }
+}
+
 interface SortedRows {
   order: OrderTerm[];
   rows: Uint32Array;
@@ -819,35 +950,78 @@ function faultReply(fault: Extract<Fault, { kind: 'status' }>): Reply {
   return { status: fault.status, headers: { ...headers, 'Content-Type': JSON_TYPE }, body: JSON.stringify(body) };
 }
 
-function recordOf(request: http.IncomingMessage, url: URL): RecordedRequest {
+function recordOf(request: http.IncomingMessage, url: URL, inFlight: number): RecordedRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(request.headers))
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
-  return { path: url.pathname, params: Object.fromEntries(url.searchParams), headers };
+  return {
+    path: url.pathname,
+    params: Object.fromEntries(url.searchParams),
+    headers,
+    inFlight,
+    receivedAt: Date.now(),
+  };
 }
+
+/** What the server answers a dataset's queries with: stored rows, or rows generated on demand. */
+interface Answering extends ColumnTypes {
+  readonly fieldNames: string[];
+  readonly lastModified: Date;
+  readonly rangeSearches: number;
+  answer(query: Query): Answer;
+}
+
+interface QueuedFault {
+  fault: Fault;
+  match: Record<string, string> | undefined;
+}
+
+/** Requests held by `answerTogether` until `count` of them have arrived. */
+interface Gathering {
+  count: number;
+  match: Record<string, string> | undefined;
+  held: (() => void)[];
+  timer: NodeJS.Timeout;
+}
+
+const matches = (params: URLSearchParams, match: Record<string, string> | undefined) =>
+  match === undefined || Object.entries(match).every(([name, value]) => params.get(name) === value);
 
 class SocrataServer implements SocrataTestServer {
   readonly requests: RecordedRequest[] = [];
-  private readonly faults: Fault[] = [];
-  private readonly datasets = new Map<string, ServedDataset>();
+  private readonly faults: QueuedFault[] = [];
+  private readonly gatherings: Gathering[] = [];
+  private readonly datasets = new Map<string, Answering>();
   private readonly delayTimers = new Set<NodeJS.Timeout>();
   private readonly server = http.createServer((request, response) => this.handle(request, response));
   private address: AddressInfo | undefined;
+  private inFlight = 0;
+  private readonly answers = new Map<string, Reply>();
+  private answerBytes = 0;
 
   constructor(
-    datasets: Record<string, TestDataset>,
+    datasets: Record<string, TestDataset | GeneratedDataset>,
     rangeSearch: boolean,
-    private readonly latencyMs: number,
+    public latencyMs: number,
+    private readonly cacheAnswers: boolean,
   ) {
     const start = new Date();
-    for (const [id, dataset] of Object.entries(datasets))
-      this.datasets.set(id, new ServedDataset(dataset, start, rangeSearch));
+    for (const [id, dataset] of Object.entries(datasets)) {
+      this.datasets.set(
+        id,
+        'rows' in dataset ? new ServedDataset(dataset, start, rangeSearch) : new GeneratedRows(dataset, start),
+      );
+    }
   }
 
   get rangeSearches(): number {
     let total = 0;
     for (const dataset of this.datasets.values()) total += dataset.rangeSearches;
     return total;
+  }
+
+  get maxInFlight(): number {
+    return this.requests.reduce((most, request) => Math.max(most, request.inFlight), 0);
   }
 
   get baseUrl(): string {
@@ -870,7 +1044,21 @@ class SocrataServer implements SocrataTestServer {
   }
 
   failNext(...faults: Fault[]): void {
-    this.faults.push(...faults);
+    this.faults.push(...faults.map((fault) => ({ fault, match: undefined })));
+  }
+
+  failOn(match: Record<string, string>, ...faults: Fault[]): void {
+    this.faults.push(...faults.map((fault) => ({ fault, match })));
+  }
+
+  answerTogether(count: number, match?: Record<string, string>, timeoutMs = 5_000): void {
+    const gathering: Gathering = {
+      count,
+      match,
+      held: [],
+      timer: setTimeout(() => this.release(gathering), timeoutMs),
+    };
+    this.gatherings.push(gathering);
   }
 
   listen(): Promise<void> {
@@ -886,6 +1074,8 @@ class SocrataServer implements SocrataTestServer {
   close(): Promise<void> {
     for (const timer of this.delayTimers) clearTimeout(timer);
     this.delayTimers.clear();
+    for (const gathering of this.gatherings) clearTimeout(gathering.timer);
+    this.gatherings.length = 0;
     return new Promise((resolve, reject) => {
       this.server.close((error) => (error ? reject(error) : resolve()));
       // Keep-alive connections from fetch would otherwise hold close() open for seconds.
@@ -897,8 +1087,12 @@ class SocrataServer implements SocrataTestServer {
     response.on('error', () => {}); // a client that went away is not the server's problem
     request.resume();
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    this.requests.push(recordOf(request, url));
     const match = RESOURCE_PATH.exec(url.pathname);
+    if (match !== null) {
+      this.inFlight += 1;
+      response.once('close', () => (this.inFlight -= 1));
+    }
+    this.requests.push(recordOf(request, url, match === null ? 0 : this.inFlight));
     if (match === null) return send(response, errorReply(new SodaError(404, 'not_found', 'Not found')));
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       return send(
@@ -907,12 +1101,26 @@ class SocrataServer implements SocrataTestServer {
       );
     }
     const id = match[1] === undefined ? (match[2] ?? '') : `${match[1]}/${match[2] ?? ''}`;
-    const answer = () => this.reply(id, url.searchParams);
-    const fault = this.faults.shift();
-    if (fault === undefined && this.latencyMs > 0)
-      return this.later(this.latencyMs, () => send(response, answer()), response);
-    if (fault === undefined) return send(response, answer());
-    this.applyFault(fault, request, response, answer, url);
+    const answer = () => this.cachedReply(id, url);
+    const queued = this.faults.findIndex((entry) => matches(url.searchParams, entry.match));
+    const fault = queued < 0 ? undefined : this.faults.splice(queued, 1)[0]?.fault;
+    const respond = () => {
+      if (fault === undefined && this.latencyMs > 0)
+        return this.later(this.latencyMs, () => send(response, answer()), response);
+      if (fault === undefined) return send(response, answer());
+      this.applyFault(fault, request, response, answer, url);
+    };
+    const gathering = this.gatherings.find((candidate) => matches(url.searchParams, candidate.match));
+    if (gathering === undefined) return respond();
+    gathering.held.push(respond);
+    if (gathering.held.length >= gathering.count) this.release(gathering);
+  }
+
+  private release(gathering: Gathering): void {
+    clearTimeout(gathering.timer);
+    const at = this.gatherings.indexOf(gathering);
+    if (at >= 0) this.gatherings.splice(at, 1);
+    for (const respond of gathering.held.splice(0)) respond();
   }
 
   /** Runs `then` after `ms` unless the client went away or the server closed. */
@@ -975,6 +1183,19 @@ class SocrataServer implements SocrataTestServer {
         return;
       }
     }
+  }
+
+  private cachedReply(id: string, url: URL): Reply {
+    if (!this.cacheAnswers) return this.reply(id, url.searchParams);
+    const key = `${id}?${url.search}`;
+    const cached = this.answers.get(key);
+    if (cached) return cached;
+    const reply = this.reply(id, url.searchParams);
+    if (reply.status === 200 && this.answerBytes + reply.body.length < 1024 ** 3) {
+      this.answers.set(key, reply);
+      this.answerBytes += reply.body.length;
+    }
+    return reply;
   }
 
   private reply(encodedId: string, params: URLSearchParams): Reply {

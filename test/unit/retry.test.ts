@@ -62,6 +62,23 @@ test('a server Retry-After is honoured up to the maximum delay', async () => {
   assert.ok(delays[0] === 5_000 && delays[1] === 8_000, `delays ${delays.join(', ')}`);
 });
 
+test('a Retry-After longer than the stated cap is cut to it, and the retry event says so', async () => {
+  const { delays, sleep } = recorder();
+  const limits: string[] = [];
+  const source = failing([
+    new TransientError('throttled', { retryAfterMs: 3_600_000 }),
+    new TransientError('throttled', { retryAfterMs: 20_000 }),
+  ]);
+  await withRetry(
+    source.attempt,
+    { ...POLICY, maxServerDelayMs: 60_000 },
+    { sleep, onRetry: (event) => limits.push(event.limit) },
+  );
+  assert.deepEqual(delays, [60_000, 20_000], 'up to the cap, beyond the backoff’s maximum');
+  assert.match(limits[0] ?? '', /^Retry-After 3600 s capped at 60 s; attempt 2 of 4$/);
+  assert.equal(limits[1], 'attempt 3 of 4', 'a wait within the cap is not called capped');
+});
+
 test('running out of attempts throws a transient error naming the limit, with the last failure as cause', async () => {
   const { sleep } = recorder();
   const last = new TransientError('HTTP 503');

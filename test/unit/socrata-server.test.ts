@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { MAX_LIMIT, startSocrataServer, type SocrataTestServer, type TestDataset } from '../support/socrata-server';
+import {
+  type GeneratedDataset,
+  MAX_LIMIT,
+  startSocrataServer,
+  type SocrataTestServer,
+  type TestDataset,
+} from '../support/socrata-server';
 
 const DATASET_ID = 'abcd-1234';
 const DAYS = ['2024-01-05', '2024-01-06', '2024-01-07', '2024-01-08'];
@@ -35,7 +41,7 @@ const TRAFFIC: TestDataset = {
 /** Runs `body` against a fresh server so queued faults and recorded requests never leak between tests. */
 async function withServer(
   body: (server: SocrataTestServer) => Promise<void>,
-  datasets: Record<string, TestDataset> = { [DATASET_ID]: TRAFFIC },
+  datasets: Record<string, TestDataset | GeneratedDataset> = { [DATASET_ID]: TRAFFIC },
 ): Promise<void> {
   const server = await startSocrataServer(datasets);
   try {
@@ -562,4 +568,67 @@ test('a redirect fault answers its status with the request’s path and query un
       `http://elsewhere.invalid/mirror/resource/${DATASET_ID}.json?%24limit=1`,
     );
   });
+});
+
+test('each request records how many resource requests were in flight when it arrived', async () => {
+  await withServer(async (server) => {
+    server.answerTogether(3);
+    await Promise.all([0, 1, 2].map((offset) => getRows(server, { $limit: '1', $offset: String(offset) })));
+    assert.deepEqual(
+      server.requests.map((request) => request.inFlight),
+      [1, 2, 3],
+    );
+    assert.equal(server.maxInFlight, 3);
+    await getRows(server, { $limit: '1' });
+    assert.equal(server.requests.at(-1)?.inFlight, 1, 'the earlier answers are done');
+  });
+});
+
+test('answerTogether holds matching requests until they all arrived; others pass, and a short group is answered late', async () => {
+  await withServer(async (server) => {
+    server.answerTogether(2, { $offset: '5' }, 200);
+    const held = getRows(server, { $limit: '1', $offset: '5' });
+    const passing = await getRows(server, { $limit: '1', $offset: '0' });
+    assert.equal(passing.length, 1, 'a request that does not match is answered at once');
+    assert.equal((await held).length, 1, 'the group of one is answered when its wait runs out');
+  });
+});
+
+test('failOn applies a fault to the next request asking for that page, whatever comes before it', async () => {
+  await withServer(async (server) => {
+    server.failOn({ $offset: '10' }, { kind: 'status', status: 503 });
+    assert.equal((await getJson(server, { $limit: '5', $offset: '0' })).status, 200);
+    assert.equal((await getJson(server, { $limit: '5', $offset: '10' })).status, 503);
+    assert.equal((await getJson(server, { $limit: '5', $offset: '10' })).status, 200);
+    assert.equal(server.pendingFaults, 0);
+  });
+});
+
+test('a generated dataset counts and pages a window of its days without storing them', async () => {
+  const generated: GeneratedDataset = {
+    fields: { day: 'floating_timestamp', n: 'number' },
+    windowField: 'day',
+    firstDate: '2020-01-01',
+    stopDate: '2030-01-01',
+    rowsPerDay: 3,
+    row: (day: string, index: number) => ({ day: `${day}T00:00:00.000`, n: String(index) }),
+  };
+  await withServer(
+    async (server) => {
+      const where = "day >= '2024-02-28T00:00:00' AND day < '2024-03-02T00:00:00'";
+      assert.deepEqual(await getRows(server, { $select: 'count(*)', $where: where }), [{ count: '9' }]);
+      const page = await getRows(server, { $select: ':id,day,n', $where: where, $limit: '4', $offset: '2' });
+      assert.deepEqual(
+        page.map((row) => `${row.day?.slice(0, 10)}/${row.n}`),
+        ['2024-02-28/2', '2024-02-29/0', '2024-02-29/1', '2024-02-29/2'],
+      );
+      assert.equal(new Set(page.map((row) => row[':id'])).size, 4, 'row ids are unique');
+      const last = await getRows(server, { $select: ':id,day,n', $where: where, $limit: '4', $offset: '8' });
+      assert.equal(last.length, 1);
+      assert.deepEqual(await getRows(server, { $select: 'max(day)' }), [{ max_day: '2029-12-31T00:00:00.000' }]);
+      const refused = await getJson(server, { $where: "n = '1'" });
+      assert.equal(refused.status, 400);
+    },
+    { [DATASET_ID]: generated },
+  );
 });
