@@ -141,9 +141,10 @@ export interface Warehouse {
     stage: StageStore,
     signal?: AbortSignal,
   ): Promise<void>;
-  /** The days of the window that have rows in the table (`YYYY-MM-DD`), from one aggregate query. */
-  daysWithRows(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<string[]>;
-  /** The rows in the table per day of the window, days without rows left out, from one aggregate query. */
+  /**
+   * The rows in the table per day of the window, days without rows left out, from one aggregate query: what the
+   * `missing` mode finds gaps in and `status` shows per week.
+   */
   rowsPerDay(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<DayRows[]>;
   /** Rows in the table for the window, after a load. */
   rowsInWindow(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<number>;

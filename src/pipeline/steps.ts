@@ -83,9 +83,8 @@ export async function verifyWindowStep(ports: StepPorts, input: VerifyInput): Pr
 /** The weeks of a window with no rows in the table, found with one aggregate query and merged into windows. */
 export async function findMissingStep(ports: StepPorts, input: WindowInput): Promise<MissingOutput> {
   const dataset = findDataset(input.dataset);
-  const days = new Set(
-    await withTable(ports, dataset, (signal) => ports.warehouse.daysWithRows(dataset, input.window, signal)),
-  );
+  const rows = await withTable(ports, dataset, (signal) => ports.warehouse.rowsPerDay(dataset, input.window, signal));
+  const days = new Set(rows.map(({ day }) => day));
   const missing: Window[] = [];
   for (const week of splitWindow(input.window, 7)) {
     const covered = splitWindow(week, 1).some((day) => days.has(day.start));

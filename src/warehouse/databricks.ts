@@ -32,7 +32,6 @@ import {
   checkedIdentifier,
   columnDefinitions,
   countInWindowStatement,
-  daysWithRowsStatement,
   rowsPerDayStatement,
   mergeStatement,
   stringLiteral,
@@ -198,20 +197,11 @@ export class DatabricksWarehouse implements Warehouse {
   /** Every call opens its own session with its own preamble (see `inSession`); nothing wraps a whole run. */
   readonly sessionStatements = { open: [], close: [] };
 
-  async daysWithRows(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<string[]> {
-    const [rows] = await runStatements(
-      this.connection,
-      [daysWithRowsStatement(databricksDialect, this.tableName(dataset), dataset, window)],
-      { timeoutSeconds: this.queryTimeoutSeconds, signal, tags: queryTags(dataset, 'find-missing', [window]) },
-    ).catch(noTableMeans([]));
-    return (rows ?? []).map((row) => String((row as { day?: unknown }).day));
-  }
-
   async rowsPerDay(dataset: DatasetDefinition, window: Window, signal?: AbortSignal): Promise<DayRows[]> {
     const [rows] = await runStatements(
       this.connection,
       [rowsPerDayStatement(databricksDialect, this.tableName(dataset), dataset, window)],
-      { timeoutSeconds: this.queryTimeoutSeconds, signal, tags: queryTags(dataset, 'status', [window]) },
+      { timeoutSeconds: this.queryTimeoutSeconds, signal, tags: queryTags(dataset, 'rows-per-day', [window]) },
     ).catch(noTableMeans([]));
     return (rows ?? []).map((row) => {
       const { day, row_count } = row as { day?: unknown; row_count?: unknown };

@@ -20,7 +20,6 @@ import {
   checkedIdentifier,
   columnDefinitions,
   countInWindowStatement,
-  daysWithRowsStatement,
   mergeStatement,
   rowsPerDayStatement,
   stringLiteral,
@@ -163,14 +162,6 @@ export class DuckDbWarehouse implements Warehouse {
     } finally {
       await Promise.all(copies.map((copy) => copy.release()));
     }
-  }
-
-  async daysWithRows(dataset: DatasetDefinition, window: Window): Promise<string[]> {
-    const connection = await this.connection();
-    const reader = await connection
-      .runAndReadAll(daysWithRowsStatement(duckdbDialect, this.tableName(dataset), dataset, window))
-      .catch(noTableMeans(undefined));
-    return reader?.getRowObjects().map((row) => String(row.day)) ?? [];
   }
 
   /** A file that does not exist yet holds no rows: asking creates none. */

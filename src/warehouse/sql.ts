@@ -135,20 +135,6 @@ export function countInWindowStatement(
   return `SELECT COUNT(*) AS row_count FROM ${table} WHERE ${windowPredicate(dialect, dataset, window)}`;
 }
 
-/** The distinct days of a window that have rows, as `YYYY-MM-DD` text: what "missing weeks" are found with. */
-export function daysWithRowsStatement(
-  dialect: SqlDialect,
-  table: string,
-  dataset: DatasetDefinition,
-  window: Window,
-): string {
-  const column = dialect.quote(checkedIdentifier(dataset.windowField, 'column'));
-  return (
-    `SELECT DISTINCT CAST(CAST(${column} AS DATE) AS ${dialect.columnType('string')}) AS day FROM ${table} ` +
-    `WHERE ${windowPredicate(dialect, dataset, window)} ORDER BY day`
-  );
-}
-
 /** Rows per day of a window that has rows, days as `YYYY-MM-DD` text: what `status` shows per week, in one query. */
 export function rowsPerDayStatement(
   dialect: SqlDialect,

@@ -432,7 +432,7 @@ test('query history says who ran a statement: the app in the user agent, dataset
     );
   }));
 
-test('rows per day come from one GROUP BY over the window, days as text, tagged for status; no table, no rows', () =>
+test('rows per day come from one GROUP BY over the window, days as text, tagged rows-per-day; no table, no rows', () =>
   withStandIn(async (standIn) => {
     standIn.onStatement(/^SELECT CAST/, {
       rows: [
@@ -453,7 +453,7 @@ test('rows per day come from one GROUP BY over the window, days as text, tagged 
     );
     assert.equal(
       statement?.queryTags,
-      'app:bnt-hourly-traffic,dataset:bnt-hourly-traffic,purpose:status,window:2024-01-07_2024-01-14',
+      'app:bnt-hourly-traffic,dataset:bnt-hourly-traffic,purpose:rows-per-day,window:2024-01-07_2024-01-14',
     );
     standIn.onStatement(/^SELECT CAST/, {
       error: { errorClass: 'TABLE_OR_VIEW_NOT_FOUND', message: 'The table cannot be found.', sqlState: '42P01' },
@@ -473,7 +473,7 @@ test('counting a table that was never created answers zero; any other failure of
     const week = { start: '2024-01-07', stop: '2024-01-14' };
     assert.equal(await target.rowsInWindow(BNT_HOURLY_TRAFFIC, week), 0);
     standIn.onStatement(/^SELECT/, { refused: notFound });
-    assert.deepEqual(await target.daysWithRows(BNT_HOURLY_TRAFFIC, week), []);
+    assert.deepEqual(await target.rowsPerDay(BNT_HOURLY_TRAFFIC, week), []);
     standIn.onStatement(/^SELECT/, {
       error: {
         errorClass: 'INSUFFICIENT_PERMISSIONS',

@@ -51,7 +51,7 @@ function ports(
   const warehouse = {
     tableName: () => 'bronze.bnt_traffic_hourly',
     rowsInWindow: async () => table.rows ?? 0,
-    daysWithRows: async () => table.days ?? [],
+    rowsPerDay: async () => (table.days ?? []).map((day) => ({ day, rows: 1 })),
     close: async () => undefined,
   } as unknown as Warehouse;
   const source = { max: async () => table.newest } as unknown as SocrataClient;
