@@ -70,7 +70,7 @@ function formatPlan(plan: Plan): string {
     `table ${plan.table} in ${plan.warehouse}; stage ${plan.stage}`,
     '',
     ...section(
-      'source requests (the count, then pages of the counted rows, several at once, until a short or empty page)',
+      'source requests (the count and the first pages together, then pages of the counted rows, several at once, until a short or empty page)',
       plan.sourceRequests.map(readableUrl),
     ),
     '',

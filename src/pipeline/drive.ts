@@ -4,7 +4,7 @@
  * executes. The Functions app drives the same steps from an orchestration instead.
  */
 import { type ErrorSummary, TerminalError, summarizeError } from '../common/errors';
-import type { DatasetDefinition } from './datasets';
+import { type DatasetDefinition, expectedRows } from './datasets';
 import { windowLayout } from './layout';
 import { withTable, withWindowLock } from './locks';
 import { loadWindows } from './loading';
@@ -14,7 +14,7 @@ import { type SocrataClient, windowQuery, windowWhere } from './source';
 import { DEFAULT_CHUNK_DAYS, type StageOutput, stageChunks } from './staging';
 import type { RunStatus } from './summary';
 import { type VerifyOutput, judgeWindow } from './verdict';
-import { type Window, splitWindow } from './window';
+import { type Window, daysIn, splitWindow } from './window';
 
 export interface RunSummary {
   /** True for `completed` and `stale`; a `failed` verdict carries its `error`. */
@@ -172,17 +172,16 @@ function batchedLoads(loadWindows: (windows: Window[]) => Promise<unknown>): (ch
     });
 }
 
-function daysIn(window: Window): number {
-  return Math.round((Date.parse(window.stop) - Date.parse(window.start)) / 86_400_000);
-}
-
 /** What `run` would do, worked out without touching the source, the stage or the warehouse. */
 export interface Plan {
   readonly dataset: string;
   readonly window: Window;
   readonly requestedWindow?: Window;
   readonly chunks: readonly Window[];
-  /** The count and the first page (sent together); later pages follow at offsets of a page up to the count, several in flight. */
+  /**
+   * What goes out first, together: the count, the first page and the pages the dataset's estimate surely fills;
+   * later pages follow at offsets of a page up to the count, several in flight.
+   */
   readonly sourceRequests: readonly string[];
   /** Per chunk: the first part file, the quarantine file and the manifest (more parts follow for big chunks). */
   readonly stagePaths: readonly string[];
@@ -221,7 +220,9 @@ export function planRun(
     chunks,
     sourceRequests: [
       source.urlFor(source.countParams(windowWhere(dataset, window))).toString(),
-      source.urlFor(source.pageParams(windowQuery(dataset, window), 0)).toString(),
+      ...source
+        .earlyPageOffsets(expectedRows(dataset, window))
+        .map((offset) => source.urlFor(source.pageParams(windowQuery(dataset, window), offset)).toString()),
     ],
     stagePaths,
     statements,

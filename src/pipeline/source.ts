@@ -18,6 +18,12 @@ export const MAX_PAGE_SIZE = 50_000;
 /** Page requests in flight at once by default, and at most (the `BNT_PAGES_IN_FLIGHT` setting, `--pages-in-flight`). */
 export const DEFAULT_PAGES_IN_FLIGHT = 4;
 export const MAX_PAGES_IN_FLIGHT = 8;
+/**
+ * Of the rows a dataset's estimate expects in a window, the share whose pages go out beside the count, before it
+ * answers: only pages an estimate twice the truth still fills are asked for unseen, so a wrong estimate costs at most
+ * a dropped page, never a wrong result (the count still decides where paging ends).
+ */
+export const EARLY_PAGES_SHARE = 0.5;
 
 /**
  * How long one source request may take and how long the source is retried, together: a stalled or dripping
@@ -289,8 +295,20 @@ export class SocrataClient {
   }
 
   /**
+   * The offsets of the pages asked for beside the count, before it answers (`EARLY_PAGES_SHARE`): the first page,
+   * and the pages after it that `expectedRows` (the dataset's estimate for the window) surely fills, while the count
+   * and they fit the pages in flight. Without an estimate, the first page alone.
+   */
+  earlyPageOffsets(expectedRows?: number): number[] {
+    const surelyFull = Math.floor(((expectedRows ?? 0) * EARLY_PAGES_SHARE) / this.pageSize);
+    const pages = Math.max(1, Math.min(this.pagesInFlight - 1, surelyFull));
+    return Array.from({ length: pages }, (_, index) => index * this.pageSize);
+  }
+
+  /**
    * Every record of a query whose count is `rows`, a page at a time, in order. The first page needs no count, so it
-   * is requested at once, beside the count; every later page's offset follows from the count, so up to
+   * is requested at once, beside the count, with the pages after it that the dataset's estimate surely fills
+   * (`earlyPageOffsets`); every later page's offset follows from the count, so up to
    * `pagesInFlight` requests are in flight side by side (fewer while the source throttles), and the page that proves
    * where the result ends goes out with the last of them: every page up to the first expected short (or empty) is
    * asked for, `floor(rows / page size) + 1` pages (a result that ends exactly on a page costs the empty page after
@@ -303,12 +321,19 @@ export class SocrataClient {
    * after a full page where a short one was expected (a result that grew). Whether the pages add up to the count is
    * the caller's to judge. Stopping the iteration, `close`, a failed count or `signal` abandons the requests in flight.
    */
-  pages(query: Record<string, string>, rows: number | Promise<number>, signal?: AbortSignal): Paging {
+  pages(
+    query: Record<string, string>,
+    rows: number | Promise<number>,
+    signal?: AbortSignal,
+    expectedRows?: number,
+  ): Paging {
     const abandon = new AbortController();
     const pageSignal = signal ? AbortSignal.any([signal, abandon.signal]) : abandon.signal;
-    const first = this.requestPage(query, 1, 0, pageSignal);
+    const early = this.earlyPageOffsets(expectedRows).map((offset, index) =>
+      this.requestPage(query, index + 1, offset, pageSignal),
+    );
     Promise.resolve(rows).catch(() => abandon.abort(new Error('the count failed')));
-    const generator = this.readPages(query, rows, first, abandon, pageSignal);
+    const generator = this.readPages(query, rows, early, abandon, pageSignal);
     return {
       [Symbol.asyncIterator]: () => generator,
       close: () => abandon.abort(new Error('paging was stopped')),
@@ -318,17 +343,20 @@ export class SocrataClient {
   private async *readPages(
     query: Record<string, string>,
     counted: number | Promise<number>,
-    first: PageRequest,
+    early: PageRequest[],
     abandon: AbortController,
     pageSignal: AbortSignal,
   ): AsyncGenerator<Page> {
     try {
       const rows = await counted;
-      const requested: PageRequest[] = [first];
-      let number = 2;
-      let nextOffset = this.pageSize;
-      /** The page expected short is requested: nothing is planned past it until a page says the result goes on. */
-      let endRequested = rows < this.pageSize;
+      const requested: PageRequest[] = [...early];
+      let number = early.length + 1;
+      let nextOffset = early.length * this.pageSize;
+      /**
+       * The page expected short is requested (the last page asked for starts within a page of the count, or past
+       * it): nothing is planned past it until a page says the result goes on.
+       */
+      let endRequested = rows < nextOffset;
       const requestPages = () => {
         while (!endRequested && requested.length < this.pagesInFlight) {
           requested.push(this.requestPage(query, number, nextOffset, pageSignal));

@@ -5,7 +5,7 @@
  */
 import { TransientError } from '../common/errors';
 import { formatCount as count } from '../common/format';
-import { type DatasetDefinition, pageOrder } from './datasets';
+import { type DatasetDefinition, expectedRows, pageOrder } from './datasets';
 import { type Manifest, type WindowLayout, windowLayout } from './layout';
 import type { StepPorts, StepTuning, TextSink } from './ports';
 import {
@@ -87,9 +87,10 @@ export async function stageChunks(
     new SourceInconsistentError(`${what}: ${detail}, so the window was not staged; run it again`);
   const shifted = (detail: string) => inconsistent(`${detail}; the source changed while paging`);
 
-  // The first page needs no count: it is asked for beside it, and the rest once the count gives their offsets.
+  // The first page needs no count: it is asked for beside it (with the pages the dataset's estimate surely fills),
+  // and the rest once the count gives their offsets.
   const counted = source.count(windowWhere(dataset, window), signal);
-  const paging = source.pages(windowQuery(dataset, window), counted, signal);
+  const paging = source.pages(windowQuery(dataset, window), counted, signal, expectedRows(dataset, window));
   let sourceCount: number;
   try {
     sourceCount = await counted;

@@ -125,6 +125,11 @@ export function clipWindow(
   return { window: clipped ? clippedWindow : window, clipped, requested: window };
 }
 
+/** The window's length in days. */
+export function daysIn(window: Window): number {
+  return Math.round((Date.parse(`${window.stop}T00:00:00Z`) - Date.parse(`${window.start}T00:00:00Z`)) / DAY_MS);
+}
+
 /**
  * Splits a window into consecutive windows of at most `maxDays` days, from its start. Long runs go chunk by
  * chunk so that memory, and the work lost to a failure, stay those of one chunk whatever the window's length.

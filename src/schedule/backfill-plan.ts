@@ -1,4 +1,4 @@
-import { type Window, splitWindow } from '../pipeline/window';
+import { type Window, daysIn, splitWindow } from '../pipeline/window';
 import { rowsPerDay } from './datasets';
 import { unitInstanceId } from './instances';
 
@@ -25,12 +25,6 @@ export const SOURCE_PAGE_ROWS = 50_000;
 export const UNIT_PAGES = 19.5;
 /** One MERGE covers consecutive units spanning at most this many days (about a year of history). */
 export const LOAD_BATCH_MAX_DAYS = 366;
-
-const DAY_MS = 86_400_000;
-
-export function daysIn(window: Window): number {
-  return Math.round((Date.parse(`${window.stop}T00:00:00Z`) - Date.parse(`${window.start}T00:00:00Z`)) / DAY_MS);
-}
 
 /** What units are sized by: a page's rows and the dataset's rows a day. Tests scale both down together. */
 export interface UnitSizing {

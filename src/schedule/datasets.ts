@@ -2,21 +2,10 @@ import { InputError } from '../common/errors';
 import { DATASETS, findDataset } from '../pipeline/datasets';
 import { SETTINGS } from '../run/settings';
 
-/**
- * Rows the source holds per day, measured once, to size backfill units in rows rather than days. An
- * estimate: a unit that turns out larger only costs another page. Kept here, keyed by dataset name, until
- * the dataset definitions carry it.
- */
-export const ROWS_PER_DAY: Readonly<Record<string, number>> = {
-  // 2.7 million rows from 2010-01-01 to 2025-06-01: about 480 a day (plazas × 24 hours × 2 directions).
-  'bnt-hourly-traffic': 480,
-  // facility × hour × direction × payment method × vehicle class.
-  'bnt-hourly-crossings': 5_500,
-};
-
+/** The dataset's rows-a-day estimate (`DatasetDefinition.rowsPerDay`), which backfill units are sized by. */
 export function rowsPerDay(dataset: string): number {
-  const rows = ROWS_PER_DAY[dataset];
-  if (rows === undefined) throw new Error(`dataset "${dataset}" has no rows-per-day estimate in ROWS_PER_DAY`);
+  const rows = findDataset(dataset).rowsPerDay;
+  if (rows === undefined) throw new Error(`dataset "${dataset}" has no rows-per-day estimate (rowsPerDay)`);
   return rows;
 }
 

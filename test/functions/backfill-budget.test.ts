@@ -18,7 +18,7 @@ import type { StageStore, StagedWindow } from '../../src/pipeline/ports';
 import { SocrataClient } from '../../src/pipeline/source';
 import { type StepPorts, loadWindowsStep, stageWindowStep } from '../../src/pipeline/steps';
 import { type UnitSizing, planBackfill, planUnits, waves } from '../../src/schedule/backfill-plan';
-import { ROWS_PER_DAY } from '../../src/schedule/datasets';
+import { rowsPerDay } from '../../src/schedule/datasets';
 import { backfillInstanceId } from '../../src/schedule/instances';
 import { LocalStageStore } from '../../src/stage/local';
 import { DuckDbWarehouse } from '../../src/warehouse/duckdb';
@@ -38,7 +38,7 @@ const CROSSINGS = {
 };
 
 function sizing(dataset: string): UnitSizing {
-  return { pageRows: PAGE_ROWS, rowsPerDay: (ROWS_PER_DAY[dataset] ?? Number.NaN) / SCALE };
+  return { pageRows: PAGE_ROWS, rowsPerDay: rowsPerDay(dataset) / SCALE };
 }
 
 /** 24 rows a day: one plaza, inbound, every hour (in the order the pipeline asks for: date, plaza, hour). */

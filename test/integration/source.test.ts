@@ -23,10 +23,15 @@ describe('Socrata client', () => {
     new SocrataClient({ resourceUrl: server.resourceUrl(TRAFFIC_ID), retry: FAST_RETRY, ...options });
 
   /** The window's 960 rows, paged as staging pages them: the count is known before the first page. */
-  async function fetchAll(source: SocrataClient, rowsCounted = 960) {
+  async function fetchAll(source: SocrataClient, rowsCounted: number | Promise<number> = 960, expectedRows?: number) {
     const records = [];
     const pageSizes = [];
-    for await (const page of source.pages(windowQuery(BNT_HOURLY_TRAFFIC, window), rowsCounted)) {
+    for await (const page of source.pages(
+      windowQuery(BNT_HOURLY_TRAFFIC, window),
+      rowsCounted,
+      undefined,
+      expectedRows,
+    )) {
       const before = records.length;
       for (const slice of page.slices) records.push(...slice);
       pageSizes.push(records.length - before);
@@ -79,6 +84,56 @@ describe('Socrata client', () => {
       assert.ok(source.mostInFlight <= pagesInFlight);
       assert.equal(source.requests, 10);
     }
+  });
+
+  /** Page requests the stand-in has seen, once at least `count` of them have come (polled; the test's timeout bounds it). */
+  async function pageRequestsOnceAtLeast(count: number) {
+    while (pageOffsets().length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Give a request that should not exist every chance to arrive before it is looked for.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return pageOffsets();
+  }
+
+  test('the pages the estimate surely fills go out beside the count, before it answers, within the pages in flight', async () => {
+    const cases = [
+      // 960 expected: half of it fills 4 pages of 100, and the count takes the fourth slot.
+      { pagesInFlight: 4, expectedRows: 960, early: [0, 100, 200] },
+      { pagesInFlight: 8, expectedRows: 960, early: [0, 100, 200, 300] },
+      // Without an estimate, or with one too small to fill a page at half, only the first page goes before the count.
+      { pagesInFlight: 4, expectedRows: undefined, early: [0] },
+      { pagesInFlight: 4, expectedRows: 150, early: [0] },
+      { pagesInFlight: 1, expectedRows: 960, early: [0] },
+    ];
+    for (const { pagesInFlight, expectedRows, early } of cases) {
+      server.requests.length = 0;
+      let answerCount = (_rows: number) => undefined as void;
+      const counted = new Promise<number>((resolve) => {
+        answerCount = resolve;
+      });
+      const source = client({ pageSize: 100, pagesInFlight });
+      const fetched = fetchAll(source, counted, expectedRows);
+      assert.deepEqual(
+        await pageRequestsOnceAtLeast(early.length),
+        early,
+        `N=${pagesInFlight}, ${expectedRows} expected`,
+      );
+      answerCount(960);
+      const { records, pageSizes } = await fetched;
+      assert.equal(records.length, 960);
+      assert.equal(new Set(records.map((record) => record[':id'])).size, 960);
+      assert.deepEqual(pageSizes, [100, 100, 100, 100, 100, 100, 100, 100, 100, 60]);
+      assert.equal(source.requests, 10, 'no page the result lacks was asked for');
+    }
+  });
+
+  test('an estimate far above the truth costs a dropped page, never a row', async () => {
+    const source = client({ pageSize: 500, pagesInFlight: 4 });
+    // Ten times the truth: pages at 0, 500 and 1,000 go out before the count; the result ends at 960.
+    const { records, pageSizes } = await fetchAll(source, 960, 9_600);
+    assert.deepEqual(pageSizes, [500, 460]);
+    assert.equal(new Set(records.map((record) => record[':id'])).size, 960);
+    assert.deepEqual(pageOffsets(), [0, 500, 1000]);
+    assert.equal(source.requests, 3, 'the page past the end is counted as a request');
   });
 
   test('refuses pages in flight outside 1–8', () => {

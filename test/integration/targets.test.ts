@@ -130,6 +130,21 @@ describe('targets: stage and warehouse chosen by flags, settings and blocks', ()
     assert.equal(statements.at(-1), 'CHECKPOINT');
   });
 
+  test('plan lists what goes out first: the count, and as many pages as the dataset’s estimate surely fills', async () => {
+    const firstRequests = async (args: string[]) => {
+      const result = await runInProcess(main, ['plan', ...args, '--json'], { cwd });
+      assert.equal(result.code, 0, result.stderr);
+      const { sourceRequests } = lastJsonLine(result.stdout) as { sourceRequests: string[] };
+      return sourceRequests.map((url) => new URL(url).searchParams.get('$offset') ?? 'count');
+    };
+    assert.deepEqual(await firstRequests(WEEK), ['count', '0'], 'a week (3,360 rows) is one page');
+    const twoYears = ['--start-date', '2022-01-01', '--stop-date', '2024-01-01'];
+    // 730 days × 480 rows: half of it fills three pages; with 4 in flight, the count takes the fourth slot.
+    assert.deepEqual(await firstRequests(twoYears), ['count', '0', '50000', '100000']);
+    assert.deepEqual(await firstRequests([...twoYears, '--pages-in-flight', '2']), ['count', '0']);
+    assert.equal(server.requests.length, 0, 'the source was not asked');
+  });
+
   test('a block edited by hand to smuggle SQL into an identifier is refused on read, naming the block and field', async () => {
     await putLocalBlocks(databricksBlocks);
     const file = join(cwd, '.local', 'blocks.json');

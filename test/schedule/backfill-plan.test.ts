@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Window } from '../../src/pipeline/window';
+import { type Window, daysIn } from '../../src/pipeline/window';
 import { backfillInstanceId } from '../../src/schedule/instances';
 import {
   LOAD_BATCH_MAX_DAYS,
   batchWindows,
-  daysIn,
   estimatedRequests,
   loadBatches,
   planBackfill,
