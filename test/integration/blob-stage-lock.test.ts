@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { LockBusyError } from '../../src/common/errors';
 import { type BlobLockTiming, BlobStageStore } from '../../src/stage/blob';
 import { type Azurite, startAzurite } from '../support/azurite';
+import { type CountingProxy, startCountingProxy } from '../support/counting-proxy';
 
 const CONTAINER = 'stage';
 /** Azurite's shortest lease, renewed often, so renewals happen within a test's second. */
@@ -25,44 +24,9 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   }
 }
 
-/**
- * A pass-through HTTP proxy in front of Azurite that counts lease renewals: the wire shows what the adapter does
- * without reaching into the SDK.
- */
-async function startCountingProxy(
-  upstream: URL,
-): Promise<{ endpoint: string; renewals: () => number; close(): Promise<void> }> {
-  let renewals = 0;
-  const server: Server = createServer((incoming: IncomingMessage, outgoing: ServerResponse) => {
-    if (incoming.headers['x-ms-lease-action'] === 'renew') renewals += 1;
-    const forward = request(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: incoming.method,
-        path: incoming.url,
-        headers: { ...incoming.headers, host: upstream.host },
-      },
-      (answer) => {
-        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(outgoing);
-      },
-    );
-    forward.on('error', () => outgoing.destroy());
-    incoming.pipe(forward);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}${upstream.pathname}`,
-    renewals: () => renewals,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
+/** Lease renewals that went through the proxy in front of Azurite. */
+function leaseRenewals(proxy: CountingProxy): number {
+  return proxy.requests.filter((request) => request.headers['x-ms-lease-action'] === 'renew').length;
 }
 
 describe('Azure Blob stage lock (Azurite)', () => {
@@ -129,14 +93,20 @@ describe('Azure Blob stage lock (Azurite)', () => {
   });
 
   test('the holder renews its lease while it works, and stops renewing once released', async () => {
-    const proxy = await startCountingProxy(new URL(azurite.blobEndpoint));
+    // The wire shows what the adapter does without reaching into the SDK.
+    const blob = new URL(azurite.blobEndpoint);
+    const proxy = await startCountingProxy(blob.origin);
+    const renewals = () => leaseRenewals(proxy);
     try {
-      const connectionString = azurite.connectionString.replace(azurite.blobEndpoint, proxy.endpoint);
+      const connectionString = azurite.connectionString.replace(
+        azurite.blobEndpoint,
+        `${proxy.origin}${blob.pathname}`,
+      );
       const name = freshLock();
       const lock = await store(FAST, connectionString).acquireLock(name, { waitMs: 0 });
       await within(
         (async () => {
-          while (proxy.renewals() < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+          while (renewals() < 3) await new Promise((resolve) => setTimeout(resolve, 20));
         })(),
         10_000,
         'three renewals',
@@ -144,9 +114,9 @@ describe('Azure Blob stage lock (Azurite)', () => {
       assert.equal(lock.lost.aborted, false);
       await assert.rejects(store().acquireLock(name, { waitMs: 0 }), LockBusyError);
       await lock.release();
-      const afterRelease = proxy.renewals();
+      const afterRelease = renewals();
       await new Promise((resolve) => setTimeout(resolve, 4 * (FAST.renewMs ?? 0)));
-      assert.equal(proxy.renewals(), afterRelease, 'no renewal after release');
+      assert.equal(renewals(), afterRelease, 'no renewal after release');
     } finally {
       await proxy.close();
     }

@@ -5,6 +5,7 @@ export interface ProxiedRequest {
   readonly method: string;
   /** Path and query, as the client sent them. */
   readonly url: string;
+  readonly headers: http.IncomingHttpHeaders;
 }
 
 export interface CountingProxy {
@@ -23,7 +24,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   const to = new URL(target);
   const requests: ProxiedRequest[] = [];
   const server = http.createServer((request, response) => {
-    requests.push({ method: request.method ?? 'GET', url: request.url ?? '/' });
+    requests.push({ method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers });
     const forwarded = http.request(
       {
         host: to.hostname,
